@@ -1,0 +1,116 @@
+"""The raw-payload archive: every payload a crawl receives, compressed, by content hash.
+
+Layout under the snapshots directory::
+
+    objects/ab/abcdef….gz        one gzip file per distinct payload (SHA-256 of the bytes)
+    crawls/<source>/<crawl>.jsonl.gz   the manifest of one crawl: one JSON line per
+                                 payload (url, endpoint, sha256, key, parser version)
+
+The same payload received twice is stored once. The manifest links a crawl to its
+payloads, so a crawl can be parsed again later with a newer parser.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import ArchiveError
+
+__all__ = ["Archive", "Manifest"]
+
+
+class Archive:
+    """Content-addressed, compressed storage of raw payloads."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def object_path(self, digest: str) -> Path:
+        return self.root / "objects" / digest[:2] / f"{digest}.gz"
+
+    def put(self, body: bytes) -> str:
+        """Store ``body`` unless an identical payload is stored; return its SHA-256."""
+        digest = hashlib.sha256(body).hexdigest()
+        path = self.object_path(digest)
+        if path.exists():
+            return digest
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, gzip.compress(body, compresslevel=6, mtime=0))
+        except OSError as exc:
+            raise ArchiveError(f"cannot write payload to {path}: {exc.strerror}") from exc
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        """The payload with this SHA-256."""
+        path = self.object_path(digest)
+        try:
+            return gzip.decompress(path.read_bytes())
+        except FileNotFoundError as exc:
+            raise ArchiveError(f"payload {digest} is not in the archive {self.root}") from exc
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise ArchiveError(f"payload {digest} in {path} cannot be read: {exc}") from exc
+
+    def manifest_path(self, source: str, crawl_id: int, started_at: str) -> Path:
+        stamp = started_at[:19].replace(":", "").replace("-", "")
+        return self.root / "crawls" / source / f"{stamp}-{crawl_id}.jsonl.gz"
+
+    def open_manifest(self, source: str, crawl_id: int, started_at: str) -> Manifest:
+        return Manifest(self.manifest_path(source, crawl_id, started_at))
+
+
+class Manifest:
+    """The list of payloads one crawl received; thread-safe appends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = gzip.open(path, "wt", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        except OSError as exc:
+            raise ArchiveError(f"cannot create manifest {path}: {exc.strerror}") from exc
+
+    def add(self, **entry: Any) -> None:
+        line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
+        with self._lock:
+            self._fh.write(line + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def read(path: Path) -> Iterator[dict[str, Any]]:
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        yield json.loads(line)
+        except (OSError, EOFError, json.JSONDecodeError) as exc:
+            raise ArchiveError(f"manifest {path} cannot be read: {exc}") from exc
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,253 @@
+"""Configuration: one TOML file, loaded once into frozen, typed settings.
+
+The file is found via ``--config``, then the environment variable ``ZUFIWATCH_CONFIG``,
+then ``./zufiwatch.toml``. Every key is checked when the file is loaded: an unknown key, a
+value of the wrong type or a missing required value raises :class:`ConfigError` naming
+the file, the key and what is expected. Relative paths are resolved against the
+directory of the file. Secrets never live here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ConfigError
+
+__all__ = [
+    "ENV_VAR",
+    "HttpSettings",
+    "Settings",
+    "SourceSettings",
+    "find_config",
+    "load_settings",
+    "settings_from_mapping",
+]
+
+ENV_VAR = "ZUFIWATCH_CONFIG"
+DEFAULT_FILE = "zufiwatch.toml"
+SOURCE_KINDS = ("pvog",)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How zufiwatch identifies itself and how long it waits (``[http]``)."""
+
+    #: Sent as ``User-Agent``; name a contact so the source's operators can reach you.
+    user_agent: str = f"zufiwatch/{__version__} (ZuFi change monitor)"
+    #: Sent as ``From`` when set: an e-mail address of the operator.
+    contact: str = ""
+    #: Seconds to wait for a connection.
+    connect_timeout: float = 10.0
+    #: Seconds to wait for the server to send data.
+    read_timeout: float = 60.0
+    #: Largest response accepted, in bytes.
+    max_response_bytes: int = 50_000_000
+
+    def validate(self, where: str) -> None:
+        _require(self.connect_timeout > 0, f"{where}.connect_timeout", "a number > 0")
+        _require(self.read_timeout > 0, f"{where}.read_timeout", "a number > 0")
+        _require(self.max_response_bytes > 0, f"{where}.max_response_bytes", "an integer > 0")
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """One ``[[sources]]`` entry: a directory to crawl."""
+
+    #: A short unique name, used in the CLI (``crawl --source``) and in the history.
+    name: str
+    #: The adapter: ``"pvog"`` (PVOG Suchdienst REST API).
+    kind: str
+    #: The API root, e.g. ``https://pvog.fitko.net/suchdienst/api``.
+    base_url: str
+    #: Amtlicher Regionalschlüssel of the municipality, 12 digits (Jena: 160530000000).
+    ars: str
+    #: Sent as ``pvog-sud-api-client-id`` when set (issued by FITKO).
+    client_id: str = ""
+    #: Page size of the service-description listing (the API rejects < 5).
+    page_size: int = 100
+    #: Parallel requests to this source at most.
+    max_concurrency: int = 3
+    #: Minimum seconds between two requests to this source.
+    min_interval: float = 0.2
+
+    def validate(self, where: str) -> None:
+        _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name)), f"{where}.name",
+                 "letters, digits, '.', '_' or '-'")
+        _require(self.kind in SOURCE_KINDS, f"{where}.kind", f"one of {list(SOURCE_KINDS)}")
+        _require(bool(re.match(r"https?://[^/]+", self.base_url)), f"{where}.base_url",
+                 "an http(s) URL")
+        _require(bool(re.fullmatch(r"\d{12}", self.ars)), f"{where}.ars",
+                 "12 digits (Amtlicher Regionalschlüssel)")
+        _require(self.page_size >= 5, f"{where}.page_size", "an integer >= 5")
+        _require(self.max_concurrency >= 1, f"{where}.max_concurrency", "an integer >= 1")
+        _require(self.min_interval >= 0, f"{where}.min_interval", "a number >= 0")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration."""
+
+    #: The SQLite history file.
+    database: Path = Path("zufiwatch.db")
+    #: The raw-payload archive directory.
+    snapshots: Path = Path("snapshots")
+    #: Time zone for dates typed on the command line and shown to people.
+    timezone: str = "Europe/Berlin"
+    http: HttpSettings = field(default_factory=HttpSettings)
+    sources: tuple[SourceSettings, ...] = ()
+    #: The file these settings came from (not a key).
+    origin: str = field(default="<defaults>", metadata={"internal": True})
+
+    def validate(self, where: str) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            _require(False, "timezone", "an IANA time zone such as 'Europe/Berlin'")
+        names = [s.name for s in self.sources]
+        for i, name in enumerate(names):
+            _require(name not in names[:i], f"sources[{i}].name", "a name no other source has")
+
+    def source(self, name: str) -> SourceSettings:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none configured"
+        raise ConfigError(f"{self.origin}: no source named {name!r} (sources: {known})")
+
+
+class _Invalid(Exception):
+    def __init__(self, key: str, expected: str, value: Any = dataclasses.MISSING, *,
+                 unknown: bool = False) -> None:
+        super().__init__(key)
+        self.key = key
+        self.unknown = unknown
+        self.expected = expected
+        self.value = value
+
+
+def _require(ok: bool, key: str, expected: str) -> None:
+    if not ok:
+        raise _Invalid(key, expected)
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The configuration file to use: ``--config``, ``$ZUFIWATCH_CONFIG``, ``./zufiwatch.toml``."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    local = Path(DEFAULT_FILE)
+    return local if local.is_file() else None
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate one TOML file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: configuration file not found") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return settings_from_mapping(data, origin=str(path), base_dir=path.resolve().parent)
+
+
+def settings_from_mapping(data: Mapping[str, Any], *, origin: str = "<mapping>",
+                          base_dir: Path | None = None) -> Settings:
+    """Build validated settings from already parsed TOML; paths resolve against ``base_dir``."""
+    try:
+        settings = _build(Settings, data, "")
+    except _Invalid as exc:
+        if exc.unknown:
+            message = f"unknown key {exc.key!r}; expected {exc.expected}"
+        else:
+            got = "" if exc.value is dataclasses.MISSING else f", got {exc.value!r}"
+            message = f"key {exc.key!r}: expected {exc.expected}{got}"
+        raise ConfigError(f"{origin}: {message}") from None
+    base = base_dir or Path.cwd()
+    return dataclasses.replace(
+        settings,
+        database=_resolve(settings.database, base),
+        snapshots=_resolve(settings.snapshots, base),
+        origin=origin,
+    )
+
+
+def _resolve(path: Path, base: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise _Invalid(where or "<top level>", "a table", data)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for key in data:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise _Invalid(_join(where, key), f"one of the known keys here: {known}",
+                           unknown=True)
+    values = {}
+    for name, f in fields.items():
+        key = _join(where, name)
+        if name in data:
+            values[name] = _convert(hints[name], data[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise _Invalid(key, "a value (this key is required)")
+    obj = cls(**values)
+    obj.validate(where.rstrip(".") or "")
+    return obj
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise _Invalid(key, "a list of tables ([[...]])", value)
+        return tuple(_convert(item_type, item, f"{key}[{i}]") for i, item in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(options[0], value, key)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise _Invalid(key, "a path (non-empty string)", value)
+        return Path(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Invalid(key, "a number", value)
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(key, "an integer", value)
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _Invalid(key, "true or false", value)
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise _Invalid(key, "a string", value)
+        return value
+    raise TypeError(f"unsupported setting type {hint!r} for {key}")  # a bug, not bad input

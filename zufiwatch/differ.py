@@ -1,0 +1,153 @@
+"""Field-level differences between two versions of a record (the only user of deepdiff).
+
+Lists in record content are collections of things with an identity (a link by its URL, an
+office by role and id, a phone number by channel and value). Before comparing, each list
+becomes a mapping keyed by that identity, so a diff never depends on list positions. When
+one item of a collection disappears and one appears in the same place, that is reported
+as one modification ("Online-Dienst › Link: old → new"), which is how people see it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from .labels import field_label
+from .model import KIND_LABELS, Change, ChangeType, canonical_json
+
+__all__ = ["diff_content", "diff_records", "format_path"]
+
+#: Which fields make up the identity of an item, by the name of its collection.
+IDENTITY_FIELDS = {
+    "zustaendigkeiten": ("rolle", "id"),
+    "kommunikation": ("kanal", "wert"),
+    "anschriften": ("typ", "strasse", "hausnummer", "plz", "ort"),
+    "details": ("titel", "text"),
+    "leistungen": ("id",),
+}
+
+Segments = tuple[tuple[str, bool], ...]
+
+
+def diff_records(kind: str, old: dict[str, Any] | None,
+                 new: dict[str, Any] | None) -> list[Change]:
+    """The changes from ``old`` to ``new`` content; ``None`` means the record is absent."""
+    label = KIND_LABELS.get(kind, kind)
+    if old is None and new is None:
+        return []
+    if old is None:
+        return [Change(ChangeType.ADDED, "", f"{label} neu", None, (new or {}).get("name"))]
+    if new is None:
+        return [Change(ChangeType.REMOVED, "", f"{label} entfernt", old.get("name"), None)]
+    return diff_content(kind, old, new)
+
+
+def diff_content(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Field-level changes between two contents of the same record kind."""
+    old_keyed, old_orig = _keyed(old)
+    new_keyed, new_orig = _keyed(new)
+    result = DeepDiff(old_keyed, new_keyed, view="tree", verbose_level=2,
+                      threshold_to_diff_deeper=0)
+    changes = []
+    for category, levels in result.items():
+        for level in levels:
+            path = tuple(level.path(output_format="list"))
+            segments = _segments(path, old_orig, new_orig)
+            if category == "dictionary_item_added":
+                change_type = ChangeType.ADDED
+            elif category == "dictionary_item_removed":
+                change_type = ChangeType.REMOVED
+            else:
+                change_type = ChangeType.MODIFIED
+            changes.append((segments, change_type, old_orig.get(path), new_orig.get(path)))
+    return [_change(kind, *c) for c in _pair_replacements(changes)]
+
+
+def format_path(segments: Segments) -> str:
+    """``texte.06.text``, ``onlinedienste[https://…].titel``."""
+    text = ""
+    for name, is_key in segments:
+        if is_key:
+            text += f"[{name}]"
+        else:
+            text += f".{name}" if text else name
+    return text
+
+
+def _change(kind: str, segments: Segments, change_type: ChangeType, old: Any, new: Any) -> Change:
+    return Change(change_type, format_path(segments), field_label(kind, list(segments)), old, new)
+
+
+def _keyed(content: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple, Any]]:
+    """Content with lists turned into keyed mappings, and every original value by path.
+
+    Whether a path segment is an item key is read off the original value at its parent
+    (a list) later.
+    """
+    originals: dict[tuple, Any] = {}
+
+    def walk(value: Any, path: tuple, field: str) -> Any:
+        originals[path] = value
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, k), k) for k, v in value.items()}
+        if isinstance(value, list):
+            keyed = {}
+            for item in value:
+                item_key = _identity(item, field)
+                keyed[item_key] = walk(item, (*path, item_key), field)
+            return keyed
+        return value
+
+    return walk(content, (), ""), originals
+
+
+def _identity(item: Any, collection: str) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    fields = IDENTITY_FIELDS.get(collection)
+    if fields:
+        return ":".join(str(item.get(f, "")) for f in fields)
+    if "url" in item:
+        return str(item["url"])
+    if "id" in item:
+        return str(item["id"])
+    return canonical_json(item)
+
+
+def _segments(path: tuple, old_orig: dict[tuple, Any], new_orig: dict[tuple, Any]) -> Segments:
+    return tuple((str(name), _is_item_key(path, i, old_orig, new_orig))
+                 for i, name in enumerate(path))
+
+
+def _is_item_key(path: tuple, i: int, old_orig: dict[tuple, Any],
+                 new_orig: dict[tuple, Any]) -> bool:
+    parent = path[:i]
+    container = old_orig.get(parent, new_orig.get(parent))
+    return isinstance(container, list)
+
+
+def _pair_replacements(changes: list[tuple]) -> list[tuple]:
+    """One item removed and one added in the same collection: one modification."""
+    by_parent: dict[Segments, list[int]] = defaultdict(list)
+    for index, (segments, change_type, _old, _new) in enumerate(changes):
+        if segments and segments[-1][1] and change_type != ChangeType.MODIFIED:
+            by_parent[segments[:-1]].append(index)
+    replaced: dict[int, tuple] = {}
+    dropped: set[int] = set()
+    for indexes in by_parent.values():
+        kinds = sorted(changes[i][1] for i in indexes)
+        if kinds != [ChangeType.ADDED, ChangeType.REMOVED]:
+            continue
+        added = next(i for i in indexes if changes[i][1] == ChangeType.ADDED)
+        removed = next(i for i in indexes if changes[i][1] == ChangeType.REMOVED)
+        replaced[removed] = (changes[removed][0], ChangeType.MODIFIED,
+                             changes[removed][2], changes[added][3])
+        dropped.add(added)
+    result = []
+    for index, change in enumerate(changes):
+        if index in dropped:
+            continue
+        result.append(replaced.get(index, change))
+    return result

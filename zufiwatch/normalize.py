@@ -1,0 +1,183 @@
+"""Normal forms: HTML text modules to clean text, URLs to a canonical form, ThAVEL identity.
+
+Everything here is pure. The aim is that only meaningful edits survive: whitespace,
+markup that does not change the text, parameter order, session parameters and URL
+fragments never make two values differ.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from bs4 import BeautifulSoup
+
+__all__ = [
+    "canonical_url",
+    "clean_text",
+    "html_to_text",
+    "link",
+    "sorted_by",
+    "thavel_identity",
+]
+
+#: Query parameters that carry a session or flow state, never content (lower case).
+SESSION_PARAMS = frozenset({"_flowexecutionkey", "jsessionid", "phpsessid", "sessionid", "sid"})
+#: Query parameters whose value is a URL that ThAVEL encodes twice.
+ENCODED_URL_PARAMS = frozenset({"startapi"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+_BLOCK_TAGS = ["p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+               "table", "tr", "blockquote", "section"]
+_PATH_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
+_THAVEL_HOST = re.compile(r"^thavel[a-z]*\.thueringen\.de$")
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse runs of whitespace within lines and drop empty lines."""
+    if not text:
+        return ""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def html_to_text(html: str | None) -> tuple[str, list[dict[str, str]]]:
+    """Clean text of an HTML text module, and the links in it (sorted by URL).
+
+    Block elements and ``<br>`` become line breaks, list items start with "- ";
+    whitespace is collapsed. Links are ``{"url": canonical URL, "titel": link text}``.
+    """
+    if not html:
+        return "", []
+    if "<" not in html and "&" not in html:
+        return clean_text(html), []
+    soup = BeautifulSoup(html, "lxml")
+    links = [
+        link(a.get("href", ""), a.get_text(" "))
+        for a in soup.find_all("a")
+        if str(a.get("href", "")).strip()
+    ]
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for li in soup.find_all("li"):
+        li.insert(0, "- ")
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    return clean_text(soup.get_text()), sorted_by(_dedupe(links), "url", "titel")
+
+
+def link(uri: Any, title: Any = "") -> dict[str, Any]:
+    """A link as records keep it: canonical URL, clean title, ThAVEL identity if any."""
+    url = canonical_url(str(uri or ""))
+    value: dict[str, Any] = {"url": url, "titel": clean_text(str(title or ""))}
+    identity = thavel_identity(url)
+    if identity:
+        value["thavel"] = identity
+    return value
+
+
+def canonical_url(url: str) -> str:
+    """The canonical form of a URL, for comparing links.
+
+    Lower-case scheme and host, no default port, no fragment, no session parameters
+    (``_flowExecutionKey``, ``jsessionid`` …), query parameters sorted, the twice-encoded
+    ``startAPI`` of ThAVEL a3start links decoded (and encoded once again).
+    Values that are not http(s) URLs are returned stripped and otherwise unchanged.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return url
+    host = parts.hostname.lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    if parts.username:
+        host = f"{parts.username}@{host}"
+    path = _PATH_SESSION.sub("", parts.path) or "/"
+    return urlunsplit((scheme, host, path, _canonical_query(parts.query), ""))
+
+
+def _canonical_query(query: str) -> str:
+    pairs = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        lowered = name.lower()
+        if lowered in SESSION_PARAMS:
+            continue
+        if lowered in ENCODED_URL_PARAMS:
+            value = _fully_unquote(value)
+        pairs.append((name, value))
+    return urlencode(sorted(pairs), quote_via=quote, safe="/:@,")
+
+
+def _fully_unquote(value: str, rounds: int = 3) -> str:
+    for _ in range(rounds):
+        decoded = unquote(value)
+        if decoded == value:
+            break
+        value = decoded
+    return value
+
+
+def thavel_identity(url: str) -> dict[str, str] | None:
+    """What a ThAVEL link points at, or ``None`` for other hosts.
+
+    ``form`` is one of ``aid`` (statewide ``portal?f=leistung&aid=<pstId>``), ``go``
+    (``go/a/<n>``, an application instance of one authority), ``zs`` (``portal/zs/<n>``
+    with ``pe``), ``a3start`` (``verfahrenId`` with a decoded ``startAPI``) or ``other``.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if not _THAVEL_HOST.match(host):
+        return None
+    query = {name.lower(): value for name, value in parse_qsl(parts.query)}
+    segments = [s for s in parts.path.split("/") if s]
+    identity = {"host": host, "instanz": f"{host}/{segments[0]}" if segments else host}
+    if "aid" in query:
+        identity.update(form="aid", aid=query["aid"])
+    elif (n := _after(segments, ["go", "a"])) is not None:
+        identity.update(form="go", antrag=n)
+    elif (n := _after(segments, ["zs"])) is not None:
+        identity.update(form="zs", zs=n, pe=query.get("pe", ""))
+    elif "verfahrenid" in query:
+        identity.update(form="a3start", verfahrenId=query["verfahrenid"],
+                        startAPI=_fully_unquote(query.get("startapi", "")))
+    else:
+        identity.update(form="other")
+    return identity
+
+
+def _after(segments: list[str], marker: list[str]) -> str | None:
+    """The path segment right after ``marker`` (a run of segments), if present."""
+    size = len(marker)
+    for i in range(len(segments) - size):
+        if segments[i:i + size] == marker:
+            return segments[i + size]
+    return None
+
+
+def sorted_by(items: list[dict[str, Any]], *fields: str) -> list[dict[str, Any]]:
+    """Sort dicts by the given fields (missing fields sort first), for a stable order."""
+    return sorted(items, key=lambda item: tuple(str(item.get(f, "")) for f in fields))
+
+
+def _dedupe(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for item in items:
+        marker = (item["url"], item["titel"])
+        if marker not in seen:
+            seen.add(marker)
+            unique.append(item)
+    return unique

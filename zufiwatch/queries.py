@@ -1,0 +1,117 @@
+"""Questions about the past, answered from the history as plain dicts (CLI, daemon, report).
+
+Every function takes an open :class:`History` and stored-form times (UTC ISO strings).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import QueryError
+from .render import change_row, link_rows
+from .store import History
+
+__all__ = ["changes", "directory_state", "links", "record_history", "show"]
+
+
+def show(history: History, key: str, *, at: str, source: str | None = None) -> dict[str, Any]:
+    """The version of one record valid at ``at``."""
+    record = history.find_record(key, source)
+    version = history.version_at(record["id"], at)
+    if version is None:
+        first = history.versions(record["id"])
+        hint = (f"; it was first seen {first[0]['valid_from']}" if first and
+                first[0]["valid_from"] > at else "; it had been removed by then")
+        raise QueryError(f"{key} has no version valid at {at}{hint}")
+    return _record_state(record, version)
+
+
+def _record_state(record: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source": record["source"],
+        "key": record["key"],
+        "kind": record["kind"],
+        "title": json.loads(version["content"]).get("name", record["title"]),
+        "status": record["status"],
+        "last_seen_at": record["last_seen_at"],
+        "version": {
+            "id": version["id"],
+            "valid_from": version["valid_from"],
+            "valid_to": version["valid_to"],
+            "content_hash": version["content_hash"],
+            "parser_version": version["parser_version"],
+        },
+        "content": json.loads(version["content"]),
+        "volatile": json.loads(version["volatile"]),
+    }
+
+
+def record_history(history: History, key: str, *,
+                   source: str | None = None) -> dict[str, Any]:
+    """Every version of a record, each with the changes that led to it."""
+    record = history.find_record(key, source)
+    changes_by_crawl: dict[int, list[dict[str, Any]]] = {}
+    for change in history.changes(record_id=record["id"]):
+        changes_by_crawl.setdefault(change["crawl_id"], []).append(change_row(change))
+    versions = []
+    for version in history.versions(record["id"]):
+        versions.append({
+            "id": version["id"],
+            "valid_from": version["valid_from"],
+            "valid_to": version["valid_to"],
+            "content_hash": version["content_hash"],
+            "parser_version": version["parser_version"],
+            "changes": changes_by_crawl.pop(version["crawl_id"], []),
+        })
+    removals = [c for rows in changes_by_crawl.values() for c in rows]
+    return {
+        "source": record["source"],
+        "key": record["key"],
+        "kind": record["kind"],
+        "title": record["title"],
+        "status": record["status"],
+        "first_seen_at": record["first_seen_at"],
+        "last_seen_at": record["last_seen_at"],
+        "versions": versions,
+        "removals": removals,
+        "not_observed": history.observation_gaps(record["id"]),
+    }
+
+
+def directory_state(history: History, *, at: str, source: str | None = None,
+                    kind: str | None = None) -> list[dict[str, Any]]:
+    """The whole directory as it was at ``at``."""
+    return [
+        {
+            "source": row["source"],
+            "key": row["key"],
+            "kind": row["kind"],
+            "title": (content := json.loads(row["content"])).get("name", ""),
+            "valid_from": row["valid_from"],
+            "valid_to": row["valid_to"],
+            "content": content,
+        }
+        for row in history.state_at(at, source=source, kind=kind)
+    ]
+
+
+def links(history: History, *, at: str, host: str | None = None,
+          source: str | None = None) -> list[dict[str, Any]]:
+    """Every online-service link at ``at``; ``host`` keeps hosts containing that text."""
+    states = [s for s in directory_state(history, at=at, source=source)
+              if s["kind"] in ("leistung", "onlinedienst")]
+    rows = link_rows(states)
+    if host:
+        needle = host.lower()
+        rows = [r for r in rows if needle in r["host"]]
+    return rows
+
+
+def changes(history: History, *, since: str | None = None, until: str | None = None,
+            kind: str | None = None, key: str | None = None,
+            source: str | None = None) -> list[dict[str, Any]]:
+    """Detected changes, oldest first, with decoded old and new values."""
+    record_id = history.find_record(key, source)["id"] if key else None
+    return [change_row(c) for c in history.changes(since=since, until=until, kind=kind,
+                                                   record_id=record_id, source=source)]

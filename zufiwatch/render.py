@@ -1,0 +1,171 @@
+"""Pure formatting of history rows for people (tables) and programs (JSON, CSV)."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from .labels import CODE_LABELS, FIELD_LABELS, ROLE_LABELS
+
+__all__ = ["change_pair", "change_row", "content_rows", "link_rows", "short_value",
+           "text_delta"]
+
+
+def short_value(value: Any, width: int = 0) -> str:
+    """A JSON value as one readable line: a link shows its URL, an office its name."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool):
+        text = "ja" if value else "nein"
+    elif isinstance(value, dict):
+        text = _dict_text(value)
+    elif isinstance(value, list):
+        text = "; ".join(short_value(v) for v in value) or "—"
+    else:
+        text = str(value)
+    text = " ".join(text.split())
+    if width and len(text) > width:
+        text = text[: width - 1] + "…"
+    return text
+
+
+def text_delta(old: str, new: str, context: int = 6) -> tuple[str, str]:
+    """The part of two texts that differs, with a few words of context on each side.
+
+    ``("… Bearbeitung. Die Stadt …", "… Bearbeitung. Neu: Termine online. Die Stadt …")``
+    """
+    a, b = old.split(), new.split()
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    blocks = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if not blocks:
+        return old, new
+    a_start, a_end = blocks[0][1], blocks[-1][2]
+    b_start, b_end = blocks[0][3], blocks[-1][4]
+    lead = max(0, a_start - context)
+    a_tail, b_tail = min(len(a), a_end + context), min(len(b), b_end + context)
+    b_lead = max(0, b_start - (a_start - lead))
+
+    def snippet(words: list[str], start: int, end: int) -> str:
+        text = " ".join(words[start:end])
+        return ("… " if start > 0 else "") + text + (" …" if end < len(words) else "")
+
+    return snippet(a, lead, a_tail), snippet(b, b_lead, b_tail)
+
+
+def change_pair(old: Any, new: Any, width: int = 0) -> tuple[str, str]:
+    """Old and new value as people compare them: long texts cut to what differs."""
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > 60:
+        old, new = text_delta(old, new, context=3 if 0 < width <= 60 else 6)
+    return short_value(old, width), short_value(new, width)
+
+
+def _dict_text(value: dict[str, Any]) -> str:
+    if "url" in value:
+        return str(value["url"])
+    if "wert" in value:
+        return f"{value.get('kanal', '')}: {value['wert']}".strip(": ")
+    if "strasse" in value:
+        return (f"{value.get('strasse', '')} {value.get('hausnummer', '')}, "
+                f"{value.get('plz', '')} {value.get('ort', '')}").strip(" ,")
+    if "rolle" in value and "name" in value:
+        return f"{value['name']} ({value.get('id', '')})"
+    if "text" in value:
+        title = value.get("titel", "")
+        return f"{title}: {value['text']}" if title else str(value["text"])
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def change_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored change with its old and new values decoded from JSON."""
+    result = dict(row)
+    for column in ("old_value", "new_value"):
+        raw = result.get(column)
+        result[column] = None if raw is None else json.loads(raw)
+    return result
+
+
+def content_rows(kind: str, content: dict[str, Any]) -> list[tuple[str, str]]:
+    """A record's content as (label, value) lines, for ``show``."""
+    labels = FIELD_LABELS.get(kind, {})
+    rows: list[tuple[str, str]] = []
+    for name, value in content.items():
+        label = labels.get(name, name)
+        if name == "texte" and isinstance(value, dict):
+            for code, module in value.items():
+                title = CODE_LABELS.get(code.split("#")[0], module.get("titel") or code)
+                rows.append((title, short_value(module.get("text")) if module.get("text")
+                             else ""))
+                for detail in module.get("details", []):
+                    rows.append((f"{title} › {detail.get('titel', '')}",
+                                 short_value(detail.get("text"))))
+                for link in module.get("links", []):
+                    rows.append((f"{title} › Link", short_value(link)))
+        elif name == "zustaendigkeiten" and isinstance(value, list):
+            for office in value:
+                role = ROLE_LABELS.get(office.get("rolle", ""), office.get("rollenname", ""))
+                rows.append((role or label, short_value(office)))
+        elif isinstance(value, list):
+            rows.extend((label, short_value(item)) for item in value)
+            if not value:
+                rows.append((label, "—"))
+        else:
+            rows.append((label, short_value(value)))
+    return rows
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def link_rows(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every online-service link in a directory state, with its Leistung and office.
+
+    Links come from the Leistungen (``onlinedienste``); links of the city's own
+    Onlinedienste that no Leistung carries are added with an empty Leistung.
+    """
+    rows = []
+    covered = set()
+    for state in states:
+        content = state["content"]
+        if state["kind"] != "leistung":
+            continue
+        office = next((o for o in content.get("zustaendigkeiten", [])
+                       if o.get("rolle") == "01"), None)
+        for link in content.get("onlinedienste", []):
+            covered.add(link["url"])
+            rows.append(_link_row(link, state["key"], content.get("name", ""),
+                                  office["name"] if office else "",
+                                  office["id"] if office else ""))
+    for state in states:
+        content = state["content"]
+        if state["kind"] != "onlinedienst" or content.get("geerbt"):
+            continue
+        for link in content.get("links", []):
+            if link["url"] not in covered:
+                covered.add(link["url"])
+                rows.append(_link_row(link, state["key"], "", "", ""))
+    return sorted(rows, key=lambda r: (r["host"], r["url"], r["key"]))
+
+
+def _link_row(link: dict[str, Any], key: str, leistung: str, office: str,
+              office_id: str) -> dict[str, Any]:
+    thavel = link.get("thavel") or {}
+    identity = {k: v for k, v in thavel.items() if k not in ("host", "instanz", "form")}
+    return {
+        "key": key,
+        "leistung": leistung,
+        "zustaendige_stelle": office,
+        "zustaendige_stelle_id": office_id,
+        "url": link["url"],
+        "titel": link.get("titel", ""),
+        "host": host_of(link["url"]),
+        "thavel_form": thavel.get("form", ""),
+        "thavel_id": ", ".join(f"{k}={v}" for k, v in identity.items()),
+    }

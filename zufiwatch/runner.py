@@ -1,0 +1,210 @@
+"""One crawl of one source: fetch → archive → parse → normalise → gate → diff → store.
+
+:func:`run_crawl` is the composition root of a crawl: it is handed the history, the
+archive, the fetcher and the clock, lets the source adapter fetch and parse, compares
+every record with its current version as it arrives (keeping only what changed in
+memory), asks the gate for a verdict and stores the conclusions in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .archive import Archive
+from .config import Settings, SourceSettings
+from .differ import diff_records
+from .errors import ZufiwatchError
+from .fetch import Fetcher
+from .gate import Verdict, judge
+from .model import Change, Outcome, Record, canonical_json, text_hash
+from .sources import make_source
+from .sources.base import CrawlContext, Fatal, Incomplete, Listing, Observed, Unobserved
+from .store import CommitPlan, Current, History, NewVersion
+from .timeutil import Clock, stored, system_clock
+
+__all__ = ["CrawlResult", "Planner", "crawl_sources", "run_crawl"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrawlResult:
+    crawl_id: int
+    source: str
+    outcome: Outcome
+    reason: str
+    stats: dict[str, int]
+    changes: list[tuple[str, Change]]
+    #: Seconds spent comparing and planning (parse time is inside the source's items).
+    process_seconds: float = 0.0
+
+
+class Planner:
+    """Compares observed records with the stored ones and plans what to write."""
+
+    def __init__(self, current: dict[str, Current],
+                 load_content: Callable[[int], dict[str, Any]]) -> None:
+        self._current = current
+        self._load = load_content
+        self.plan = CommitPlan()
+        self._seen: set[str] = set()
+        #: The first crawl of a source stores versions but reports no additions.
+        self.baseline = not current
+
+    @property
+    def observed(self) -> int:
+        return len(self._seen)
+
+    def observe(self, record: Record) -> None:
+        key = record.key
+        if key in self._seen:
+            log.warning("%s observed twice in one crawl; keeping the first", key)
+            return
+        self._seen.add(key)
+        self.plan.seen.append(key)
+        content = canonical_json(record.content)
+        digest = text_hash(content)
+        volatile = canonical_json(record.volatile)
+        current = self._current.get(key)
+        if current is None or current.version_id is None:
+            added = [] if self.baseline else diff_records(record.kind, None, record.content)
+            self._new_version(record, digest, content, volatile, added)
+        elif current.content_hash != digest:
+            old = self._load(current.version_id)
+            self._new_version(record, digest, content, volatile,
+                              diff_records(record.kind, old, record.content))
+        elif current.volatile != volatile:
+            self.plan.volatile_updates.append((current.version_id, volatile))
+
+    def not_observed(self, key: str, reason: str) -> None:
+        if key in self._current:
+            self.plan.not_observed.append((key, reason))
+
+    def conclude_removals(self, incomplete_kinds: frozenset[str]) -> None:
+        """After a complete crawl: what is stored as present but was not seen is gone."""
+        for key, current in self._current.items():
+            kind = key.split(":", 1)[0]
+            if (current.status != "present" or key in self._seen or kind in incomplete_kinds
+                    or current.version_id is None):
+                continue
+            old = self._load(current.version_id)
+            self.plan.removed.append(key)
+            self.plan.changes.extend((key, c) for c in diff_records(kind, old, None))
+
+    def _new_version(self, record: Record, digest: str, content: str, volatile: str,
+                     changes: list[Change]) -> None:
+        self.plan.new_versions.append(
+            NewVersion(record.key, record.kind, record.title, digest, content, volatile))
+        self.plan.changes.extend((record.key, c) for c in changes)
+
+
+@dataclass
+class _Tally:
+    fatal: str | None = None
+    listings: list[Listing] = field(default_factory=list)
+    unobserved: list[str] = field(default_factory=list)
+    incomplete: dict[str, str] = field(default_factory=dict)
+
+
+def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
+              fetcher: Fetcher, clock: Clock = system_clock) -> CrawlResult:
+    """Crawl one source and store what it concludes. Never raises for a bad source."""
+    source = make_source(settings)
+    started = clock()
+    at = stored(started)
+    crawl_id = history.begin_crawl(source.name, at, source.parser_version)
+    requests_before, bytes_before = fetcher.requests, fetcher.bytes_received
+    planner = Planner(history.current(source.name), history.content_of)
+    tally = _Tally()
+    process = 0.0
+    try:
+        with archive.open_manifest(source.name, crawl_id, at) as manifest:
+            history.set_manifest(crawl_id, str(manifest.path))
+            ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=archive.put,
+                               manifest=manifest, now=clock,
+                               parser_version=source.parser_version)
+            for item in source.crawl(ctx):
+                begin = time.perf_counter()
+                _take(item, planner, tally)
+                process += time.perf_counter() - begin
+    except ZufiwatchError as exc:
+        tally.fatal = f"crawl aborted: {exc}"
+    verdict = judge(fatal=tally.fatal, listings=tally.listings, unobserved=tally.unobserved,
+                    incomplete=tally.incomplete, observed=planner.observed)
+    begin = time.perf_counter()
+    if verdict.outcome is Outcome.COMPLETE:
+        planner.conclude_removals(verdict.incomplete_kinds)
+    stats = _stats(planner, tally, fetcher.requests - requests_before,
+                   fetcher.bytes_received - bytes_before, verdict)
+    finished = stored(clock())
+    if verdict.outcome is Outcome.FAILED:
+        history.finish_crawl(crawl_id, outcome=verdict.outcome, finished_at=finished,
+                             reason=verdict.reason, stats=stats)
+        log.error("crawl %s of %s failed: %s", crawl_id, source.name, verdict.reason)
+        return CrawlResult(crawl_id, source.name, verdict.outcome, verdict.reason, stats, [],
+                           process)
+    reason = verdict.reason
+    if planner.baseline:
+        note = (f"baseline: first crawl of this source, {planner.observed} records stored, "
+                "no changes reported")
+        reason = f"{note} | {reason}" if reason else note
+    history.commit_crawl(crawl_id, source.name, at, source.parser_version, planner.plan,
+                         outcome=verdict.outcome, finished_at=finished, reason=reason,
+                         stats=stats)
+    process += time.perf_counter() - begin
+    log.info("crawl %s of %s %s: %d observed, %d changes%s", crawl_id, source.name,
+             verdict.outcome, stats["observed"], stats["changes"],
+             f" ({reason})" if reason else "")
+    return CrawlResult(crawl_id, source.name, verdict.outcome, reason, stats,
+                       list(planner.plan.changes), process)
+
+
+def _take(item: object, planner: Planner, tally: _Tally) -> None:
+    if isinstance(item, Observed):
+        for record in item.records:
+            planner.observe(record)
+    elif isinstance(item, Unobserved):
+        planner.not_observed(item.key, item.reason)
+        tally.unobserved.append(f"{item.key}: {item.reason}")
+    elif isinstance(item, Incomplete):
+        tally.incomplete[item.kind] = item.reason
+    elif isinstance(item, Listing):
+        tally.listings.append(item)
+    elif isinstance(item, Fatal):
+        tally.fatal = item.reason
+
+
+def _stats(planner: Planner, tally: _Tally, requests: int, received: int,
+           verdict: Verdict) -> dict[str, int]:
+    leistungen = [x for x in tally.listings if x.name == "leistungen"]
+    return {
+        "listed": sum(x.received for x in leistungen),
+        "expected": sum(x.expected for x in leistungen),
+        "observed": planner.observed,
+        "not_observed": len(tally.unobserved),
+        "versions_added": len(planner.plan.new_versions),
+        "changes": len(planner.plan.changes) if verdict.outcome is not Outcome.FAILED else 0,
+        "requests": requests,
+        "bytes_received": received,
+    }
+
+
+def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history: History,
+                  archive: Archive, clock: Clock = system_clock,
+                  fetcher: Fetcher | None = None) -> list[CrawlResult]:
+    """Crawl several sources one after another; one source's failure never stops the next."""
+    results = []
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(settings.http)
+    try:
+        for source in sources:
+            results.append(run_crawl(source, history=history, archive=archive,
+                                     fetcher=fetcher, clock=clock))
+    finally:
+        if own:
+            fetcher.close()
+    return results

@@ -1,0 +1,15 @@
+"""Source adapters, one per kind of directory, behind the interface in :mod:`.base`."""
+
+from __future__ import annotations
+
+from ..config import SourceSettings
+from .base import Source
+from .pvog import PvogSource
+
+__all__ = ["SOURCE_TYPES", "Source", "make_source"]
+
+SOURCE_TYPES: dict[str, type[Source]] = {PvogSource.kind: PvogSource}
+
+
+def make_source(settings: SourceSettings) -> Source:
+    return SOURCE_TYPES[settings.kind](settings)

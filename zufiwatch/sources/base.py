@@ -1,0 +1,144 @@
+"""The interface every source adapter implements.
+
+A source crawls (fetches and archives payloads, through the shared :class:`Fetcher`) and
+parses payloads into normalised :class:`Record` values with pure functions. It reports
+what it learned as a stream of items:
+
+- :class:`Observed` — records built from payloads received intact;
+- :class:`Unobserved` — an entry the source knows exists but could not read this time
+  (nothing may be concluded about it);
+- :class:`Incomplete` — a whole kind of record could not be read completely;
+- :class:`Listing` — how many entries the source's own listing promised and delivered;
+- :class:`Fatal` — the crawl cannot say anything reliable (the listing failed).
+
+The runner decides the outcome of the crawl from these items; a source never writes to
+the history itself.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from ..archive import Manifest
+from ..config import SourceSettings
+from ..errors import FetchError, MalformedPayload
+from ..fetch import Fetcher, Response
+from ..model import Record
+
+__all__ = [
+    "CrawlContext",
+    "CrawlItem",
+    "Fatal",
+    "Incomplete",
+    "Listing",
+    "Observed",
+    "Source",
+    "Unobserved",
+    "decode_json",
+]
+
+
+@dataclass(frozen=True)
+class Observed:
+    records: tuple[Record, ...]
+
+
+@dataclass(frozen=True)
+class Unobserved:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """Not every record of ``kind`` could be read: none of that kind may be concluded gone."""
+
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    name: str
+    expected: int
+    received: int
+
+
+@dataclass(frozen=True)
+class Fatal:
+    reason: str
+
+
+CrawlItem = Observed | Unobserved | Incomplete | Listing | Fatal
+
+
+@dataclass
+class CrawlContext:
+    """What a source needs for one crawl; the edges (HTTP, archive, clock) passed in."""
+
+    settings: SourceSettings
+    fetcher: Fetcher
+    archive_put: Callable[[bytes], str]
+    manifest: Manifest
+    now: Callable[[], datetime]
+    parser_version: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def fetch(self, url: str, *, endpoint: str, key: str = "",
+              params: dict[str, str] | None = None,
+              headers: dict[str, str] | None = None) -> Response:
+        """GET, archive the body and note it in the manifest (errors noted too)."""
+        try:
+            response = self.fetcher.get(url, params=params, headers=headers)
+        except FetchError as exc:
+            self.manifest.add(url=exc.url or url, params=params or {}, endpoint=endpoint,
+                              key=key, error=str(exc), status=getattr(exc, "status", None),
+                              parser_version=self.parser_version)
+            raise
+        digest = self.archive_put(response.body)
+        self.manifest.add(url=response.url, endpoint=endpoint, key=key, sha256=digest,
+                          status=response.status, content_type=response.content_type,
+                          size=len(response.body), parser_version=self.parser_version)
+        return response
+
+
+class Source(ABC):
+    """A directory zufiwatch watches."""
+
+    kind: ClassVar[str]
+    parser_version: ClassVar[str]
+
+    def __init__(self, settings: SourceSettings) -> None:
+        self.settings = settings
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @abstractmethod
+    def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
+        """Fetch everything and yield what was learned."""
+
+
+def decode_json(response: Response | bytes, endpoint: str) -> Any:
+    """Parse a JSON payload, or raise :class:`MalformedPayload` saying what is wrong."""
+    body = response.body if isinstance(response, Response) else response
+    content_type = response.content_type if isinstance(response, Response) else ""
+    if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
+        raise MalformedPayload(
+            f"{endpoint}: an HTML page instead of JSON (error or maintenance page?)",
+            endpoint=endpoint)
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise MalformedPayload(f"{endpoint}: not UTF-8 text", endpoint=endpoint) from exc
+    except json.JSONDecodeError as exc:
+        where = "truncated" if exc.pos >= len(body.rstrip()) - 1 else "malformed"
+        raise MalformedPayload(
+            f"{endpoint}: {where} JSON at character {exc.pos} of {len(body)}: {exc.msg}",
+            endpoint=endpoint) from exc

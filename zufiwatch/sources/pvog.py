@@ -1,0 +1,441 @@
+"""The PVOG Suchdienst REST API: Leistungen, Organisationseinheiten and Onlinedienste.
+
+Endpoints (see ``docs/sources.md`` in the project for what is known of them)::
+
+    GET /v7/servicedescriptions/{ars}?page=N&size=K      listing, Spring page
+    GET /v6/servicedescriptions/{lbid}/detail?ars={ars}  one Leistung
+    GET /v2/organisationunits/titles?ars=&lbId=          offices of a Leistung
+    GET /v5/organisationunits/detail?q={oeId}            one office
+    GET /v1beta2/onlineservices?ars=[&nextPageToken=]    online services, token paging
+
+The ``parse_*`` functions are pure: one stored payload (already decoded JSON) in,
+normalised records out. Unknown fields are ignored; a missing required field raises
+:class:`MissingField` naming the endpoint and the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ..errors import HTTPStatusError, MissingField, PayloadError, ZufiwatchError
+from ..model import Record, record_key
+from ..normalize import clean_text, html_to_text, link, sorted_by
+from .base import (
+    CrawlContext,
+    CrawlItem,
+    Fatal,
+    Incomplete,
+    Listing,
+    Observed,
+    Source,
+    Unobserved,
+    decode_json,
+)
+
+__all__ = [
+    "PARSER_VERSION",
+    "ListingPage",
+    "OnlineServicePage",
+    "PvogSource",
+    "parse_leistung",
+    "parse_listing",
+    "parse_office",
+    "parse_onlineservices",
+]
+
+#: Bump whenever parsing or normalising changes what records contain.
+PARSER_VERSION = "pvog-1"
+
+EP_LISTING = "/v7/servicedescriptions"
+EP_DETAIL = "/v6/servicedescriptions/detail"
+EP_TITLES = "/v2/organisationunits/titles"
+EP_OFFICE = "/v5/organisationunits/detail"
+EP_ONLINE = "/v1beta2/onlineservices"
+
+#: Text-module codes whose content becomes a field of its own instead of ``texte``.
+CODE_FREIGABE = "93"
+CODE_URSPRUNGSPORTAL = "94"
+
+
+# -- pure parsing --------------------------------------------------------------------------
+
+
+def _require(obj: Any, name: str, endpoint: str, kind: type | tuple[type, ...],
+             expected: str) -> Any:
+    if not isinstance(obj, dict):
+        raise MissingField(endpoint, name, "inside a JSON object")
+    value = obj.get(name)
+    if value is None or not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise MissingField(endpoint, name, expected)
+    return value
+
+
+def _optional_list(obj: dict[str, Any], name: str, endpoint: str) -> list[Any]:
+    value = obj.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MissingField(endpoint, name, "a list")
+    return value
+
+
+def _object(payload: Any, endpoint: str) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise PayloadError(f"{endpoint}: expected a JSON object, got {type(payload).__name__}",
+                           endpoint=endpoint)
+    return payload
+
+
+def _text(value: Any) -> str:
+    return clean_text(value if isinstance(value, str) else "" if value is None else str(value))
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    ids: tuple[str, ...]
+    total_elements: int
+    total_pages: int
+    number: int
+    last: bool
+    last_update: dict[str, str]
+
+
+def parse_listing(payload: Any) -> ListingPage:
+    """One page of ``/v7/servicedescriptions/{ars}``."""
+    endpoint = EP_LISTING
+    page = _require(_object(payload, endpoint), "serviceDescriptions", endpoint, dict,
+                    "an object with the page")
+    content = _require(page, "content", endpoint, list, "a list")
+    total = _require(page, "totalElements", endpoint, int, "an integer")
+    ids = []
+    stamps = {}
+    for item in content:
+        item_id = _require(item, "id", f"{endpoint} content[]", str, "a string")
+        ids.append(item_id)
+        if isinstance(item.get("lastUpdate"), str):
+            stamps[item_id] = item["lastUpdate"]
+    total_pages = page.get("totalPages")
+    number = page.get("number")
+    return ListingPage(
+        ids=tuple(ids),
+        total_elements=total,
+        total_pages=total_pages if isinstance(total_pages, int) else 0,
+        number=number if isinstance(number, int) else 0,
+        last=bool(page.get("last", not content)),
+        last_update=stamps,
+    )
+
+
+def parse_leistung(detail: Any, titles: Any = None) -> Record:
+    """A Leistung from its ``/v6`` detail and, when fetched, its ``/v2`` office titles."""
+    endpoint = EP_DETAIL
+    detail = _object(detail, endpoint)
+    lb_id = _require(detail, "id", endpoint, str, "a string")
+    name = _require(detail, "name", endpoint, str, "a string")
+    texte: dict[str, Any] = {}
+    freigabe: dict[str, str] = {}
+    ursprung = [link(p.get("uri"), p.get("title")) for p in
+                _optional_list(detail, "sourcePortals", endpoint) if isinstance(p, dict)]
+    for module in _optional_list(detail, "details", endpoint):
+        code = str(_require(module, "code", f"{endpoint} details[]", (str, int), "a code"))
+        if module.get("placeholder") is True and not module.get("text"):
+            continue
+        if code == CODE_FREIGABE:
+            freigabe = {"stelle": html_to_text(module.get("text"))[0],
+                        "datum": _text(module.get("date"))}
+            continue
+        if code == CODE_URSPRUNGSPORTAL:
+            ursprung += [link(x.get("uri"), x.get("title"))
+                         for x in _optional_list(module, "links", endpoint) if isinstance(x, dict)]
+            continue
+        slot = code
+        suffix = 2
+        while slot in texte:
+            slot = f"{code}#{suffix}"
+            suffix += 1
+        texte[slot] = _text_module(module, endpoint)
+    offices = _organisations(_optional_list(detail, "organisations", endpoint), endpoint)
+    if titles is not None:
+        if not isinstance(titles, list):
+            raise PayloadError(f"{EP_TITLES}: expected a JSON list", endpoint=EP_TITLES)
+        offices |= _organisations(titles, EP_TITLES)
+    content = {
+        "name": _text(name),
+        "leika": sorted({str(k) for k in _optional_list(detail, "leikakeys", endpoint)}),
+        "ars": sorted({str(a) for a in _optional_list(detail, "ars", endpoint)}),
+        "texte": texte,
+        "fachliche_freigabe": freigabe,
+        "onlinedienste": sorted_by(_unique_links(
+            link(x.get("uri"), x.get("title"))
+            for x in _optional_list(detail, "onlineServiceLinks", endpoint)
+            if isinstance(x, dict) and x.get("uri")), "url", "titel"),
+        "zustaendigkeiten": sorted_by(list(offices.values()), "rolle", "id"),
+        "ursprungsportal": sorted_by(_unique_links(x for x in ursprung if x["url"]),
+                                     "url", "titel"),
+    }
+    volatile = {k: detail[k] for k in ("lastUpdate", "externalLastUpdate") if k in detail}
+    return Record("leistung", lb_id, content, volatile)
+
+
+def _text_module(module: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    text, links = html_to_text(module.get("text") if isinstance(module.get("text"), str) else "")
+    links += [link(x.get("uri"), x.get("title"))
+              for x in _optional_list(module, "links", endpoint) if isinstance(x, dict)]
+    value: dict[str, Any] = {"titel": _text(module.get("title")), "text": text}
+    if links:
+        value["links"] = sorted_by(_unique_links(links), "url", "titel")
+    sub = [{"titel": _text(d.get("title")), "text": html_to_text(d.get("text"))[0]}
+           for d in _optional_list(module, "details", endpoint) if isinstance(d, dict)]
+    if sub:
+        value["details"] = sorted_by(sub, "titel", "text")
+    if module.get("date"):
+        value["datum"] = _text(module.get("date"))
+    return value
+
+
+def _organisations(items: list[Any], endpoint: str) -> dict[tuple[str, str], dict[str, str]]:
+    offices = {}
+    for item in items:
+        oe_id = _require(item, "id", f"{endpoint} organisations[]", str, "a string")
+        role = item.get("role") if isinstance(item.get("role"), dict) else {}
+        value = {"id": oe_id, "name": _text(item.get("title")),
+                 "rolle": _text(role.get("code")), "rollenname": _text(role.get("name"))}
+        offices[(value["rolle"], oe_id)] = value
+    return offices
+
+
+def _unique_links(links: Any) -> list[dict[str, Any]]:
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in links:
+        unique.setdefault((item["url"], item["titel"]), item)
+    return list(unique.values())
+
+
+def parse_office(payload: Any) -> Record:
+    """One ``/v5/organisationunits/detail`` answer."""
+    endpoint = EP_OFFICE
+    office = _object(payload, endpoint)
+    oe_id = _require(office, "id", endpoint, str, "a string")
+    title = _require(office, "title", endpoint, str, "a string")
+    location = office.get("location") if isinstance(office.get("location"), dict) else {}
+    addresses = [
+        {"typ": _text(a.get("type")), "strasse": _text(a.get("street")),
+         "hausnummer": _text(a.get("houseNumber")), "plz": _text(a.get("zip")),
+         "ort": _text(a.get("city"))}
+        for a in _optional_list(location, "addresses", endpoint) if isinstance(a, dict)
+    ]
+    communications = [
+        {"kanal": _text(c.get("code")), "wert": _text(c.get("value"))}
+        for c in _optional_list(location, "communications", endpoint) if isinstance(c, dict)
+    ]
+    hours = office.get("openingHours")
+    content = {
+        "name": _text(title),
+        "anschriften": sorted_by(addresses, "typ", "strasse", "hausnummer", "plz", "ort"),
+        "kommunikation": sorted_by(communications, "kanal", "wert"),
+        "internetadressen": sorted({link(a.get("uri"))["url"] for a in
+                                    _optional_list(office, "internetAddresses", endpoint)
+                                    if isinstance(a, dict) and a.get("uri")}),
+        "oeffnungszeiten": html_to_text(hours)[0] if isinstance(hours, str) else "",
+    }
+    volatile = {k: office[k] for k in ("lastUpdate",) if k in office}
+    return Record("organisationseinheit", oe_id, content, volatile)
+
+
+@dataclass(frozen=True)
+class OnlineServicePage:
+    records: tuple[Record, ...]
+    next_token: str | None
+    total_hits: int | None
+    received: int
+
+
+def parse_onlineservices(payload: Any, ars: str) -> OnlineServicePage:
+    """One page of ``/v1beta2/onlineservices``; inherited services are marked ``geerbt``."""
+    endpoint = EP_ONLINE
+    page = _object(payload, endpoint)
+    items = _require(page, "onlineservices", endpoint, list, "a list")
+    records = []
+    for item in items:
+        od_id = _require(item, "id", f"{endpoint} onlineservices[]", str, "a string")
+        descriptions = [
+            {"id": _require(d, "id", f"{endpoint} serviceDescriptions[]", str, "a string"),
+             "ars": sorted({str(a) for a in _optional_list(d, "ars", endpoint)})}
+            for d in _optional_list(item, "serviceDescriptions", endpoint)
+        ]
+        local = any(ars in d["ars"] for d in descriptions)
+        content = {
+            "name": _text(item.get("name")),
+            "links": sorted_by(_unique_links(
+                link(x.get("uri"), x.get("title")) for x in
+                _optional_list(item, "links", endpoint) if isinstance(x, dict) and x.get("uri")),
+                "url", "titel"),
+            "leistungen": sorted_by(descriptions, "id"),
+            "geerbt": not local,
+        }
+        records.append(Record("onlinedienst", od_id, content, {}))
+    token = page.get("nextPageToken")
+    total = page.get("totalHits")
+    return OnlineServicePage(
+        records=tuple(records),
+        next_token=token if isinstance(token, str) and token else None,
+        total_hits=total if isinstance(total, int) and not isinstance(total, bool) else None,
+        received=len(items),
+    )
+
+
+# -- the crawl -----------------------------------------------------------------------------
+
+
+class PvogSource(Source):
+    """Crawls the PVOG Suchdienst for one ARS."""
+
+    kind = "pvog"
+    parser_version = PARSER_VERSION
+
+    def _url(self, path: str) -> str:
+        return self.settings.base_url.rstrip("/") + path
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.settings.client_id:
+            headers["pvog-sud-api-client-id"] = self.settings.client_id
+        return headers
+
+    def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
+        host = urlsplit(self.settings.base_url).netloc
+        ctx.fetcher.limit_host(host, max_concurrency=self.settings.max_concurrency,
+                               min_interval=self.settings.min_interval)
+        try:
+            ids = yield from self._listing(ctx)
+        except ZufiwatchError as exc:
+            yield Fatal(f"listing of Leistungen failed: {exc}")
+            return
+        office_ids: set[str] = set()
+        for item in self._leistungen(ctx, ids):
+            if isinstance(item, Observed):
+                for record in item.records:
+                    office_ids.update(o["id"] for o in record.content["zustaendigkeiten"])
+            yield item
+        yield from self._offices(ctx, sorted(office_ids))
+        yield from self._onlineservices(ctx)
+
+    def _listing(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
+        ars = self.settings.ars
+        url = self._url(f"/v7/servicedescriptions/{quote(ars)}")
+        ids: list[str] = []
+        page_number = 0
+        total = None
+        while True:
+            params = {"page": str(page_number), "size": str(self.settings.page_size)}
+            response = ctx.fetch(url, endpoint=EP_LISTING, params=params, headers=self._headers())
+            page = parse_listing(decode_json(response, EP_LISTING))
+            total = page.total_elements if total is None else total
+            ids.extend(page.ids)
+            page_number += 1
+            if page.last or not page.ids or len(ids) >= total or (
+                    page.total_pages and page_number >= page.total_pages):
+                break
+        unique = list(dict.fromkeys(ids))
+        yield Listing("leistungen", expected=total or 0, received=len(unique))
+        if len(unique) != total:
+            raise PayloadError(f"{EP_LISTING}: totalElements said {total}, "
+                               f"the pages listed {len(unique)} distinct ids",
+                               endpoint=EP_LISTING)
+        return unique
+
+    def _leistungen(self, ctx: CrawlContext, ids: list[str]) -> Iterator[CrawlItem]:
+        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
+                                thread_name_prefix="pvog") as pool:
+            # map() keeps results in order and fetches at most a window ahead.
+            for lb_id, result in pool.map(lambda i: (i, self._fetch_leistung(ctx, i)), ids):
+                key = record_key("leistung", lb_id)
+                if isinstance(result, Exception):
+                    yield Unobserved(key, str(result))
+                    continue
+                detail, titles = result
+                try:
+                    record = parse_leistung(detail, titles)
+                except PayloadError as exc:
+                    yield Unobserved(key, str(exc))
+                    continue
+                if record.source_id != lb_id:
+                    yield Unobserved(key, f"{EP_DETAIL}: asked for {lb_id}, "
+                                          f"got {record.source_id}")
+                    continue
+                yield Observed((record,))
+
+    def _fetch_leistung(self, ctx: CrawlContext, lb_id: str) -> tuple[Any, Any] | Exception:
+        key = record_key("leistung", lb_id)
+        ars = self.settings.ars
+        try:
+            detail = ctx.fetch(self._url(f"/v6/servicedescriptions/{quote(lb_id)}/detail"),
+                               endpoint=EP_DETAIL, key=key, params={"ars": ars},
+                               headers=self._headers())
+            titles = ctx.fetch(self._url("/v2/organisationunits/titles"), endpoint=EP_TITLES,
+                               key=key, params={"ars": ars, "lbId": lb_id},
+                               headers=self._headers())
+            return decode_json(detail, EP_DETAIL), decode_json(titles, EP_TITLES)
+        except ZufiwatchError as exc:
+            return exc
+
+    def _offices(self, ctx: CrawlContext, office_ids: list[str]) -> Iterator[CrawlItem]:
+        def fetch(oe_id: str) -> Any:
+            try:
+                response = ctx.fetch(self._url("/v5/organisationunits/detail"),
+                                     endpoint=EP_OFFICE, params={"q": oe_id},
+                                     key=record_key("organisationseinheit", oe_id),
+                                     headers=self._headers())
+                return decode_json(response, EP_OFFICE)
+            except ZufiwatchError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
+                                thread_name_prefix="pvog") as pool:
+            for oe_id, payload in zip(office_ids, pool.map(fetch, office_ids), strict=True):
+                key = record_key("organisationseinheit", oe_id)
+                if isinstance(payload, HTTPStatusError) and payload.status in (404, 410):
+                    yield Unobserved(key, f"office named by a Leistung is gone: {payload}")
+                    continue
+                if isinstance(payload, Exception):
+                    yield Unobserved(key, str(payload))
+                    continue
+                try:
+                    yield Observed((parse_office(payload),))
+                except PayloadError as exc:
+                    yield Unobserved(key, str(exc))
+
+    def _onlineservices(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
+        url = self._url("/v1beta2/onlineservices")
+        token: str | None = None
+        received = 0
+        total: int | None = None
+        seen_tokens: set[str] = set()
+        try:
+            while True:
+                params = {"ars": self.settings.ars}
+                if token:
+                    params["nextPageToken"] = token
+                response = ctx.fetch(url, endpoint=EP_ONLINE, params=params,
+                                     headers=self._headers())
+                page = parse_onlineservices(decode_json(response, EP_ONLINE), self.settings.ars)
+                total = page.total_hits if total is None else total
+                received += page.received
+                if page.records:
+                    yield Observed(page.records)
+                if page.next_token is None:
+                    break
+                if page.next_token in seen_tokens:
+                    raise PayloadError(f"{EP_ONLINE}: nextPageToken repeats; stopped paging",
+                                       endpoint=EP_ONLINE)
+                seen_tokens.add(page.next_token)
+                token = page.next_token
+        except ZufiwatchError as exc:
+            yield Incomplete("onlinedienst", f"online services incomplete: {exc}")
+            return
+        yield Listing("onlinedienste", expected=total if total is not None else received,
+                      received=received)

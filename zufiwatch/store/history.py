@@ -1,0 +1,298 @@
+"""The history store: crawls, records, versions, changes — writes and the questions.
+
+A crawl's conclusions are written by :meth:`History.commit_crawl` in one transaction; a
+failed crawl writes only its own row. Questions about the past (``version_at``,
+``state_at``, ``history``, ``changes``) are single indexed queries.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..errors import QueryError, StoreError, UnknownRecord
+from ..model import Change, Outcome, canonical_json
+from .schema import MIGRATIONS
+
+__all__ = ["CommitPlan", "Current", "History", "NewVersion"]
+
+
+@dataclass(frozen=True)
+class Current:
+    """What the store holds now for one record: enough to decide whether it changed."""
+
+    record_id: int
+    version_id: int | None
+    content_hash: str | None
+    volatile: str
+    status: str
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    key: str
+    kind: str
+    title: str
+    content_hash: str
+    content: str
+    volatile: str
+
+
+@dataclass
+class CommitPlan:
+    """Everything one crawl concludes, written together or not at all."""
+
+    new_versions: list[NewVersion] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changes: list[tuple[str, Change]] = field(default_factory=list)
+    volatile_updates: list[tuple[int, str]] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    not_observed: list[tuple[str, str]] = field(default_factory=list)
+
+
+class History:
+    """The SQLite history of one zufiwatch installation."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"{self.path}: no history database here yet "
+                                     "(run 'zufiwatch crawl' first)")
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+                self.db = Database(conn)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = Database(self.path)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            if not readonly:
+                MIGRATIONS.apply(self.db)
+            elif MIGRATIONS.pending(self.db):
+                raise StoreError(f"{self.path}: database needs an upgrade; "
+                                 "run any writing command (e.g. 'zufiwatch crawl') first")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot use the history database: {exc}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- crawls ----------------------------------------------------------------------------
+
+    def begin_crawl(self, source: str, started_at: str, parser_version: str) -> int:
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO crawls (source, started_at, outcome, parser_version) "
+                "VALUES (?, ?, ?, ?)", [source, started_at, Outcome.RUNNING, parser_version])
+        return int(cursor.lastrowid)
+
+    def set_manifest(self, crawl_id: int, manifest: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE crawls SET manifest = ? WHERE id = ?", [manifest, crawl_id])
+
+    def finish_crawl(self, crawl_id: int, *, outcome: Outcome, finished_at: str,
+                     reason: str = "", stats: dict[str, int] | None = None) -> None:
+        """Record how a crawl ended without concluding anything (failed crawls)."""
+        with self.db.atomic():
+            self._finish(crawl_id, outcome, finished_at, reason, stats or {})
+
+    def _finish(self, crawl_id: int, outcome: Outcome, finished_at: str, reason: str,
+                stats: dict[str, int]) -> None:
+        allowed = {"listed", "expected", "observed", "not_observed", "versions_added",
+                   "changes", "requests", "bytes_received"}
+        columns = {k: v for k, v in stats.items() if k in allowed}
+        assignments = "".join(f", {k} = :{k}" for k in columns)
+        self.db.execute(
+            f"UPDATE crawls SET outcome = :outcome, finished_at = :finished_at, "
+            f"reason = :reason{assignments} WHERE id = :id",
+            {"outcome": str(outcome), "finished_at": finished_at, "reason": reason,
+             "id": crawl_id, **columns})
+
+    def crawl(self, crawl_id: int) -> dict[str, Any]:
+        rows = list(self.db.query("SELECT * FROM crawls WHERE id = ?", [crawl_id]))
+        if not rows:
+            raise QueryError(f"no crawl with id {crawl_id}")
+        return rows[0]
+
+    def crawls(self, *, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        where, params = ("WHERE source = ?", [source]) if source else ("", [])
+        return list(self.db.query(
+            f"SELECT * FROM crawls {where} ORDER BY started_at DESC, id DESC LIMIT ?",
+            [*params, limit]))
+
+    # -- what a crawl compares against -----------------------------------------------------
+
+    def current(self, source: str) -> dict[str, Current]:
+        """Every record of the source with its current version's hash."""
+        rows = self.db.execute(
+            "SELECT r.key, r.id, r.current_version, v.content_hash, v.volatile, r.status "
+            "FROM records r LEFT JOIN versions v ON v.id = r.current_version "
+            "WHERE r.source = ?", [source])
+        return {key: Current(rid, vid, digest, volatile or "{}", status)
+                for key, rid, vid, digest, volatile, status in rows}
+
+    def content_of(self, version_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT content FROM versions WHERE id = ?",
+                              [version_id]).fetchone()
+        if row is None:
+            raise QueryError(f"no version with id {version_id}")
+        return json.loads(row[0])
+
+    # -- the one write of a crawl ----------------------------------------------------------
+
+    def commit_crawl(self, crawl_id: int, source: str, at: str, parser_version: str,
+                     plan: CommitPlan, *, outcome: Outcome, finished_at: str, reason: str,
+                     stats: dict[str, int]) -> None:
+        """Write versions, changes, observations and the crawl's end in one transaction."""
+        try:
+            with self.db.atomic():
+                self._write_plan(crawl_id, source, at, parser_version, plan)
+                self._finish(crawl_id, outcome, finished_at, reason, stats)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: could not store crawl {crawl_id}: {exc}") from exc
+
+    def _write_plan(self, crawl_id: int, source: str, at: str, parser_version: str,
+                    plan: CommitPlan) -> None:
+        conn = self.db.conn
+        conn.executemany(
+            "INSERT INTO records (source, key, kind, title, status, first_seen_at, "
+            "last_seen_at) VALUES (?, ?, ?, ?, 'present', ?, ?) "
+            "ON CONFLICT (source, key) DO NOTHING",
+            ((source, v.key, v.kind, v.title, at, at) for v in plan.new_versions))
+        ids = self._record_ids(source, [v.key for v in plan.new_versions]
+                               + plan.removed + [k for k, _ in plan.changes]
+                               + [k for k, _ in plan.not_observed])
+        touched = [ids[v.key] for v in plan.new_versions] + [ids[k] for k in plan.removed]
+        conn.executemany(
+            "UPDATE versions SET valid_to = ? WHERE record_id = ? AND valid_to IS NULL",
+            ((at, rid) for rid in touched))
+        version_ids = {}
+        for v in plan.new_versions:
+            cursor = conn.execute(
+                "INSERT INTO versions (record_id, crawl_id, content_hash, content, volatile, "
+                "parser_version, valid_from) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [ids[v.key], crawl_id, v.content_hash, v.content, v.volatile, parser_version,
+                 at])
+            version_ids[v.key] = cursor.lastrowid
+            conn.execute(
+                "UPDATE records SET current_version = ?, status = 'present', title = ? "
+                "WHERE id = ?", [cursor.lastrowid, v.title, ids[v.key]])
+        conn.executemany(
+            "UPDATE records SET status = 'removed', current_version = NULL WHERE id = ?",
+            ((ids[k],) for k in plan.removed))
+        conn.executemany("UPDATE versions SET volatile = ? WHERE id = ?",
+                         ((vol, vid) for vid, vol in plan.volatile_updates))
+        conn.executemany(
+            "INSERT INTO changes (crawl_id, record_id, version_id, detected_at, change_type, "
+            "path, label, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((crawl_id, ids[key], version_ids.get(key), at, str(c.change_type), c.path,
+              c.label, _json_or_null(c.old), _json_or_null(c.new)) for key, c in plan.changes))
+        conn.executemany(
+            "UPDATE records SET last_seen_at = ?, last_seen_crawl = ? "
+            "WHERE source = ? AND key = ?",
+            ((at, crawl_id, source, key) for key in plan.seen))
+        conn.executemany(
+            "INSERT OR REPLACE INTO observation_gaps (crawl_id, record_id, reason) "
+            "VALUES (?, ?, ?)",
+            ((crawl_id, ids[key], reason) for key, reason in plan.not_observed if key in ids))
+
+    def _record_ids(self, source: str, keys: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(keys))
+        ids: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            ids.update(self.db.execute(
+                f"SELECT key, id FROM records WHERE source = ? AND key IN ({marks})",
+                [source, *chunk]).fetchall())
+        return ids
+
+    # -- questions about the past ----------------------------------------------------------
+
+    def find_record(self, key: str, source: str | None = None) -> dict[str, Any]:
+        where, params = ("key = ?", [key]) if source is None else (
+            "key = ? AND source = ?", [key, source])
+        rows = list(self.db.query(f"SELECT * FROM records WHERE {where}", params))
+        if not rows:
+            raise UnknownRecord(f"no record {key!r}" + (f" in source {source!r}" if source
+                                                       else "") +
+                                " (keys look like leistung:<id>; 'zufiwatch state' lists them)")
+        if len(rows) > 1:
+            names = ", ".join(r["source"] for r in rows)
+            raise QueryError(f"{key!r} exists in several sources ({names}); "
+                             "choose one with --source")
+        return rows[0]
+
+    def versions(self, record_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT * FROM versions WHERE record_id = ? ORDER BY valid_from, id", [record_id]))
+
+    def version_at(self, record_id: int, at: str) -> dict[str, Any] | None:
+        rows = list(self.db.query(
+            "SELECT * FROM versions WHERE record_id = ? AND valid_from <= ? "
+            "ORDER BY valid_from DESC, id DESC LIMIT 1", [record_id, at]))
+        if not rows or (rows[0]["valid_to"] is not None and rows[0]["valid_to"] <= at):
+            return None
+        return rows[0]
+
+    def state_at(self, at: str, *, source: str | None = None,
+                 kind: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every record as it was at ``at``: record columns plus its version."""
+        filters, params = [], []
+        if source:
+            filters.append("r.source = ?")
+            params.append(source)
+        if kind:
+            filters.append("r.kind = ?")
+            params.append(kind)
+        where = ("AND " + " AND ".join(filters)) if filters else ""
+        yield from self.db.query(
+            "SELECT r.source, r.key, r.kind, v.id AS version_id, v.content, v.volatile, "
+            "v.valid_from, v.valid_to, v.parser_version FROM records r "
+            "JOIN versions v ON v.id = (SELECT id FROM versions WHERE record_id = r.id "
+            "  AND valid_from <= ? ORDER BY valid_from DESC, id DESC LIMIT 1) "
+            f"WHERE (v.valid_to IS NULL OR v.valid_to > ?) {where} ORDER BY r.kind, r.key",
+            [at, at, *params])
+
+    def changes(self, *, since: str | None = None, until: str | None = None,
+                kind: str | None = None, record_id: int | None = None,
+                source: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        filters, params = [], []
+        for column, op, value in (("c.detected_at", ">=", since), ("c.detected_at", "<=", until),
+                                  ("r.kind", "=", kind), ("c.record_id", "=", record_id),
+                                  ("r.source", "=", source)):
+            if value is not None:
+                filters.append(f"{column} {op} ?")
+                params.append(value)
+        where = ("WHERE " + " AND ".join(filters)) if filters else ""
+        tail = f"LIMIT {int(limit)}" if limit else ""
+        return list(self.db.query(
+            "SELECT c.id, c.detected_at, r.source, r.key, r.kind, r.title, c.change_type, "
+            "c.path, c.label, c.old_value, c.new_value, c.crawl_id, c.version_id "
+            f"FROM changes c JOIN records r ON r.id = c.record_id {where} "
+            f"ORDER BY c.detected_at, c.id {tail}", params))
+
+    def observation_gaps(self, record_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT g.crawl_id, g.reason, c.started_at FROM observation_gaps g "
+            "JOIN crawls c ON c.id = g.crawl_id WHERE g.record_id = ? ORDER BY c.started_at",
+            [record_id]))
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else canonical_json(value)

@@ -1,0 +1,110 @@
+"""The history schema, as ``sqlite_utils.Migrations``: applied in order on every open.
+
+Tables::
+
+    crawls        one row per crawl of a source: when, outcome, reason, counts
+    records       one row per entry ever seen: source, key, kind, title, status,
+                  when it was first and last observed, its current version
+    versions      one row per distinct content of a record: content hash, canonical
+                  JSON, volatile fields, valid_from / valid_to, parser version
+    changes       field-level differences: record, crawl, added/modified/removed,
+                  path, German label, old and new value (JSON)
+    observation_gaps  records a crawl should have seen but did not read (not observed)
+
+Times are ISO 8601 in UTC with microseconds, so that text order is time order.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS = Migrations("zufiwatch")
+
+
+def _run(db: Database, script: str) -> None:
+    # Not executescript(): that commits first and would escape the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE crawls (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            outcome TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            parser_version TEXT NOT NULL,
+            listed INTEGER NOT NULL DEFAULT 0,
+            expected INTEGER NOT NULL DEFAULT 0,
+            observed INTEGER NOT NULL DEFAULT 0,
+            not_observed INTEGER NOT NULL DEFAULT 0,
+            versions_added INTEGER NOT NULL DEFAULT 0,
+            changes INTEGER NOT NULL DEFAULT 0,
+            requests INTEGER NOT NULL DEFAULT 0,
+            bytes_received INTEGER NOT NULL DEFAULT 0,
+            manifest TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX crawls_source_started ON crawls (source, started_at);
+
+        CREATE TABLE records (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            last_seen_crawl INTEGER REFERENCES crawls(id),
+            current_version INTEGER
+        );
+        CREATE UNIQUE INDEX records_source_key ON records (source, key);
+        CREATE INDEX records_key ON records (key);
+
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            record_id INTEGER NOT NULL REFERENCES records(id),
+            crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+            content_hash TEXT NOT NULL,
+            content TEXT NOT NULL,
+            volatile TEXT NOT NULL DEFAULT '{}',
+            parser_version TEXT NOT NULL,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT
+        );
+        CREATE INDEX versions_record_valid ON versions (record_id, valid_from);
+
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY,
+            crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+            record_id INTEGER NOT NULL REFERENCES records(id),
+            version_id INTEGER REFERENCES versions(id),
+            detected_at TEXT NOT NULL,
+            change_type TEXT NOT NULL,
+            path TEXT NOT NULL,
+            label TEXT NOT NULL,
+            old_value TEXT,
+            new_value TEXT
+        );
+        CREATE INDEX changes_detected ON changes (detected_at);
+        CREATE INDEX changes_record ON changes (record_id, detected_at);
+
+        CREATE TABLE observation_gaps (
+            crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+            record_id INTEGER NOT NULL REFERENCES records(id),
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (crawl_id, record_id)
+        );
+        CREATE INDEX observation_gaps_record ON observation_gaps (record_id);
+        """
+    )
