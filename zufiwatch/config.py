@@ -80,6 +80,9 @@ class SourceSettings:
     max_concurrency: int = 3
     #: Minimum seconds between two requests to this source.
     min_interval: float = 0.2
+    #: A crawl that sees a larger share of records fewer than the history holds fails as
+    #: suspicious (an empty or cut listing is never read as mass removal).
+    max_loss: float = 0.10
 
     def validate(self, where: str) -> None:
         _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name)), f"{where}.name",
@@ -92,6 +95,7 @@ class SourceSettings:
         _require(self.page_size >= 5, f"{where}.page_size", "an integer >= 5")
         _require(self.max_concurrency >= 1, f"{where}.max_concurrency", "an integer >= 1")
         _require(self.min_interval >= 0, f"{where}.min_interval", "a number >= 0")
+        _require(0 < self.max_loss < 1, f"{where}.max_loss", "a share between 0 and 1")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ crawl cannot be trusted at all; it is recorded with its reason and concludes not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .model import Outcome
@@ -27,10 +27,26 @@ class Verdict:
 
 
 def judge(*, fatal: str | None, listings: Sequence[Listing], unobserved: Sequence[str],
-          incomplete: dict[str, str], observed: int) -> Verdict:
-    """The verdict on one crawl; ``unobserved`` are the reasons of unread entries."""
+          incomplete: dict[str, str], observed: int,
+          seen_by_kind: Mapping[str, int] | None = None,
+          present_by_kind: Mapping[str, int] | None = None,
+          max_loss: float = 0.10) -> Verdict:
+    """The verdict on one crawl.
+
+    ``unobserved`` are the reasons of unread entries. ``present_by_kind`` is how many
+    records of each kind the history holds as present; a kind of which this crawl saw
+    (read, or at least listed) more than ``max_loss`` fewer is suspicious and fails the
+    crawl, unless the source already said that kind is incomplete.
+    """
     if fatal:
         return Verdict(Outcome.FAILED, fatal)
+    seen_by_kind = seen_by_kind or {}
+    for kind, present in sorted((present_by_kind or {}).items()):
+        seen = seen_by_kind.get(kind, 0)
+        if kind not in incomplete and present and seen < (1 - max_loss) * present:
+            return Verdict(Outcome.FAILED,
+                           f"suspicious: {seen} {kind} records seen where the history holds "
+                           f"{present} (more than {max_loss:.0%} lost); nothing concluded")
     reasons = []
     kinds = dict(incomplete)
     for listing in listings:

@@ -30,6 +30,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 _BLOCK_TAGS = ["p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
                "table", "tr", "blockquote", "section"]
+_BREAK = "\x1e"  # ASCII record separator: never in crawled text (removed before use)
+_SOURCE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x85\u2028\u2029]+")
 _PATH_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
 _THAVEL_HOST = re.compile(r"^thavel[a-z]*\.thueringen\.de$")
 
@@ -51,21 +53,24 @@ def html_to_text(html: str | None) -> tuple[str, list[dict[str, str]]]:
     if not html:
         return "", []
     if "<" not in html and "&" not in html:
-        return clean_text(html), []
-    soup = BeautifulSoup(html, "lxml")
+        return clean_text(_SOURCE_BREAKS.sub(" ", html)), []
+    soup = BeautifulSoup(html.replace(_BREAK, " "), "lxml")
     links = [
         link(a.get("href", ""), a.get_text(" "))
         for a in soup.find_all("a")
         if str(a.get("href", "")).strip()
     ]
+    # Line breaks in the HTML source are plain whitespace; only <br> and block elements
+    # break lines. Mark those with a separator that cannot come from the source text.
     for br in soup.find_all("br"):
-        br.replace_with("\n")
+        br.replace_with(_BREAK)
     for li in soup.find_all("li"):
         li.insert(0, "- ")
     for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    return clean_text(soup.get_text()), sorted_by(_dedupe(links), "url", "titel")
+        tag.insert_before(_BREAK)
+        tag.insert_after(_BREAK)
+    text = _SOURCE_BREAKS.sub(" ", soup.get_text()).replace(_BREAK, "\n")
+    return clean_text(text), sorted_by(_dedupe(links), "url", "titel")
 
 
 def link(uri: Any, title: Any = "") -> dict[str, Any]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from .archive import Archive
@@ -20,7 +22,7 @@ from .differ import diff_records
 from .errors import ZufiwatchError
 from .fetch import Fetcher
 from .gate import Verdict, judge
-from .model import Change, Outcome, Record, canonical_json, text_hash
+from .model import Change, Outcome, Record, canonical_json, split_key, text_hash
 from .sources import make_source
 from .sources.base import CrawlContext, Fatal, Incomplete, Listing, Observed, Unobserved
 from .store import CommitPlan, Current, History, NewVersion
@@ -52,12 +54,22 @@ class Planner:
         self._load = load_content
         self.plan = CommitPlan()
         self._seen: set[str] = set()
+        self._unobserved: set[str] = set()
         #: The first crawl of a source stores versions but reports no additions.
         self.baseline = not current
 
     @property
     def observed(self) -> int:
         return len(self._seen)
+
+    def present_by_kind(self) -> dict[str, int]:
+        """Records the history held as present for this source before the crawl."""
+        return Counter(split_key(k)[0] for k, c in self._current.items()
+                       if c.status == "present")
+
+    def seen_by_kind(self) -> dict[str, int]:
+        """Records this crawl read or at least knew of (listed but unreadable)."""
+        return Counter(split_key(k)[0] for k in chain(self._seen, self._unobserved))
 
     def observe(self, record: Record) -> None:
         key = record.key
@@ -81,13 +93,14 @@ class Planner:
             self.plan.volatile_updates.append((current.version_id, volatile))
 
     def not_observed(self, key: str, reason: str) -> None:
+        self._unobserved.add(key)
         if key in self._current:
             self.plan.not_observed.append((key, reason))
 
     def conclude_removals(self, incomplete_kinds: frozenset[str]) -> None:
         """After a complete crawl: what is stored as present but was not seen is gone."""
         for key, current in self._current.items():
-            kind = key.split(":", 1)[0]
+            kind = split_key(key)[0]
             if (current.status != "present" or key in self._seen or kind in incomplete_kinds
                     or current.version_id is None):
                 continue
@@ -134,7 +147,9 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
     except ZufiwatchError as exc:
         tally.fatal = f"crawl aborted: {exc}"
     verdict = judge(fatal=tally.fatal, listings=tally.listings, unobserved=tally.unobserved,
-                    incomplete=tally.incomplete, observed=planner.observed)
+                    incomplete=tally.incomplete, observed=planner.observed,
+                    seen_by_kind=planner.seen_by_kind(), present_by_kind=planner.present_by_kind(),
+                    max_loss=settings.max_loss)
     begin = time.perf_counter()
     if verdict.outcome is Outcome.COMPLETE:
         planner.conclude_removals(verdict.incomplete_kinds)

@@ -138,7 +138,8 @@ def decode_json(response: Response | bytes, endpoint: str) -> Any:
     except UnicodeDecodeError as exc:
         raise MalformedPayload(f"{endpoint}: not UTF-8 text", endpoint=endpoint) from exc
     except json.JSONDecodeError as exc:
-        where = "truncated" if exc.pos >= len(body.rstrip()) - 1 else "malformed"
+        ending = body.rstrip()[-1:]
+        where = "truncated" if ending not in (b"}", b"]") else "malformed"
         raise MalformedPayload(
             f"{endpoint}: {where} JSON at character {exc.pos} of {len(body)}: {exc.msg}",
             endpoint=endpoint) from exc

@@ -1,0 +1,114 @@
+"""Shared fixtures: the simulated PVOG over HTTP on 127.0.0.1, a temporary history, a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from zufiwatch.archive import Archive
+from zufiwatch.config import HttpSettings, SourceSettings
+from zufiwatch.fetch import Fetcher
+from zufiwatch.runner import CrawlResult, run_crawl
+from zufiwatch.sim import JENA_ARS, Scenario, SimulatedPVOG, build_directory
+from zufiwatch.store import History
+from zufiwatch.timeutil import stored
+
+SIM_SIZE = 90
+
+
+class FakeClock:
+    """An injected clock: crawls happen exactly when the test says."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def scenario() -> Scenario:
+    return Scenario(build_directory(SIM_SIZE))
+
+
+@pytest.fixture
+def pvog(scenario: Scenario) -> Iterator[SimulatedPVOG]:
+    with SimulatedPVOG(scenario) as server:
+        yield server
+
+
+@pytest.fixture
+def source(pvog: SimulatedPVOG) -> SourceSettings:
+    return SourceSettings(name="pvog-test", kind="pvog", base_url=pvog.base_url, ars=JENA_ARS,
+                          page_size=25, max_concurrency=3, min_interval=0)
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Iterator[History]:
+    with History(tmp_path / "history.db") as store:
+        yield store
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Archive:
+    return Archive(tmp_path / "snapshots")
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher(HttpSettings(read_timeout=10), retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 10, 1, 4, 0, tzinfo=UTC))
+
+
+@dataclass
+class Crawler:
+    """Crawls the simulated PVOG as it is on a given scenario day, one day apart."""
+
+    pvog: SimulatedPVOG
+    source: SourceSettings
+    history: History
+    archive: Archive
+    fetcher: Fetcher
+    clock: FakeClock
+    #: When the last crawl ran (stored form); a version it wrote is valid from then.
+    last_crawl_at: str = ""
+
+    def day(self, day: int) -> CrawlResult:
+        self.pvog.set_day(day)
+        return self.crawl()
+
+    def crawl(self) -> CrawlResult:
+        self.last_crawl_at = stored(self.clock())
+        result = run_crawl(self.source, history=self.history, archive=self.archive,
+                           fetcher=self.fetcher, clock=self.clock)
+        self.clock.advance(days=1)
+        return result
+
+
+@pytest.fixture
+def crawler(pvog: SimulatedPVOG, source: SourceSettings, history: History, archive: Archive,
+            fetcher: Fetcher, clock: FakeClock) -> Crawler:
+    return Crawler(pvog, source, history, archive, fetcher, clock)
+
+
+def table_count(history: History, table: str) -> int:
+    return history.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def snapshot_tables(history: History) -> dict[str, list[tuple]]:
+    """Every row of the tables that hold conclusions (not the crawl log)."""
+    return {table: history.db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            for table in ("records", "versions", "changes")}

@@ -1,0 +1,223 @@
+"""The command line over a history built by crawling the simulated scenario."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.conftest import FakeClock
+from zufiwatch.archive import Archive
+from zufiwatch.cli import cli
+from zufiwatch.config import HttpSettings, SourceSettings
+from zufiwatch.fetch import Fetcher
+from zufiwatch.model import record_key
+from zufiwatch.runner import run_crawl
+from zufiwatch.sim import JENA_ARS, Scenario, SimulatedPVOG
+from zufiwatch.store import History
+
+START = datetime(2026, 10, 1, 4, 0, tzinfo=UTC)  # 06:00 in Berlin
+
+
+@dataclass
+class Built:
+    database: Path
+    scenario: Scenario
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, ["--database", str(self.database), *args])
+
+    def json(self, *args: str) -> object:
+        result = self.run(*args, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, scenario: Scenario) -> Iterator[Built]:
+    """Days 0..7 of the scenario, crawled once a day at 06:00 Berlin time from 2026-10-01."""
+    workdir = tmp_path_factory.mktemp("cli")
+    clock = FakeClock(START)
+    with SimulatedPVOG(scenario) as pvog, History(workdir / "h.db") as history, \
+            Fetcher(HttpSettings(), retries=0) as fetcher:
+        source = SourceSettings(name="pvog-sim", kind="pvog", base_url=pvog.base_url,
+                                ars=JENA_ARS, page_size=50, min_interval=0)
+        for day in range(scenario.days + 1):
+            pvog.set_day(day)
+            run_crawl(source, history=history, archive=Archive(workdir / "snap"),
+                      fetcher=fetcher, clock=clock)
+            clock.advance(days=1)
+    yield Built(workdir / "h.db", scenario)
+
+
+def edit(built: Built, day: int, kind: str = "leistung") -> str:
+    return next(record_key(e.kind, e.id) for e in built.scenario.edits(day) if e.kind == kind)
+
+
+def test_changes_table_lists_the_scenario_edits(built: Built) -> None:
+    result = built.run("changes")
+    assert result.exit_code == 0, result.output
+    assert "Online-Dienst › Link" in result.output
+    assert "go/a/5741" in result.output
+    assert "Leistung entfernt" in result.output
+
+
+def test_changes_json_and_filters(built: Built) -> None:
+    rows = built.json("changes")
+    expected = sum(len(built.scenario.edits(d)) for d in range(1, built.scenario.days + 1))
+    assert len(rows) == expected
+    assert set(rows[0]) == {"id", "detected_at", "source", "key", "kind", "title",
+                            "change_type", "path", "label", "old_value", "new_value",
+                            "crawl_id", "version_id"}
+    offices = built.json("changes", "--kind", "organisationseinheit")
+    assert [r["key"] for r in offices] == [edit(built, 5, "organisationseinheit")]
+    # Day 6 was crawled on 2026-10-07 (06:00 Berlin): --since that day keeps days 6 and 7.
+    recent = built.json("changes", "--since", "2026-10-07")
+    assert {r["key"] for r in recent} == {edit(built, 6), edit(built, 7)}
+    one = built.json("changes", "--record", edit(built, 2))
+    assert [r["label"] for r in one] == ["Online-Dienst › Link"]
+    assert one[0]["new_value"]["url"].endswith("/go/a/5741?c=bc")
+
+
+def test_changes_csv(built: Built) -> None:
+    result = built.run("changes", "--csv")
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert result.exit_code == 0
+    assert rows and rows[0]["detected_at"].startswith("2026-10-")
+    assert json.loads(rows[0]["new_value"])["url"].endswith("5741?c=bc")
+
+
+def test_history_of_a_record(built: Built) -> None:
+    key = edit(built, 6)
+    result = built.run("history", key)
+    assert result.exit_code == 0, result.output
+    assert "Gebühren" in result.output and "55,00 EUR" in result.output
+    data = built.json("history", key)
+    assert len(data["versions"]) == 2
+    assert data["versions"][1]["changes"][0]["label"] == "Gebühren"
+    assert data["versions"][0]["valid_to"] == data["versions"][1]["valid_from"]
+
+
+def test_show_at_a_date_before_and_after_the_edit(built: Built) -> None:
+    key = edit(built, 2)
+    before = built.json("show", key, "--at", "2026-10-02")
+    after = built.json("show", key, "--at", "2026-10-03")
+    assert before["content"]["onlinedienste"][0]["url"].endswith("/go/a/1273?c=bc")
+    assert after["content"]["onlinedienste"][0]["url"].endswith("/go/a/5741?c=bc")
+    table = built.run("show", key, "--at", "2026-10-02")
+    assert "go/a/1273" in table.output and "valid from" in table.output
+
+
+def test_state_at_counts_the_directory_of_that_day(built: Built) -> None:
+    day3 = built.json("state", "--at", "2026-10-04", "--kind", "leistung")
+    day4 = built.json("state", "--at", "2026-10-05", "--kind", "leistung")
+    assert len(day3) == len(built.scenario.directory_for(3).leistungen)
+    assert len(day4) == len(built.scenario.directory_for(4).leistungen)
+    result = built.run("state", "--at", "2026-10-05", "--csv")
+    assert result.output.splitlines()[0] == "source,key,kind,title,valid_from,valid_to,content"
+
+
+def test_links_with_host_filter(built: Built) -> None:
+    rows = built.json("links", "--host", "thavel")
+    assert rows and all("thavel" in r["host"] for r in rows)
+    assert {"key", "leistung", "zustaendige_stelle", "url", "host", "thavel_form",
+            "thavel_id"} <= set(rows[0])
+    everything = built.json("links")
+    assert len(everything) > len(rows)
+    old = built.json("links", "--at", "2026-10-02", "--host", "thavelp")
+    assert any(r["url"].endswith("/go/a/1273?c=bc") for r in old)
+    assert not any(r["url"].endswith("/go/a/1273?c=bc") for r in rows)
+
+
+def test_crawls_listing(built: Built) -> None:
+    rows = built.json("crawls")
+    assert len(rows) == built.scenario.days + 1
+    assert {r["outcome"] for r in rows} == {"complete"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["show", "leistung:S1600001.LB.0"], "no record 'leistung:S1600001.LB.0'"),
+    (["history", "leistung:nope"], "no record"),
+    (["show", "leistung:S1600001.LB.0", "--at", "1990-01-01"], "no record"),
+])
+def test_errors_are_one_line_with_exit_status_1(built: Built, args: list[str],
+                                                message: str) -> None:
+    result = built.run(*args)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0]
+
+
+def test_usage_errors_exit_2(built: Built) -> None:
+    assert built.run("state").exit_code == 2  # --at is required
+    assert built.run("show", "x", "--at", "last tuesday").exit_code == 2
+    assert built.run("changes", "--kind", "bogus").exit_code == 2
+    assert built.run("nonsense").exit_code == 2
+
+
+def test_missing_database_says_what_to_do(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--database", str(tmp_path / "none.db"), "changes"])
+    assert result.exit_code == 1
+    assert "no history database here yet" in result.output
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_crawl_command_with_a_config_file(tmp_path: Path, pvog: SimulatedPVOG) -> None:
+    config = tmp_path / "zufiwatch.toml"
+    config.write_text(f"""
+database = "h.db"
+snapshots = "snap"
+[[sources]]
+name = "sim"
+kind = "pvog"
+base_url = "{pvog.base_url}"
+ars = "{JENA_ARS}"
+min_interval = 0
+""", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "crawl"])
+    assert result.exit_code == 0, result.output
+    assert "sim: crawl 1 complete" in result.output
+    assert (tmp_path / "h.db").exists() and (tmp_path / "snap" / "objects").is_dir()
+    pvog.inject("/v7/", "status", status=500)
+    failed = CliRunner().invoke(cli, ["--config", str(config), "crawl", "--source", "sim"])
+    assert failed.exit_code == 1
+    assert "failed" in failed.output and "HTTP 500" in failed.output
+    unknown = CliRunner().invoke(cli, ["--config", str(config), "crawl", "--source", "x"])
+    assert unknown.exit_code == 1 and "no source named 'x'" in unknown.output
+
+
+def test_demo_runs_without_configuration_or_network(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ZUFIWATCH_CONFIG", raising=False)
+    result = CliRunner().invoke(cli, ["demo", "--days", "3", "--size", "60",
+                                      "--keep", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    assert "Day 3" in result.output
+    assert "looked like before" in result.output
+    assert "go/a/1273" in result.output and "go/a/5741" in result.output
+    assert (tmp_path / "demo" / "zufiwatch.db").exists()
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for name, command in cli.commands.items():
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in result.output, f"{name} --help has no example"
+        assert command.help
+
+
+def test_times_are_local_dates_meaning_the_end_of_that_day() -> None:
+    from zufiwatch.timeutil import parse_when
+
+    now = START + timedelta(days=30)
+    end = parse_when("2026-10-02", tz="Europe/Berlin", now=now)
+    assert end.isoformat().startswith("2026-10-02T21:59:59.999999")
+    assert parse_when("7d", tz="Europe/Berlin", now=now) == now - timedelta(days=7)
+    assert parse_when("2026-10-02 14:30", tz="Europe/Berlin", now=now).hour == 12

@@ -1,0 +1,101 @@
+"""The history store and the raw archive, on real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Crawler, table_count
+from zufiwatch.archive import Archive, Manifest
+from zufiwatch.errors import ArchiveError, QueryError, StoreError, UnknownRecord
+from zufiwatch.model import Outcome
+from zufiwatch.sources.base import decode_json
+from zufiwatch.sources.pvog import parse_leistung
+from zufiwatch.store import CommitPlan, History, NewVersion
+
+
+def test_database_is_wal_and_migrations_are_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with History(path) as first:
+        assert first.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = set(first.db.table_names())
+    with History(path) as second:
+        assert set(second.db.table_names()) == tables
+    assert {"crawls", "records", "versions", "changes", "observation_gaps"} <= tables
+
+
+def test_a_failing_write_leaves_nothing_behind(history: History) -> None:
+    crawl = history.begin_crawl("s", "2026-10-01T00:00:00.000000+00:00", "pvog-1")
+    good = NewVersion("leistung:S1.LB.1", "leistung", "A", "h1", '{"name":"A"}', "{}")
+    bad = NewVersion("leistung:S1.LB.2", "leistung", "B", "h2", None, "{}")  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="could not store crawl"):
+        history.commit_crawl(crawl, "s", "2026-10-01T00:00:00.000000+00:00", "pvog-1",
+                             CommitPlan(new_versions=[good, bad], seen=["leistung:S1.LB.1"]),
+                             outcome=Outcome.COMPLETE, finished_at="x", reason="", stats={})
+    assert table_count(history, "records") == 0
+    assert table_count(history, "versions") == 0
+    assert history.crawl(crawl)["outcome"] == "running"
+
+
+def test_unknown_keys_and_times_are_clear_errors(crawler: Crawler) -> None:
+    crawler.day(0)
+    with pytest.raises(UnknownRecord, match="no record 'leistung:nope'"):
+        crawler.history.find_record("leistung:nope")
+    from zufiwatch import queries
+
+    key = crawler.history.db.execute("SELECT key FROM records LIMIT 1").fetchone()[0]
+    with pytest.raises(QueryError, match="first seen"):
+        queries.show(crawler.history, key, at="2000-01-01T00:00:00.000000+00:00")
+
+
+def test_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot use the history database"):
+        History(path)
+
+
+def test_archive_stores_identical_payloads_once(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    first = archive.put(b'{"a": 1}')
+    second = archive.put(b'{"a": 1}')
+    assert first == second
+    assert len(list((tmp_path / "objects").rglob("*.gz"))) == 1
+    assert archive.get(first) == b'{"a": 1}'
+    with pytest.raises(ArchiveError, match="not in the archive"):
+        archive.get("0" * 64)
+
+
+def test_unchanged_recrawl_reuses_every_archived_payload(crawler: Crawler) -> None:
+    crawler.day(0)
+    objects = sorted((crawler.archive.root / "objects").rglob("*.gz"))
+    crawler.day(0)
+    assert sorted((crawler.archive.root / "objects").rglob("*.gz")) == objects
+    manifests = sorted((crawler.archive.root / "crawls").rglob("*.jsonl.gz"))
+    assert len(manifests) == 2
+
+
+def test_every_stored_version_can_be_parsed_again_from_the_archive(crawler: Crawler) -> None:
+    crawler.day(0)
+    result = crawler.day(2)
+    crawl = crawler.history.crawl(result.crawl_id)
+    entries = list(Manifest.read(Path(crawl["manifest"])))
+    assert all(e["parser_version"] == crawl["parser_version"] for e in entries)
+    assert sum(1 for e in entries if e["endpoint"] == "/v6/servicedescriptions/detail") == \
+        result.stats["listed"]
+    by_key: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        if entry.get("key", "").startswith("leistung:"):
+            by_key.setdefault(entry["key"], {})[entry["endpoint"]] = entry["sha256"]
+    for key, payloads in by_key.items():
+        detail = decode_json(crawler.archive.get(payloads["/v6/servicedescriptions/detail"]),
+                             "detail")
+        titles = decode_json(crawler.archive.get(payloads["/v2/organisationunits/titles"]),
+                             "titles")
+        record = parse_leistung(detail, titles)
+        stored = crawler.history.db.execute(
+            "SELECT v.content FROM versions v JOIN records r ON r.current_version = v.id "
+            "WHERE r.key = ?", [key]).fetchone()[0]
+        assert record.content == json.loads(stored), key

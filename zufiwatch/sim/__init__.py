@@ -1,0 +1,14 @@
+"""Simulated sources: a PVOG Suchdienst over a Jena directory that changes day by day."""
+
+from .dataset import JENA_ARS, Directory, build_directory
+from .scenario import ExpectedEdit, Scenario
+from .server import SimulatedPVOG
+
+__all__ = [
+    "JENA_ARS",
+    "Directory",
+    "ExpectedEdit",
+    "Scenario",
+    "SimulatedPVOG",
+    "build_directory",
+]
