@@ -142,3 +142,49 @@ def test_a_moment_before_the_first_crawl_has_no_state(crawler: Crawler) -> None:
     crawler.day(0)
     assert queries.directory_state(crawler.history, at=before) == []
     assert queries.directory_state(crawler.history, at=crawler.last_crawl_at) != []
+
+
+class _CountingParser:
+    def __init__(self, monkeypatch) -> None:
+        import zufiwatch.sources.pvog as pvog
+
+        self.calls: list[str] = []
+        original = pvog.parse_leistung
+
+        def counting(detail, titles=None):
+            self.calls.append(detail["id"])
+            return original(detail, titles)
+
+        monkeypatch.setattr(pvog, "parse_leistung", counting)
+
+
+def test_identical_payloads_are_not_parsed_again(crawler: Crawler, scenario,
+                                                 monkeypatch) -> None:
+    parsed = _CountingParser(monkeypatch)
+    crawler.day(0)
+    assert len(parsed.calls) == len(scenario.directory_for(0).leistungen)
+    parsed.calls.clear()
+    unchanged = crawler.day(0)
+    assert parsed.calls == []
+    assert unchanged.stats["observed"] == crawler.history.db.execute(
+        "SELECT count(*) FROM records").fetchone()[0]
+    touched = crawler.day(1)  # timestamps only: re-parsed, no new version, no change
+    moved = {k for k, d in scenario.directory_for(1).leistungen.items()
+             if d != scenario.directory_for(0).leistungen[k]}
+    assert set(parsed.calls) == moved
+    assert touched.changes == [] and touched.stats["versions_added"] == 0
+    parsed.calls.clear()
+    crawler.day(1)
+    assert parsed.calls == []
+
+
+def test_a_new_parser_version_parses_everything_again(crawler: Crawler, scenario,
+                                                      monkeypatch) -> None:
+    from zufiwatch.sources.pvog import PvogSource
+
+    crawler.day(0)
+    parsed = _CountingParser(monkeypatch)
+    monkeypatch.setattr(PvogSource, "parser_version", "pvog-test-next")
+    result = crawler.day(0)
+    assert len(parsed.calls) == len(scenario.directory_for(0).leistungen)
+    assert result.changes == []

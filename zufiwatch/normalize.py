@@ -11,12 +11,14 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import PreformattedString
 
 __all__ = [
     "canonical_url",
     "clean_text",
     "html_to_text",
+    "html_to_texts",
     "link",
     "sorted_by",
     "thavel_identity",
@@ -28,8 +30,11 @@ SESSION_PARAMS = frozenset({"_flowexecutionkey", "jsessionid", "phpsessid", "ses
 ENCODED_URL_PARAMS = frozenset({"startapi"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
-_BLOCK_TAGS = ["p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
-               "table", "tr", "blockquote", "section"]
+_BLOCK_TAGS = frozenset({"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+                         "table", "tr", "blockquote", "section"})
+_PART = "zufiwatch-part"  # wrapper element of one snippet in html_to_texts()
+_SKIP_TAGS = frozenset({"script", "style", "template", "head", "title", "meta", "link",
+                        _PART})
 _BREAK = "\x1e"  # ASCII record separator: never in crawled text (removed before use)
 _SOURCE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x85\u2028\u2029]+")
 _PATH_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
@@ -47,30 +52,84 @@ def clean_text(text: str | None) -> str:
 def html_to_text(html: str | None) -> tuple[str, list[dict[str, str]]]:
     """Clean text of an HTML text module, and the links in it (sorted by URL).
 
-    Block elements and ``<br>`` become line breaks, list items start with "- ";
-    whitespace is collapsed. Links are ``{"url": canonical URL, "titel": link text}``.
+    Block elements and ``<br>`` become line breaks, list items start with "- "; line
+    breaks in the HTML source are plain whitespace, and all whitespace is collapsed.
+    Links are ``{"url": canonical URL, "titel": link text}``.
     """
     if not html:
         return "", []
     if "<" not in html and "&" not in html:
         return clean_text(_SOURCE_BREAKS.sub(" ", html)), []
     soup = BeautifulSoup(html.replace(_BREAK, " "), "lxml")
-    links = [
-        link(a.get("href", ""), a.get_text(" "))
-        for a in soup.find_all("a")
-        if str(a.get("href", "")).strip()
-    ]
-    # Line breaks in the HTML source are plain whitespace; only <br> and block elements
-    # break lines. Mark those with a separator that cannot come from the source text.
-    for br in soup.find_all("br"):
-        br.replace_with(_BREAK)
-    for li in soup.find_all("li"):
-        li.insert(0, "- ")
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before(_BREAK)
-        tag.insert_after(_BREAK)
-    text = _SOURCE_BREAKS.sub(" ", soup.get_text()).replace(_BREAK, "\n")
+    parts: list[str] = []
+    links: list[dict[str, Any]] = []
+    _walk(soup, parts, links)
+    return _finish(parts, links)
+
+
+def html_to_texts(htmls: list[str]) -> dict[str, tuple[str, list[dict[str, str]]]]:
+    """:func:`html_to_text` for several snippets at once, by snippet.
+
+    The snippets are parsed as one document, each inside a wrapper element, which is several
+    times faster than one parse each. A snippet whose markup escapes its wrapper (an
+    unclosed table, a stray wrapper tag) is detected and parsed on its own, so the result
+    is always the same as :func:`html_to_text` gives.
+    """
+    results: dict[str, tuple[str, list[dict[str, str]]]] = {}
+    rich = []
+    for html in dict.fromkeys(htmls):
+        if not html or ("<" not in html and "&" not in html):
+            results[html] = html_to_text(html)
+        else:
+            rich.append(html)
+    if len(rich) > 1:
+        document = "".join(f"<{_PART} n={i}>{html.replace(_BREAK, ' ')}</{_PART}>"
+                           for i, html in enumerate(rich))
+        soup = BeautifulSoup(document, "lxml")
+        parts: dict[int, list[Tag]] = {}
+        for part in (soup.body or soup).find_all(_PART, recursive=False):
+            number = str(part.get("n", ""))
+            if number.isdigit() and int(number) < len(rich):
+                parts.setdefault(int(number), []).append(part)
+        for number, found in parts.items():
+            if len(found) == 1 and found[0].find(_PART) is None:
+                texts: list[str] = []
+                links: list[dict[str, Any]] = []
+                _walk(found[0], texts, links)
+                results[rich[number]] = _finish(texts, links)
+    for html in rich:
+        if html not in results:
+            results[html] = html_to_text(html)
+    return results
+
+
+def _finish(parts: list[str], links: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    text = _SOURCE_BREAKS.sub(" ", "".join(parts)).replace(_BREAK, "\n")
     return clean_text(text), sorted_by(_dedupe(links), "url", "titel")
+
+
+def _walk(node: Tag, parts: list[str], links: list[dict[str, Any]]) -> None:
+    """Collect the text of ``node`` with break markers; one pass, the tree left as it is."""
+    for child in node.children:
+        if isinstance(child, Tag):
+            name = child.name
+            if name in _SKIP_TAGS:
+                continue
+            if name == "br":
+                parts.append(_BREAK)
+                continue
+            block = name in _BLOCK_TAGS
+            if block:
+                parts.append(_BREAK)
+                if name == "li":
+                    parts.append("- ")
+            if name == "a" and str(child.get("href", "")).strip():
+                links.append(link(child.get("href", ""), child.get_text(" ")))
+            _walk(child, parts, links)
+            if block:
+                parts.append(_BREAK)
+        elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
+            parts.append(str(child))
 
 
 def link(uri: Any, title: Any = "") -> dict[str, Any]:

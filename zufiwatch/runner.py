@@ -24,7 +24,15 @@ from .fetch import Fetcher
 from .gate import Verdict, judge
 from .model import Change, Outcome, Record, canonical_json, split_key, text_hash
 from .sources import make_source
-from .sources.base import CrawlContext, Fatal, Incomplete, Listing, Observed, Unobserved
+from .sources.base import (
+    Confirmed,
+    CrawlContext,
+    Fatal,
+    Incomplete,
+    Listing,
+    Observed,
+    Unobserved,
+)
 from .store import CommitPlan, Current, History, NewVersion
 from .timeutil import Clock, stored, system_clock
 
@@ -41,7 +49,8 @@ class CrawlResult:
     reason: str
     stats: dict[str, int]
     changes: list[tuple[str, Change]]
-    #: Seconds spent comparing and planning (parse time is inside the source's items).
+    #: CPU seconds of the crawling thread spent processing: parse and normalise, diff and
+    #: plan, store (not fetching, which runs in worker threads).
     process_seconds: float = 0.0
 
 
@@ -71,17 +80,39 @@ class Planner:
         """Records this crawl read or at least knew of (listed but unreadable)."""
         return Counter(split_key(k)[0] for k in chain(self._seen, self._unobserved))
 
-    def observe(self, record: Record) -> None:
-        key = record.key
+    def fingerprints(self) -> dict[str, str]:
+        """Stored fingerprints of the current versions, for sources to skip parsing."""
+        return {key: c.fingerprint for key, c in self._current.items()
+                if c.fingerprint and c.version_id is not None}
+
+    def confirm(self, key: str, fingerprint: str) -> None:
+        """The payloads are those of the current version: seen, unchanged."""
+        current = self._current.get(key)
+        if current is None or current.fingerprint != fingerprint or current.version_id is None:
+            raise ValueError(f"{key}: confirmed against a fingerprint the history does not hold")
+        if self._first_sighting(key):
+            self.plan.seen.append(key)
+
+    def _first_sighting(self, key: str) -> bool:
         if key in self._seen:
             log.warning("%s observed twice in one crawl; keeping the first", key)
-            return
+            return False
         self._seen.add(key)
+        return True
+
+    def observe(self, record: Record, fingerprint: str = "") -> None:
+        key = record.key
+        if not self._first_sighting(key):
+            return
         self.plan.seen.append(key)
+        current = self._current.get(key)
+        if current is not None and fingerprint != current.fingerprint:
+            self.plan.fingerprints[key] = fingerprint
         content = canonical_json(record.content)
         digest = text_hash(content)
         volatile = canonical_json(record.volatile)
-        current = self._current.get(key)
+        if current is None and fingerprint:
+            self.plan.fingerprints[key] = fingerprint
         if current is None or current.version_id is None:
             added = [] if self.baseline else diff_records(record.kind, None, record.content)
             self._new_version(record, digest, content, volatile, added)
@@ -134,23 +165,26 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
     planner = Planner(history.current(source.name), history.content_of)
     tally = _Tally()
     process = 0.0
+    timings: dict[str, float] = {}
     try:
         with archive.open_manifest(source.name, crawl_id, at) as manifest:
             history.set_manifest(crawl_id, str(manifest.path))
             ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=archive.put,
                                manifest=manifest, now=clock,
-                               parser_version=source.parser_version)
+                               parser_version=source.parser_version, timings=timings,
+                               fingerprints=planner.fingerprints())
             for item in source.crawl(ctx):
-                begin = time.perf_counter()
+                begin = time.thread_time()
                 _take(item, planner, tally)
-                process += time.perf_counter() - begin
+                process += time.thread_time() - begin
     except ZufiwatchError as exc:
         tally.fatal = f"crawl aborted: {exc}"
+    process += timings.get("parse", 0.0)
     verdict = judge(fatal=tally.fatal, listings=tally.listings, unobserved=tally.unobserved,
                     incomplete=tally.incomplete, observed=planner.observed,
                     seen_by_kind=planner.seen_by_kind(), present_by_kind=planner.present_by_kind(),
                     max_loss=settings.max_loss)
-    begin = time.perf_counter()
+    begin = time.thread_time()
     if verdict.outcome is Outcome.COMPLETE:
         planner.conclude_removals(verdict.incomplete_kinds)
     stats = _stats(planner, tally, fetcher.requests - requests_before,
@@ -170,7 +204,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
     history.commit_crawl(crawl_id, source.name, at, source.parser_version, planner.plan,
                          outcome=verdict.outcome, finished_at=finished, reason=reason,
                          stats=stats)
-    process += time.perf_counter() - begin
+    process += time.thread_time() - begin
     log.info("crawl %s of %s %s: %d observed, %d changes%s", crawl_id, source.name,
              verdict.outcome, stats["observed"], stats["changes"],
              f" ({reason})" if reason else "")
@@ -181,7 +215,9 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
 def _take(item: object, planner: Planner, tally: _Tally) -> None:
     if isinstance(item, Observed):
         for record in item.records:
-            planner.observe(record)
+            planner.observe(record, item.fingerprint)
+    elif isinstance(item, Confirmed):
+        planner.confirm(item.key, item.fingerprint)
     elif isinstance(item, Unobserved):
         planner.not_observed(item.key, item.reason)
         tally.unobserved.append(f"{item.key}: {item.reason}")

@@ -5,6 +5,8 @@ parses payloads into normalised :class:`Record` values with pure functions. It r
 what it learned as a stream of items:
 
 - :class:`Observed` — records built from payloads received intact;
+- :class:`Confirmed` — an entry whose payloads are byte for byte the ones its current
+  version was parsed from (parsing is pure, so it is unchanged and need not be parsed);
 - :class:`Unobserved` — an entry the source knows exists but could not read this time
   (nothing may be concluded about it);
 - :class:`Incomplete` — a whole kind of record could not be read completely;
@@ -17,9 +19,12 @@ the history itself.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -31,6 +36,7 @@ from ..fetch import Fetcher, Response
 from ..model import Record
 
 __all__ = [
+    "Confirmed",
     "CrawlContext",
     "CrawlItem",
     "Fatal",
@@ -46,6 +52,14 @@ __all__ = [
 @dataclass(frozen=True)
 class Observed:
     records: tuple[Record, ...]
+    #: Fingerprint of the payloads (and parser version) the records were parsed from.
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    key: str
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -74,7 +88,7 @@ class Fatal:
     reason: str
 
 
-CrawlItem = Observed | Unobserved | Incomplete | Listing | Fatal
+CrawlItem = Observed | Confirmed | Unobserved | Incomplete | Listing | Fatal
 
 
 @dataclass
@@ -87,7 +101,26 @@ class CrawlContext:
     manifest: Manifest
     now: Callable[[], datetime]
     parser_version: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: CPU seconds of the crawling thread per step (``parse`` for sources).
+    timings: dict[str, float] = field(default_factory=dict)
+    #: Fingerprints of the payloads each stored current version was parsed from, by key.
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+
+    def fingerprint(self, *bodies: bytes) -> str:
+        """Identifies these payloads under this parser version."""
+        digest = hashlib.sha256(self.parser_version.encode())
+        for body in bodies:
+            digest.update(len(body).to_bytes(8, "big"))
+            digest.update(body)
+        return digest.hexdigest()
+
+    @contextmanager
+    def timed(self, step: str) -> Iterator[None]:
+        begin = time.thread_time()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.thread_time() - begin
 
     def fetch(self, url: str, *, endpoint: str, key: str = "",
               params: dict[str, str] | None = None,

@@ -15,16 +15,19 @@ normalised records out. Unknown fields are ignored; a missing required field rai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from ..errors import HTTPStatusError, MissingField, PayloadError, ZufiwatchError
+from ..fetch import Response
 from ..model import Record, record_key
-from ..normalize import clean_text, html_to_text, link, sorted_by
+from ..normalize import clean_text, html_to_text, html_to_texts, link, sorted_by
 from .base import (
+    Confirmed,
     CrawlContext,
     CrawlItem,
     Fatal,
@@ -46,6 +49,9 @@ __all__ = [
     "parse_office",
     "parse_onlineservices",
 ]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: Bump whenever parsing or normalising changes what records contain.
 PARSER_VERSION = "pvog-1"
@@ -140,12 +146,14 @@ def parse_leistung(detail: Any, titles: Any = None) -> Record:
     freigabe: dict[str, str] = {}
     ursprung = [link(p.get("uri"), p.get("title")) for p in
                 _optional_list(detail, "sourcePortals", endpoint) if isinstance(p, dict)]
-    for module in _optional_list(detail, "details", endpoint):
+    modules = _optional_list(detail, "details", endpoint)
+    converted = html_to_texts(_snippets(modules, endpoint))
+    for module in modules:
         code = str(_require(module, "code", f"{endpoint} details[]", (str, int), "a code"))
         if module.get("placeholder") is True and not module.get("text"):
             continue
         if code == CODE_FREIGABE:
-            freigabe = {"stelle": html_to_text(module.get("text"))[0],
+            freigabe = {"stelle": converted[_html(module.get("text"))][0],
                         "datum": _text(module.get("date"))}
             continue
         if code == CODE_URSPRUNGSPORTAL:
@@ -157,7 +165,7 @@ def parse_leistung(detail: Any, titles: Any = None) -> Record:
         while slot in texte:
             slot = f"{code}#{suffix}"
             suffix += 1
-        texte[slot] = _text_module(module, endpoint)
+        texte[slot] = _text_module(module, endpoint, converted)
     offices = _organisations(_optional_list(detail, "organisations", endpoint), endpoint)
     if titles is not None:
         if not isinstance(titles, list):
@@ -181,20 +189,47 @@ def parse_leistung(detail: Any, titles: Any = None) -> Record:
     return Record("leistung", lb_id, content, volatile)
 
 
-def _text_module(module: dict[str, Any], endpoint: str) -> dict[str, Any]:
-    text, links = html_to_text(module.get("text") if isinstance(module.get("text"), str) else "")
+def _html(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _snippets(modules: list[Any], endpoint: str) -> list[str]:
+    """Every HTML text of the modules and their sub-details, to convert in one go."""
+    snippets = []
+    for module in modules:
+        if isinstance(module, dict):
+            snippets.append(_html(module.get("text")))
+            snippets += [_html(d.get("text")) for d in _optional_list(module, "details", endpoint)
+                         if isinstance(d, dict)]
+    return snippets
+
+
+def _text_module(module: dict[str, Any], endpoint: str,
+                 converted: dict[str, tuple[str, list[dict[str, str]]]]) -> dict[str, Any]:
+    text, found = converted[_html(module.get("text"))]
+    links = list(found)
     links += [link(x.get("uri"), x.get("title"))
               for x in _optional_list(module, "links", endpoint) if isinstance(x, dict)]
     value: dict[str, Any] = {"titel": _text(module.get("title")), "text": text}
     if links:
         value["links"] = sorted_by(_unique_links(links), "url", "titel")
-    sub = [{"titel": _text(d.get("title")), "text": html_to_text(d.get("text"))[0]}
+    sub = [{"titel": _text(d.get("title")), "text": converted[_html(d.get("text"))][0]}
            for d in _optional_list(module, "details", endpoint) if isinstance(d, dict)]
     if sub:
         value["details"] = sorted_by(sub, "titel", "text")
     if module.get("date"):
         value["datum"] = _text(module.get("date"))
     return value
+
+
+def leistung_office_ids(detail: Any, titles: Any) -> set[str]:
+    """The ids of the offices a Leistung names, without parsing its texts."""
+    found = set()
+    for items in (detail.get("organisations") if isinstance(detail, dict) else None, titles):
+        if isinstance(items, list):
+            found.update(i["id"] for i in items if isinstance(i, dict)
+                         and isinstance(i.get("id"), str))
+    return found
 
 
 def _organisations(items: list[Any], endpoint: str) -> dict[tuple[str, str], dict[str, str]]:
@@ -291,6 +326,19 @@ def parse_onlineservices(payload: Any, ars: str) -> OnlineServicePage:
 # -- the crawl -----------------------------------------------------------------------------
 
 
+def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], *,
+                window: int) -> Iterator[R]:
+    """Like ``pool.map``, in order, but with at most ``window`` calls pending at a time,
+    so that fetched payloads never pile up faster than they are parsed."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 class PvogSource(Source):
     """Crawls the PVOG Suchdienst for one ARS."""
 
@@ -316,11 +364,7 @@ class PvogSource(Source):
             yield Fatal(f"listing of Leistungen failed: {exc}")
             return
         office_ids: set[str] = set()
-        for item in self._leistungen(ctx, ids):
-            if isinstance(item, Observed):
-                for record in item.records:
-                    office_ids.update(o["id"] for o in record.content["zustaendigkeiten"])
-            yield item
+        yield from self._leistungen(ctx, ids, office_ids)
         yield from self._offices(ctx, sorted(office_ids))
         yield from self._onlineservices(ctx)
 
@@ -333,7 +377,8 @@ class PvogSource(Source):
         while True:
             params = {"page": str(page_number), "size": str(self.settings.page_size)}
             response = ctx.fetch(url, endpoint=EP_LISTING, params=params, headers=self._headers())
-            page = parse_listing(decode_json(response, EP_LISTING))
+            with ctx.timed("parse"):
+                page = parse_listing(decode_json(response, EP_LISTING))
             total = page.total_elements if total is None else total
             ids.extend(page.ids)
             page_number += 1
@@ -348,18 +393,28 @@ class PvogSource(Source):
                                endpoint=EP_LISTING)
         return unique
 
-    def _leistungen(self, ctx: CrawlContext, ids: list[str]) -> Iterator[CrawlItem]:
+    def _leistungen(self, ctx: CrawlContext, ids: list[str],
+                    office_ids: set[str]) -> Iterator[CrawlItem]:
+        """Detail and offices of every listed Leistung; collects the offices' ids."""
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
                                 thread_name_prefix="pvog") as pool:
-            # map() keeps results in order and fetches at most a window ahead.
-            for lb_id, result in pool.map(lambda i: (i, self._fetch_leistung(ctx, i)), ids):
+            results = ordered_map(pool, lambda i: (i, self._fetch_leistung(ctx, i)), ids,
+                                  window=4 * self.settings.max_concurrency)
+            for lb_id, result in results:
                 key = record_key("leistung", lb_id)
                 if isinstance(result, Exception):
                     yield Unobserved(key, str(result))
                     continue
-                detail, titles = result
+                fingerprint = ctx.fingerprint(result[0].body, result[1].body)
                 try:
-                    record = parse_leistung(detail, titles)
+                    with ctx.timed("parse"):
+                        detail = decode_json(result[0], EP_DETAIL)
+                        titles = decode_json(result[1], EP_TITLES)
+                        office_ids.update(leistung_office_ids(detail, titles))
+                        if ctx.fingerprints.get(key) == fingerprint:
+                            yield Confirmed(key, fingerprint)
+                            continue
+                        record = parse_leistung(detail, titles)
                 except PayloadError as exc:
                     yield Unobserved(key, str(exc))
                     continue
@@ -367,9 +422,10 @@ class PvogSource(Source):
                     yield Unobserved(key, f"{EP_DETAIL}: asked for {lb_id}, "
                                           f"got {record.source_id}")
                     continue
-                yield Observed((record,))
+                yield Observed((record,), fingerprint)
 
-    def _fetch_leistung(self, ctx: CrawlContext, lb_id: str) -> tuple[Any, Any] | Exception:
+    def _fetch_leistung(self, ctx: CrawlContext,
+                        lb_id: str) -> tuple[Response, Response] | Exception:
         key = record_key("leistung", lb_id)
         ars = self.settings.ars
         try:
@@ -379,24 +435,24 @@ class PvogSource(Source):
             titles = ctx.fetch(self._url("/v2/organisationunits/titles"), endpoint=EP_TITLES,
                                key=key, params={"ars": ars, "lbId": lb_id},
                                headers=self._headers())
-            return decode_json(detail, EP_DETAIL), decode_json(titles, EP_TITLES)
+            return detail, titles
         except ZufiwatchError as exc:
             return exc
 
     def _offices(self, ctx: CrawlContext, office_ids: list[str]) -> Iterator[CrawlItem]:
-        def fetch(oe_id: str) -> Any:
+        def fetch(oe_id: str) -> Response | Exception:
             try:
-                response = ctx.fetch(self._url("/v5/organisationunits/detail"),
-                                     endpoint=EP_OFFICE, params={"q": oe_id},
-                                     key=record_key("organisationseinheit", oe_id),
-                                     headers=self._headers())
-                return decode_json(response, EP_OFFICE)
+                return ctx.fetch(self._url("/v5/organisationunits/detail"),
+                                 endpoint=EP_OFFICE, params={"q": oe_id},
+                                 key=record_key("organisationseinheit", oe_id),
+                                 headers=self._headers())
             except ZufiwatchError as exc:
                 return exc
 
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
                                 thread_name_prefix="pvog") as pool:
-            for oe_id, payload in zip(office_ids, pool.map(fetch, office_ids), strict=True):
+            fetched = ordered_map(pool, fetch, office_ids, window=4 * self.settings.max_concurrency)
+            for oe_id, payload in zip(office_ids, fetched, strict=True):
                 key = record_key("organisationseinheit", oe_id)
                 if isinstance(payload, HTTPStatusError) and payload.status in (404, 410):
                     yield Unobserved(key, f"office named by a Leistung is gone: {payload}")
@@ -404,10 +460,21 @@ class PvogSource(Source):
                 if isinstance(payload, Exception):
                     yield Unobserved(key, str(payload))
                     continue
+                fingerprint = ctx.fingerprint(payload.body)
+                if ctx.fingerprints.get(key) == fingerprint:
+                    yield Confirmed(key, fingerprint)
+                    continue
                 try:
-                    yield Observed((parse_office(payload),))
+                    with ctx.timed("parse"):
+                        record = parse_office(decode_json(payload, EP_OFFICE))
                 except PayloadError as exc:
                     yield Unobserved(key, str(exc))
+                    continue
+                if record.source_id != oe_id:
+                    yield Unobserved(key, f"{EP_OFFICE}: asked for {oe_id}, "
+                                          f"got {record.source_id}")
+                    continue
+                yield Observed((record,), fingerprint)
 
     def _onlineservices(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         url = self._url("/v1beta2/onlineservices")
@@ -422,7 +489,9 @@ class PvogSource(Source):
                     params["nextPageToken"] = token
                 response = ctx.fetch(url, endpoint=EP_ONLINE, params=params,
                                      headers=self._headers())
-                page = parse_onlineservices(decode_json(response, EP_ONLINE), self.settings.ars)
+                with ctx.timed("parse"):
+                    page = parse_onlineservices(decode_json(response, EP_ONLINE),
+                                                self.settings.ars)
                 total = page.total_hits if total is None else total
                 received += page.received
                 if page.records:

@@ -32,6 +32,7 @@ class Current:
     content_hash: str | None
     volatile: str
     status: str
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class CommitPlan:
     volatile_updates: list[tuple[int, str]] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     not_observed: list[tuple[str, str]] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
 
 class History:
@@ -140,11 +142,11 @@ class History:
     def current(self, source: str) -> dict[str, Current]:
         """Every record of the source with its current version's hash."""
         rows = self.db.execute(
-            "SELECT r.key, r.id, r.current_version, v.content_hash, v.volatile, r.status "
-            "FROM records r LEFT JOIN versions v ON v.id = r.current_version "
+            "SELECT r.key, r.id, r.current_version, v.content_hash, v.volatile, r.status, "
+            "r.fingerprint FROM records r LEFT JOIN versions v ON v.id = r.current_version "
             "WHERE r.source = ?", [source])
-        return {key: Current(rid, vid, digest, volatile or "{}", status)
-                for key, rid, vid, digest, volatile, status in rows}
+        return {key: Current(rid, vid, digest, volatile or "{}", status, fingerprint)
+                for key, rid, vid, digest, volatile, status, fingerprint in rows}
 
     def content_of(self, version_id: int) -> dict[str, Any]:
         row = self.db.execute("SELECT content FROM versions WHERE id = ?",
@@ -193,8 +195,11 @@ class History:
                 "UPDATE records SET current_version = ?, status = 'present', title = ? "
                 "WHERE id = ?", [cursor.lastrowid, v.title, ids[v.key]])
         conn.executemany(
-            "UPDATE records SET status = 'removed', current_version = NULL WHERE id = ?",
-            ((ids[k],) for k in plan.removed))
+            "UPDATE records SET status = 'removed', current_version = NULL, fingerprint = '' "
+            "WHERE id = ?", ((ids[k],) for k in plan.removed))
+        conn.executemany(
+            "UPDATE records SET fingerprint = ? WHERE source = ? AND key = ?",
+            ((fingerprint, source, key) for key, fingerprint in plan.fingerprints.items()))
         conn.executemany("UPDATE versions SET volatile = ? WHERE id = ?",
                          ((vol, vid) for vid, vol in plan.volatile_updates))
         conn.executemany(

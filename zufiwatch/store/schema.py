@@ -4,7 +4,8 @@ Tables::
 
     crawls        one row per crawl of a source: when, outcome, reason, counts
     records       one row per entry ever seen: source, key, kind, title, status,
-                  when it was first and last observed, its current version
+                  when it was first and last observed, its current version, and the
+                  fingerprint of the payloads (and parser) that produced that version
     versions      one row per distinct content of a record: content hash, canonical
                   JSON, volatile fields, valid_from / valid_to, parser version
     changes       field-level differences: record, crawl, added/modified/removed,
@@ -66,7 +67,8 @@ def m001_initial(db: Database) -> None:
             first_seen_at TEXT NOT NULL,
             last_seen_at TEXT NOT NULL,
             last_seen_crawl INTEGER REFERENCES crawls(id),
-            current_version INTEGER
+            current_version INTEGER,
+            fingerprint TEXT NOT NULL DEFAULT ''
         );
         CREATE UNIQUE INDEX records_source_key ON records (source, key);
         CREATE INDEX records_key ON records (key);
