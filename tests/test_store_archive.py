@@ -99,3 +99,47 @@ def test_every_stored_version_can_be_parsed_again_from_the_archive(crawler: Craw
             "SELECT v.content FROM versions v JOIN records r ON r.current_version = v.id "
             "WHERE r.key = ?", [key]).fetchone()[0]
         assert record.content == json.loads(stored), key
+
+
+def test_replaying_an_archived_crawl_rebuilds_the_same_history(crawler: Crawler,
+                                                               tmp_path: Path) -> None:
+    from zufiwatch.runner import replay_crawl
+
+    crawler.day(0)
+    crawled = crawler.day(2)
+    manifest = Path(crawler.history.crawl(crawled.crawl_id)["manifest"])
+    with History(tmp_path / "replayed.db") as fresh:
+        result = replay_crawl(crawler.source, manifest, history=fresh, archive=crawler.archive,
+                              clock=crawler.clock)
+        assert result.outcome is Outcome.COMPLETE
+        assert result.stats["observed"] == crawled.stats["observed"]
+        assert result.stats["requests"] == 0
+
+        def contents(history: History) -> dict[str, str]:
+            return dict(history.db.execute(
+                "SELECT r.key, v.content FROM records r "
+                "JOIN versions v ON v.id = r.current_version").fetchall())
+
+        assert contents(fresh) == contents(crawler.history)
+
+
+def test_replay_of_a_crawl_with_a_missing_payload_is_partial(crawler: Crawler,
+                                                             tmp_path: Path) -> None:
+    from zufiwatch.runner import replay_crawl
+
+    crawled = crawler.day(0)
+    manifest = Path(crawler.history.crawl(crawled.crawl_id)["manifest"])
+    entries = list(Manifest.read(manifest))
+    dropped = next(e for e in entries if e["endpoint"] == "/v6/servicedescriptions/detail")
+    edited = tmp_path / "edited.jsonl.gz"
+    import gzip
+
+    with gzip.open(edited, "wt", encoding="utf-8") as fh:
+        for entry in entries:
+            if entry is not dropped:
+                fh.write(json.dumps(entry) + "\n")
+    with History(tmp_path / "replayed.db") as fresh:
+        result = replay_crawl(crawler.source, edited, history=fresh, archive=crawler.archive,
+                              clock=crawler.clock)
+    assert result.outcome is Outcome.PARTIAL
+    assert f"{dropped['key']}: the archived crawl has no payload" in result.reason

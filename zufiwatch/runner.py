@@ -11,22 +11,24 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
-from .archive import Archive
+from .archive import Archive, Manifest
 from .config import Settings, SourceSettings
 from .differ import diff_records
 from .errors import ZufiwatchError
 from .fetch import Fetcher
 from .gate import Verdict, judge
 from .model import Change, Outcome, Record, canonical_json, split_key, text_hash
-from .sources import make_source
+from .sources import Source, make_source
 from .sources.base import (
     Confirmed,
     CrawlContext,
+    CrawlItem,
     Fatal,
     Incomplete,
     Listing,
@@ -36,7 +38,7 @@ from .sources.base import (
 from .store import CommitPlan, Current, History, NewVersion
 from .timeutil import Clock, stored, system_clock
 
-__all__ = ["CrawlResult", "Planner", "crawl_sources", "run_crawl"]
+__all__ = ["CrawlResult", "Planner", "crawl_sources", "replay_crawl", "run_crawl"]
 
 log = logging.getLogger(__name__)
 
@@ -158,25 +160,61 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
               fetcher: Fetcher, clock: Clock = system_clock) -> CrawlResult:
     """Crawl one source and store what it concludes. Never raises for a bad source."""
     source = make_source(settings)
-    started = clock()
-    at = stored(started)
-    crawl_id = history.begin_crawl(source.name, at, source.parser_version)
     requests_before, bytes_before = fetcher.requests, fetcher.bytes_received
-    planner = Planner(history.current(source.name), history.content_of)
-    tally = _Tally()
-    process = 0.0
-    timings: dict[str, float] = {}
-    try:
+
+    def gather(crawl_id: int, at: str, planner: Planner,
+               timings: dict[str, float]) -> Iterator[CrawlItem]:
         with archive.open_manifest(source.name, crawl_id, at) as manifest:
             history.set_manifest(crawl_id, str(manifest.path))
             ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=archive.put,
                                manifest=manifest, now=clock,
                                parser_version=source.parser_version, timings=timings,
                                fingerprints=planner.fingerprints())
-            for item in source.crawl(ctx):
-                begin = time.thread_time()
-                _take(item, planner, tally)
-                process += time.thread_time() - begin
+            yield from source.crawl(ctx)
+
+    def traffic() -> tuple[int, int]:
+        return fetcher.requests - requests_before, fetcher.bytes_received - bytes_before
+
+    return _conclude(settings, source, history, clock, gather, traffic)
+
+
+def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
+                 archive: Archive, clock: Clock = system_clock) -> CrawlResult:
+    """Process the archived payloads of an earlier crawl again, with the current parser.
+
+    Stored as a crawl of its own, exactly as if the payloads had just been fetched.
+    """
+    source = make_source(settings)
+    entries = list(Manifest.read(manifest))
+
+    def gather(crawl_id: int, at: str, planner: Planner,
+               timings: dict[str, float]) -> Iterator[CrawlItem]:
+        history.set_manifest(crawl_id, str(manifest))
+        ctx = CrawlContext(settings=settings, fetcher=None, archive_put=archive.put,
+                           manifest=None, now=clock, parser_version=source.parser_version,
+                           timings=timings, fingerprints=planner.fingerprints())
+        yield from source.replay(ctx, entries, archive.get)
+
+    return _conclude(settings, source, history, clock, gather, lambda: (0, 0))
+
+
+Gather = Callable[[int, str, "Planner", dict[str, float]], Iterator[CrawlItem]]
+
+
+def _conclude(settings: SourceSettings, source: Source, history: History, clock: Clock,
+              gather: Gather, traffic: Callable[[], tuple[int, int]]) -> CrawlResult:
+    """Take in what the source learned, ask the gate, store the conclusions."""
+    at = stored(clock())
+    crawl_id = history.begin_crawl(source.name, at, source.parser_version)
+    planner = Planner(history.current(source.name), history.content_of)
+    tally = _Tally()
+    process = 0.0
+    timings: dict[str, float] = {}
+    try:
+        for item in gather(crawl_id, at, planner, timings):
+            begin = time.thread_time()
+            _take(item, planner, tally)
+            process += time.thread_time() - begin
     except ZufiwatchError as exc:
         tally.fatal = f"crawl aborted: {exc}"
     process += timings.get("parse", 0.0)
@@ -187,8 +225,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
     begin = time.thread_time()
     if verdict.outcome is Outcome.COMPLETE:
         planner.conclude_removals(verdict.incomplete_kinds)
-    stats = _stats(planner, tally, fetcher.requests - requests_before,
-                   fetcher.bytes_received - bytes_before, verdict)
+    stats = _stats(planner, tally, *traffic(), verdict)
     finished = stored(clock())
     if verdict.outcome is Outcome.FAILED:
         history.finish_crawl(crawl_id, outcome=verdict.outcome, finished_at=finished,

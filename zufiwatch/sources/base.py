@@ -23,7 +23,7 @@ import hashlib
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,9 +96,10 @@ class CrawlContext:
     """What a source needs for one crawl; the edges (HTTP, archive, clock) passed in."""
 
     settings: SourceSettings
-    fetcher: Fetcher
+    #: ``None`` when an archived crawl is replayed.
+    fetcher: Fetcher | None
     archive_put: Callable[[bytes], str]
-    manifest: Manifest
+    manifest: Manifest | None
     now: Callable[[], datetime]
     parser_version: str
     #: CPU seconds of the crawling thread per step (``parse`` for sources).
@@ -126,6 +127,8 @@ class CrawlContext:
               params: dict[str, str] | None = None,
               headers: dict[str, str] | None = None) -> Response:
         """GET, archive the body and note it in the manifest (errors noted too)."""
+        if self.fetcher is None or self.manifest is None:
+            raise RuntimeError("a replayed crawl cannot fetch")
         try:
             response = self.fetcher.get(url, params=params, headers=headers)
         except FetchError as exc:
@@ -156,6 +159,12 @@ class Source(ABC):
     @abstractmethod
     def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         """Fetch everything and yield what was learned."""
+
+    @abstractmethod
+    def replay(self, ctx: CrawlContext, entries: Iterable[dict[str, Any]],
+               load: Callable[[str], bytes]) -> Iterator[CrawlItem]:
+        """Yield what an earlier crawl learned, from its manifest ``entries`` and the
+        archived payloads (``load`` maps a SHA-256 to the bytes), parsed anew."""
 
 
 def decode_json(response: Response | bytes, endpoint: str) -> Any:

@@ -19,10 +19,18 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
-from ..errors import HTTPStatusError, MissingField, PayloadError, ZufiwatchError
+from ..config import SourceSettings
+from ..errors import (
+    ArchiveError,
+    FetchError,
+    HTTPStatusError,
+    MissingField,
+    PayloadError,
+    ZufiwatchError,
+)
 from ..fetch import Response
 from ..model import Record, record_key
 from ..normalize import clean_text, html_to_text, html_to_texts, link, sorted_by
@@ -345,38 +353,38 @@ class PvogSource(Source):
     kind = "pvog"
     parser_version = PARSER_VERSION
 
-    def _url(self, path: str) -> str:
-        return self.settings.base_url.rstrip("/") + path
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
-        if self.settings.client_id:
-            headers["pvog-sud-api-client-id"] = self.settings.client_id
-        return headers
-
     def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         host = urlsplit(self.settings.base_url).netloc
+        if ctx.fetcher is None:
+            raise RuntimeError("a live crawl needs a fetcher")
         ctx.fetcher.limit_host(host, max_concurrency=self.settings.max_concurrency,
                                min_interval=self.settings.min_interval)
+        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
+                                thread_name_prefix="pvog") as pool:
+            yield from self._learn(ctx, _Live(self.settings, ctx, pool))
+
+    def replay(self, ctx: CrawlContext, entries: Iterable[dict[str, Any]],
+               load: Callable[[str], bytes]) -> Iterator[CrawlItem]:
+        """What an earlier crawl learned, parsed again from its archived payloads."""
+        yield from self._learn(ctx, _Archived(list(entries), load))
+
+    def _learn(self, ctx: CrawlContext, payloads: _Payloads) -> Iterator[CrawlItem]:
         try:
-            ids = yield from self._listing(ctx)
+            ids = yield from self._listing(ctx, payloads)
         except ZufiwatchError as exc:
             yield Fatal(f"listing of Leistungen failed: {exc}")
             return
         office_ids: set[str] = set()
-        yield from self._leistungen(ctx, ids, office_ids)
-        yield from self._offices(ctx, sorted(office_ids))
-        yield from self._onlineservices(ctx)
+        yield from self._leistungen(ctx, payloads, ids, office_ids)
+        yield from self._offices(ctx, payloads, sorted(office_ids))
+        yield from self._onlineservices(ctx, payloads)
 
-    def _listing(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
-        ars = self.settings.ars
-        url = self._url(f"/v7/servicedescriptions/{quote(ars)}")
+    def _listing(self, ctx: CrawlContext, payloads: _Payloads) -> Iterator[CrawlItem]:
         ids: list[str] = []
         page_number = 0
         total = None
         while True:
-            params = {"page": str(page_number), "size": str(self.settings.page_size)}
-            response = ctx.fetch(url, endpoint=EP_LISTING, params=params, headers=self._headers())
+            response = payloads.listing_page(page_number, self.settings.page_size)
             with ctx.timed("parse"):
                 page = parse_listing(decode_json(response, EP_LISTING))
             total = page.total_elements if total is None else total
@@ -393,102 +401,65 @@ class PvogSource(Source):
                                endpoint=EP_LISTING)
         return unique
 
-    def _leistungen(self, ctx: CrawlContext, ids: list[str],
+    def _leistungen(self, ctx: CrawlContext, payloads: _Payloads, ids: list[str],
                     office_ids: set[str]) -> Iterator[CrawlItem]:
         """Detail and offices of every listed Leistung; collects the offices' ids."""
-        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
-                                thread_name_prefix="pvog") as pool:
-            results = ordered_map(pool, lambda i: (i, self._fetch_leistung(ctx, i)), ids,
-                                  window=4 * self.settings.max_concurrency)
-            for lb_id, result in results:
-                key = record_key("leistung", lb_id)
-                if isinstance(result, Exception):
-                    yield Unobserved(key, str(result))
-                    continue
-                fingerprint = ctx.fingerprint(result[0].body, result[1].body)
-                try:
-                    with ctx.timed("parse"):
-                        detail = decode_json(result[0], EP_DETAIL)
-                        titles = decode_json(result[1], EP_TITLES)
-                        office_ids.update(leistung_office_ids(detail, titles))
-                        if ctx.fingerprints.get(key) == fingerprint:
-                            yield Confirmed(key, fingerprint)
-                            continue
-                        record = parse_leistung(detail, titles)
-                except PayloadError as exc:
-                    yield Unobserved(key, str(exc))
-                    continue
-                if record.source_id != lb_id:
-                    yield Unobserved(key, f"{EP_DETAIL}: asked for {lb_id}, "
-                                          f"got {record.source_id}")
-                    continue
-                yield Observed((record,), fingerprint)
-
-    def _fetch_leistung(self, ctx: CrawlContext,
-                        lb_id: str) -> tuple[Response, Response] | Exception:
-        key = record_key("leistung", lb_id)
-        ars = self.settings.ars
-        try:
-            detail = ctx.fetch(self._url(f"/v6/servicedescriptions/{quote(lb_id)}/detail"),
-                               endpoint=EP_DETAIL, key=key, params={"ars": ars},
-                               headers=self._headers())
-            titles = ctx.fetch(self._url("/v2/organisationunits/titles"), endpoint=EP_TITLES,
-                               key=key, params={"ars": ars, "lbId": lb_id},
-                               headers=self._headers())
-            return detail, titles
-        except ZufiwatchError as exc:
-            return exc
-
-    def _offices(self, ctx: CrawlContext, office_ids: list[str]) -> Iterator[CrawlItem]:
-        def fetch(oe_id: str) -> Response | Exception:
+        for lb_id, result in payloads.leistungen(ids):
+            key = record_key("leistung", lb_id)
+            if isinstance(result, Exception):
+                yield Unobserved(key, str(result))
+                continue
+            fingerprint = ctx.fingerprint(result[0].body, result[1].body)
             try:
-                return ctx.fetch(self._url("/v5/organisationunits/detail"),
-                                 endpoint=EP_OFFICE, params={"q": oe_id},
-                                 key=record_key("organisationseinheit", oe_id),
-                                 headers=self._headers())
-            except ZufiwatchError as exc:
-                return exc
+                with ctx.timed("parse"):
+                    detail = decode_json(result[0], EP_DETAIL)
+                    titles = decode_json(result[1], EP_TITLES)
+                    office_ids.update(leistung_office_ids(detail, titles))
+                    if ctx.fingerprints.get(key) == fingerprint:
+                        yield Confirmed(key, fingerprint)
+                        continue
+                    record = parse_leistung(detail, titles)
+            except PayloadError as exc:
+                yield Unobserved(key, str(exc))
+                continue
+            if record.source_id != lb_id:
+                yield Unobserved(key, f"{EP_DETAIL}: asked for {lb_id}, got {record.source_id}")
+                continue
+            yield Observed((record,), fingerprint)
 
-        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
-                                thread_name_prefix="pvog") as pool:
-            fetched = ordered_map(pool, fetch, office_ids, window=4 * self.settings.max_concurrency)
-            for oe_id, payload in zip(office_ids, fetched, strict=True):
-                key = record_key("organisationseinheit", oe_id)
-                if isinstance(payload, HTTPStatusError) and payload.status in (404, 410):
-                    yield Unobserved(key, f"office named by a Leistung is gone: {payload}")
-                    continue
-                if isinstance(payload, Exception):
-                    yield Unobserved(key, str(payload))
-                    continue
-                fingerprint = ctx.fingerprint(payload.body)
-                if ctx.fingerprints.get(key) == fingerprint:
-                    yield Confirmed(key, fingerprint)
-                    continue
-                try:
-                    with ctx.timed("parse"):
-                        record = parse_office(decode_json(payload, EP_OFFICE))
-                except PayloadError as exc:
-                    yield Unobserved(key, str(exc))
-                    continue
-                if record.source_id != oe_id:
-                    yield Unobserved(key, f"{EP_OFFICE}: asked for {oe_id}, "
-                                          f"got {record.source_id}")
-                    continue
-                yield Observed((record,), fingerprint)
+    def _offices(self, ctx: CrawlContext, payloads: _Payloads,
+                 office_ids: list[str]) -> Iterator[CrawlItem]:
+        for oe_id, result in payloads.offices(office_ids):
+            key = record_key("organisationseinheit", oe_id)
+            if isinstance(result, HTTPStatusError) and result.status in (404, 410):
+                yield Unobserved(key, f"office named by a Leistung is gone: {result}")
+                continue
+            if isinstance(result, Exception):
+                yield Unobserved(key, str(result))
+                continue
+            fingerprint = ctx.fingerprint(result.body)
+            if ctx.fingerprints.get(key) == fingerprint:
+                yield Confirmed(key, fingerprint)
+                continue
+            try:
+                with ctx.timed("parse"):
+                    record = parse_office(decode_json(result, EP_OFFICE))
+            except PayloadError as exc:
+                yield Unobserved(key, str(exc))
+                continue
+            if record.source_id != oe_id:
+                yield Unobserved(key, f"{EP_OFFICE}: asked for {oe_id}, got {record.source_id}")
+                continue
+            yield Observed((record,), fingerprint)
 
-    def _onlineservices(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
-        url = self._url("/v1beta2/onlineservices")
+    def _onlineservices(self, ctx: CrawlContext, payloads: _Payloads) -> Iterator[CrawlItem]:
         token: str | None = None
         received = 0
         total: int | None = None
         seen_tokens: set[str] = set()
         try:
             while True:
-                params = {"ars": self.settings.ars}
-                if token:
-                    params["nextPageToken"] = token
-                response = ctx.fetch(url, endpoint=EP_ONLINE, params=params,
-                                     headers=self._headers())
+                response = payloads.online_page(token)
                 with ctx.timed("parse"):
                     page = parse_onlineservices(decode_json(response, EP_ONLINE),
                                                 self.settings.ars)
@@ -508,3 +479,123 @@ class PvogSource(Source):
             return
         yield Listing("onlinedienste", expected=total if total is not None else received,
                       received=received)
+
+
+LeistungPayloads = tuple[Response, Response] | Exception
+
+
+class _Payloads(Protocol):
+    """Where a crawl's payloads come from: the live API or the archive of an earlier crawl."""
+
+    def listing_page(self, number: int, size: int) -> Response: ...
+
+    def leistungen(self, ids: list[str]) -> Iterator[tuple[str, LeistungPayloads]]: ...
+
+    def offices(self, ids: list[str]) -> Iterator[tuple[str, Response | Exception]]: ...
+
+    def online_page(self, token: str | None) -> Response: ...
+
+
+class _Live:
+    """Payloads fetched now, details in parallel (in order, a bounded window ahead)."""
+
+    def __init__(self, settings: SourceSettings, ctx: CrawlContext,
+                 pool: ThreadPoolExecutor) -> None:
+        self.settings = settings
+        self.ctx = ctx
+        self.pool = pool
+        self.window = 4 * settings.max_concurrency
+        self.headers = {"Accept": "application/json"}
+        if settings.client_id:
+            self.headers["pvog-sud-api-client-id"] = settings.client_id
+
+    def _get(self, path: str, endpoint: str, params: dict[str, str], key: str = "") -> Response:
+        url = self.settings.base_url.rstrip("/") + path
+        return self.ctx.fetch(url, endpoint=endpoint, key=key, params=params,
+                              headers=self.headers)
+
+    def listing_page(self, number: int, size: int) -> Response:
+        return self._get(f"/v7/servicedescriptions/{quote(self.settings.ars)}", EP_LISTING,
+                         {"page": str(number), "size": str(size)})
+
+    def _leistung(self, lb_id: str) -> tuple[str, LeistungPayloads]:
+        key = record_key("leistung", lb_id)
+        ars = self.settings.ars
+        try:
+            detail = self._get(f"/v6/servicedescriptions/{quote(lb_id)}/detail", EP_DETAIL,
+                               {"ars": ars}, key)
+            titles = self._get("/v2/organisationunits/titles", EP_TITLES,
+                               {"ars": ars, "lbId": lb_id}, key)
+        except ZufiwatchError as exc:
+            return lb_id, exc
+        return lb_id, (detail, titles)
+
+    def leistungen(self, ids: list[str]) -> Iterator[tuple[str, LeistungPayloads]]:
+        return ordered_map(self.pool, self._leistung, ids, window=self.window)
+
+    def _office(self, oe_id: str) -> tuple[str, Response | Exception]:
+        try:
+            return oe_id, self._get("/v5/organisationunits/detail", EP_OFFICE, {"q": oe_id},
+                                    record_key("organisationseinheit", oe_id))
+        except ZufiwatchError as exc:
+            return oe_id, exc
+
+    def offices(self, ids: list[str]) -> Iterator[tuple[str, Response | Exception]]:
+        return ordered_map(self.pool, self._office, ids, window=self.window)
+
+    def online_page(self, token: str | None) -> Response:
+        params = {"ars": self.settings.ars}
+        if token:
+            params["nextPageToken"] = token
+        return self._get("/v1beta2/onlineservices", EP_ONLINE, params)
+
+
+class _Archived:
+    """The payloads an earlier crawl received, from its manifest and the archive."""
+
+    def __init__(self, entries: list[dict[str, Any]], load: Callable[[str], bytes]) -> None:
+        self.load = load
+        self.by_endpoint: dict[str, list[dict[str, Any]]] = {}
+        self.by_key: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in entries:
+            self.by_endpoint.setdefault(entry["endpoint"], []).append(entry)
+            if entry.get("key"):
+                self.by_key[(entry["endpoint"], entry["key"])] = entry
+        self.online_pages = iter(self.by_endpoint.get(EP_ONLINE, []))
+
+    def _response(self, entry: dict[str, Any] | None, what: str) -> Response:
+        if entry is None:
+            raise ArchiveError(f"the archived crawl has no payload for {what}")
+        if entry.get("error"):
+            raise FetchError(f"archived fetch failed: {entry['error']}", url=entry["url"])
+        return Response(entry["url"], entry.get("status") or 200,
+                        entry.get("content_type", ""), self.load(entry["sha256"]))
+
+    def listing_page(self, number: int, size: int) -> Response:
+        pages = self.by_endpoint.get(EP_LISTING, [])
+        return self._response(pages[number] if number < len(pages) else None,
+                              f"listing page {number}")
+
+    def _pair(self, lb_id: str) -> LeistungPayloads:
+        key = record_key("leistung", lb_id)
+        try:
+            return (self._response(self.by_key.get((EP_DETAIL, key)), f"{key} detail"),
+                    self._response(self.by_key.get((EP_TITLES, key)), f"{key} offices"))
+        except ZufiwatchError as exc:
+            return exc
+
+    def leistungen(self, ids: list[str]) -> Iterator[tuple[str, LeistungPayloads]]:
+        return ((lb_id, self._pair(lb_id)) for lb_id in ids)
+
+    def _office(self, oe_id: str) -> Response | Exception:
+        key = record_key("organisationseinheit", oe_id)
+        try:
+            return self._response(self.by_key.get((EP_OFFICE, key)), key)
+        except ZufiwatchError as exc:
+            return exc
+
+    def offices(self, ids: list[str]) -> Iterator[tuple[str, Response | Exception]]:
+        return ((oe_id, self._office(oe_id)) for oe_id in ids)
+
+    def online_page(self, token: str | None) -> Response:
+        return self._response(next(self.online_pages, None), "an online-services page")
