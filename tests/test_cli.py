@@ -221,3 +221,20 @@ def test_times_are_local_dates_meaning_the_end_of_that_day() -> None:
     assert end.isoformat().startswith("2026-10-02T21:59:59.999999")
     assert parse_when("7d", tz="Europe/Berlin", now=now) == now - timedelta(days=7)
     assert parse_when("2026-10-02 14:30", tz="Europe/Berlin", now=now).hour == 12
+
+
+def test_every_json_field_is_documented_in_the_readme(built: Built) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(\w+)`", readme.split("## JSON output", 1)[1]))
+    key = edit(built, 2)
+    history = built.json("history", key)
+    show = built.json("show", key)
+    fields = set(built.json("changes")[0]) | set(built.json("links")[0]) | set(show)
+    fields |= set(show["version"]) | set(history) | set(history["versions"][0])
+    fields |= set(built.json("state", "--at", "now")[0])
+    for state in built.json("state", "--at", "now"):
+        fields |= set(state["content"])
+    missing = fields - documented
+    assert not missing, f"undocumented JSON fields: {sorted(missing)}"

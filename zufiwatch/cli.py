@@ -196,10 +196,10 @@ def crawls(app: App, source: str | None, limit: int, fmt: str | None) -> None:
     """
     with app.history() as history:
         rows = history.crawls(source=source, limit=limit)
-    for row in rows:
-        row["started"] = show_time(row["started_at"], app.timezone)
-    emit(rows, fmt, ["id", "source", "started", "outcome", "observed", "changes", "requests",
-                     "reason"])
+    if fmt is None:
+        rows = [{**row, "started": show_time(row["started_at"], app.timezone)} for row in rows]
+    emit(rows, fmt, ["id", "source", "started" if fmt is None else "started_at", "outcome",
+                     "observed", "changes", "requests", "reason"])
 
 
 CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change_type", "path",
@@ -342,9 +342,9 @@ def state(app: App, at_text: str, kind: str | None, source: str | None,
 
     with app.history() as history:
         rows = queries.directory_state(history, at=app.when(at_text), source=source, kind=kind)
-    for row in rows:
-        row["since"] = show_time(row["valid_from"], app.timezone)
-    emit(rows, fmt, ["key", "kind", "title", "since"] if fmt != "csv"
+    if fmt is None:
+        rows = [{**row, "since": show_time(row["valid_from"], app.timezone)} for row in rows]
+    emit(rows, fmt, ["key", "kind", "title", "since"] if fmt is None
          else ["source", "key", "kind", "title", "valid_from", "valid_to", "content"])
 
 

@@ -1,16 +1,28 @@
 """The PVOG Suchdienst REST API: Leistungen, Organisationseinheiten and Onlinedienste.
 
-Endpoints (see ``docs/sources.md`` in the project for what is known of them)::
+Endpoints, as public clients of the live service call them (production base URL
+``https://pvog.fitko.net/suchdienst/api``; optional header ``pvog-sud-api-client-id``)::
 
-    GET /v7/servicedescriptions/{ars}?page=N&size=K      listing, Spring page
+    GET /v7/servicedescriptions/{ars}?page=N&size=K      listing, a Spring page inside
+                                                         "serviceDescriptions" (size >= 5)
     GET /v6/servicedescriptions/{lbid}/detail?ars={ars}  one Leistung
-    GET /v2/organisationunits/titles?ars=&lbId=          offices of a Leistung
+    GET /v2/organisationunits/titles?ars=&lbId=          offices of a Leistung (role 01 =
+                                                         zuständige Stelle, 03 = Ansprechpunkt)
     GET /v5/organisationunits/detail?q={oeId}            one office
-    GET /v1beta2/onlineservices?ars=[&nextPageToken=]    online services, token paging
+    GET /v1beta2/onlineservices?ars=[&nextPageToken=]    online services, token paging;
+                                                         inherited Land/Bund ones included
+
+The endpoint paths, the header, the paging and the field names are seen in public client
+code; the exact response shapes are reconstructed from those field names and may differ in
+detail. So the parsers accept unknown fields, missing optional fields and any order, and are
+strict only about what the conclusions rest on: ids, names, the listing's counts. Names are
+often empty in the listing; the detail is the source of the name. Detail modules may be
+``"placeholder": true`` without text. Whether listing items carry ``lastUpdate`` is not
+known.
 
 The ``parse_*`` functions are pure: one stored payload (already decoded JSON) in,
-normalised records out. Unknown fields are ignored; a missing required field raises
-:class:`MissingField` naming the endpoint and the field.
+normalised records out. A missing required field raises :class:`MissingField` naming the
+endpoint and the field.
 """
 
 from __future__ import annotations
