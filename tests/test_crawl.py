@@ -188,3 +188,20 @@ def test_a_new_parser_version_parses_everything_again(crawler: Crawler, scenario
     result = crawler.day(0)
     assert len(parsed.calls) == len(scenario.directory_for(0).leistungen)
     assert result.changes == []
+
+
+def test_unchanged_recrawls_do_not_grow_the_database(crawler: Crawler) -> None:
+    crawler.day(0)
+    crawler.day(0)
+
+    def size() -> int:
+        crawler.history.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return crawler.history.path.stat().st_size
+
+    before = size()
+    for _ in range(3):
+        crawler.day(0)
+    records = table_count(crawler.history, "records")
+    # Three crawl rows are all an unchanged crawl may add: far under 1 KB per 1,000 records.
+    assert size() - before <= 3 * 4096
+    assert records > 100

@@ -79,7 +79,8 @@ def test_bad_detail_leaves_that_leistung_not_observed(baseline: Crawler, fault: 
     assert all(k != key for k, _ in result.changes)
     assert all(c.change_type.value != "removed" for _, c in result.changes)
     assert baseline.history.versions(record["id"]) == versions_before
-    assert baseline.history.find_record(key)["last_seen_crawl"] != result.crawl_id
+    crawl = baseline.history.crawl(result.crawl_id)
+    assert baseline.history.find_record(key)["last_seen_at"] < crawl["started_at"]
     gaps = baseline.history.observation_gaps(record["id"])
     assert [g["crawl_id"] for g in gaps] == [result.crawl_id]
     # The other Leistungen's real edits of day 1 and 2 are still concluded.

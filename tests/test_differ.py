@@ -123,3 +123,14 @@ def test_phone_change_is_labelled_by_channel() -> None:
     (change,) = diff_content("organisationseinheit", old, new)
     assert change.label == "Kommunikation › Telefon"
     assert change.new == {"kanal": "Telefon", "wert": "+49 3641 49-2"}
+
+
+def test_only_the_differ_imports_deepdiff() -> None:
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "zufiwatch"
+    users = {p.relative_to(package).as_posix() for p in package.rglob("*.py")
+             if re.search(r"^\s*(from|import)\s+deepdiff", p.read_text(encoding="utf-8"),
+                          flags=re.MULTILINE)}
+    assert users == {"differ.py"}

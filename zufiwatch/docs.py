@@ -22,8 +22,8 @@ END = "<!-- /commands -->"
 
 
 def _help(command: click.Command, name: str) -> str:
-    with click.Context(command, info_name=name, terminal_width=100,
-                       max_content_width=100) as ctx:
+    settings = {**cli.context_settings, "terminal_width": 100, "max_content_width": 100}
+    with click.Context(command, info_name=name, **settings) as ctx:
         return command.get_help(ctx)
 
 

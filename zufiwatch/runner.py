@@ -108,13 +108,11 @@ class Planner:
             return
         self.plan.seen.append(key)
         current = self._current.get(key)
-        if current is not None and fingerprint != current.fingerprint:
+        if fingerprint != (current.fingerprint if current else ""):
             self.plan.fingerprints[key] = fingerprint
         content = canonical_json(record.content)
         digest = text_hash(content)
         volatile = canonical_json(record.volatile)
-        if current is None and fingerprint:
-            self.plan.fingerprints[key] = fingerprint
         if current is None or current.version_id is None:
             added = [] if self.baseline else diff_records(record.kind, None, record.content)
             self._new_version(record, digest, content, volatile, added)

@@ -208,9 +208,8 @@ class History:
             ((crawl_id, ids[key], version_ids.get(key), at, str(c.change_type), c.path,
               c.label, _json_or_null(c.old), _json_or_null(c.new)) for key, c in plan.changes))
         conn.executemany(
-            "UPDATE records SET last_seen_at = ?, last_seen_crawl = ? "
-            "WHERE source = ? AND key = ?",
-            ((at, crawl_id, source, key) for key in plan.seen))
+            "UPDATE records SET last_seen_at = ? WHERE source = ? AND key = ?",
+            ((at, source, key) for key in plan.seen))
         conn.executemany(
             "INSERT OR REPLACE INTO observation_gaps (crawl_id, record_id, reason) "
             "VALUES (?, ?, ?)",

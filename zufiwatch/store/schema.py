@@ -12,7 +12,9 @@ Tables::
                   path, German label, old and new value (JSON)
     observation_gaps  records a crawl should have seen but did not read (not observed)
 
-Times are ISO 8601 in UTC with microseconds, so that text order is time order.
+Times are ISO 8601 in UTC with microseconds, so that text order is time order, and every
+stored time has the same length: updating ``records.last_seen_at`` after an unchanged crawl
+rewrites it in place and the database does not grow.
 """
 
 from __future__ import annotations
@@ -66,7 +68,6 @@ def m001_initial(db: Database) -> None:
             status TEXT NOT NULL,
             first_seen_at TEXT NOT NULL,
             last_seen_at TEXT NOT NULL,
-            last_seen_crawl INTEGER REFERENCES crawls(id),
             current_version INTEGER,
             fingerprint TEXT NOT NULL DEFAULT ''
         );
