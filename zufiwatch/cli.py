@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from tabulate import tabulate
 
 from . import __version__
 from .archive import Archive
@@ -103,6 +102,8 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str | None, columns: Sequence[str]
         for row in rows:
             writer.writerow({c: _csv_value(row.get(c)) for c in columns})
     elif rows:
+        from tabulate import tabulate  # only tables need it; keeps --json start-up short
+
         table = [[short_value(row.get(c), 60) for c in columns] for row in rows]
         click.echo(tabulate(table, headers=list(headers or columns), tablefmt="simple"))
     else:

@@ -7,6 +7,7 @@ fragments never make two values differ.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -136,12 +137,13 @@ def link(uri: Any, title: Any = "") -> dict[str, Any]:
     """A link as records keep it: canonical URL, clean title, ThAVEL identity if any."""
     url = canonical_url(str(uri or ""))
     value: dict[str, Any] = {"url": url, "titel": clean_text(str(title or ""))}
-    identity = thavel_identity(url)
+    identity = _cached_thavel_identity(url)
     if identity:
-        value["thavel"] = identity
+        value["thavel"] = dict(identity)
     return value
 
 
+@functools.lru_cache(maxsize=32768)
 def canonical_url(url: str) -> str:
     """The canonical form of a URL, for comparing links.
 
@@ -189,6 +191,12 @@ def _fully_unquote(value: str, rounds: int = 3) -> str:
             break
         value = decoded
     return value
+
+
+@functools.lru_cache(maxsize=32768)
+def _cached_thavel_identity(url: str) -> dict[str, str] | None:
+    """Shared results: callers copy before handing them out."""
+    return thavel_identity(url)
 
 
 def thavel_identity(url: str) -> dict[str, str] | None:
