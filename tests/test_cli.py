@@ -203,6 +203,7 @@ def test_demo_runs_without_configuration_or_network(tmp_path: Path, monkeypatch)
     assert "looked like before" in result.output
     assert "go/a/1273" in result.output and "go/a/5741" in result.output
     assert (tmp_path / "demo" / "zufiwatch.db").exists()
+    assert "zufiwatch --database" in result.output
 
 
 def test_every_command_has_help_with_an_example() -> None:

@@ -36,6 +36,16 @@ def run_demo(*, days: int, size: int, keep: Path | None,
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         _run(workdir, days=days, size=size, echo=echo)
+        database = workdir / "zufiwatch.db"
+        echo("")
+        if keep is None:
+            echo("The demo's database is removed now; run 'zufiwatch demo --keep DIR' to keep "
+                 "it and ask it yourself.")
+        else:
+            echo(f"History database: {database}")
+            echo("Ask it yourself, e.g.:")
+            echo(f"  zufiwatch --database {database} changes")
+            echo(f"  zufiwatch --database {database} links --host thavel")
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -70,11 +80,6 @@ def _run(workdir: Path, *, days: int, size: int, echo: Callable[[str], None]) ->
                     link_change = (key, change, stored(moment - timedelta(seconds=1)))
         if link_change:
             _show_before_after(history, *link_change, echo=echo)
-    echo("")
-    echo(f"History database: {database}")
-    echo("Ask it yourself, e.g.:")
-    echo(f"  zufiwatch --database {database} changes")
-    echo(f"  zufiwatch --database {database} links --host thavel")
 
 
 def _without_day_prefix(text: str) -> str:
