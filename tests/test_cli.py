@@ -180,6 +180,8 @@ kind = "pvog"
 base_url = "{pvog.base_url}"
 ars = "{JENA_ARS}"
 min_interval = 0
+[http]
+retries = 0
 """, encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(config), "crawl"])
     assert result.exit_code == 0, result.output

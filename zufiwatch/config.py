@@ -53,11 +53,20 @@ class HttpSettings:
     read_timeout: float = 60.0
     #: Largest response accepted, in bytes.
     max_response_bytes: int = 50_000_000
+    #: Further attempts after a connection error, a timeout, 429 or 5xx.
+    retries: int = 3
+    #: Seconds before the first retry; doubled for each further one, plus random jitter.
+    backoff: float = 2.0
+    #: Longest Retry-After honoured, in seconds; a server asking for more fails the request.
+    max_retry_after: float = 300.0
 
     def validate(self, where: str) -> None:
         _require(self.connect_timeout > 0, f"{where}.connect_timeout", "a number > 0")
         _require(self.read_timeout > 0, f"{where}.read_timeout", "a number > 0")
         _require(self.max_response_bytes > 0, f"{where}.max_response_bytes", "an integer > 0")
+        _require(0 <= self.retries <= 10, f"{where}.retries", "an integer from 0 to 10")
+        _require(self.backoff >= 0, f"{where}.backoff", "a number >= 0")
+        _require(self.max_retry_after >= 0, f"{where}.max_retry_after", "a number >= 0")
 
 
 @dataclass(frozen=True)

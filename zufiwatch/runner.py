@@ -21,11 +21,12 @@ from .archive import Archive, Manifest
 from .config import Settings, SourceSettings
 from .differ import diff_records
 from .errors import ZufiwatchError
-from .fetch import Fetcher
+from .fetch import Fetcher, Validators
 from .gate import Verdict, judge
 from .model import Change, Outcome, Record, canonical_json, split_key, text_hash
 from .sources import Source, make_source
 from .sources.base import (
+    CachedAnswer,
     Confirmed,
     CrawlContext,
     CrawlItem,
@@ -167,13 +168,22 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
             ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=archive.put,
                                manifest=manifest, now=clock,
                                parser_version=source.parser_version, timings=timings,
-                               fingerprints=planner.fingerprints())
+                               fingerprints=planner.fingerprints(), archive_get=archive.get,
+                               cached=_cached_answers(history, source.name))
             yield from source.crawl(ctx)
+            planner.plan.answers = {
+                url: (a.validators.etag, a.validators.last_modified, a.sha256, a.content_type)
+                for url, a in ctx.fresh.items()}
 
     def traffic() -> tuple[int, int]:
         return fetcher.requests - requests_before, fetcher.bytes_received - bytes_before
 
     return _conclude(settings, source, history, clock, gather, traffic)
+
+
+def _cached_answers(history: History, source: str) -> dict[str, CachedAnswer]:
+    return {url: CachedAnswer(Validators(etag, modified), sha, ctype)
+            for url, (etag, modified, sha, ctype) in history.cached_answers(source).items()}
 
 
 def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,

@@ -18,12 +18,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
 import json
 import math
 import re
 import socket
 import sys
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -46,7 +48,8 @@ SHUTDOWN_POLL_SECONDS = 0.05  # how fast stop() returns
 REQUEST_LOG_LIMIT = 100_000  # paths kept for SimulatedPVOG.requests
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
-FAULT_KINDS = ("status", "malformed", "truncated", "maintenance", "empty", "drop:<field>")
+FAULT_KINDS = ("status", "malformed", "truncated", "maintenance", "empty", "drop:<field>",
+               "omit:<id>")
 
 _LISTING = re.compile(r"^/v7/servicedescriptions/([^/]+)$")
 _DETAIL = re.compile(r"^/v6/servicedescriptions/([^/]+)/detail$")
@@ -65,6 +68,7 @@ class _Response:
     status: int
     body: bytes
     content_type: str = JSON_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -73,6 +77,7 @@ class _Fault:
     kind: str
     remaining: int | None
     status: int
+    retry_after: str | None = None
 
 
 @dataclass
@@ -96,15 +101,19 @@ def _error(status: int, message: str, path: str) -> _Response:
     )
 
 
-def _listing_item(lbid: str, detail: dict) -> dict:
+def _listing_item(lbid: str, detail: dict, last_update: bool) -> dict:
     # The live listing often has an empty name; the detail is the source of the name.
     name = detail["name"] if stable_bucket(lbid, 3) == 0 else ""
-    return {"id": lbid, "name": name, "ars": list(detail["ars"])}
+    item = {"id": lbid, "name": name, "ars": list(detail["ars"])}
+    if last_update:
+        item["lastUpdate"] = detail["lastUpdate"]
+    return item
 
 
-def _make_view(directory: Directory) -> _DayView:
+def _make_view(directory: Directory, last_update: bool = False) -> _DayView:
     listing = [
-        _listing_item(lbid, directory.leistungen[lbid]) for lbid in sorted(directory.leistungen)
+        _listing_item(lbid, directory.leistungen[lbid], last_update)
+        for lbid in sorted(directory.leistungen)
     ]
     services = sorted(directory.onlineservices, key=lambda service: service["id"])
     return _DayView(directory, listing, services)
@@ -288,10 +297,33 @@ def _malformed(body: bytes) -> bytes:
     return b"[{,]"
 
 
+def _omit(body: bytes, route: str, item_id: str) -> bytes:
+    """The answer without the list item ``item_id``, its totals lowered to match."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body
+    if route == "listing" and isinstance(value.get("serviceDescriptions"), dict):
+        page = value["serviceDescriptions"]
+        kept = [i for i in page.get("content", []) if i.get("id") != item_id]
+        page["totalElements"] -= len(page.get("content", [])) - len(kept)
+        page["content"] = kept
+    elif route == "onlineservices":
+        kept = [i for i in value.get("onlineservices", []) if i.get("id") != item_id]
+        value["totalHits"] -= len(value.get("onlineservices", [])) - len(kept)
+        value["onlineservices"] = kept
+    return _dumps(value)
+
+
 def apply_fault(fault: _Fault, route: str, response: _Response) -> _Response:
     """The response as changed by ``fault``."""
     if fault.kind == "status":
-        return _status_response(fault.status)
+        answer = _status_response(fault.status)
+        if fault.retry_after is not None:
+            answer.headers["Retry-After"] = fault.retry_after
+        return answer
+    if fault.kind.startswith("omit:"):
+        return _Response(response.status, _omit(response.body, route, fault.kind[5:]))
     if fault.kind == "maintenance":
         return _Response(200, MAINTENANCE_PAGE, HTML_TYPE)
     if fault.kind == "malformed":
@@ -307,7 +339,7 @@ def apply_fault(fault: _Fault, route: str, response: _Response) -> _Response:
 
 def _check_fault_kind(fault: str) -> None:
     simple = {"status", "malformed", "truncated", "maintenance", "empty"}
-    if fault in simple or (fault.startswith("drop:") and len(fault) > len("drop:")):
+    if fault in simple or (fault.startswith(("drop:", "omit:")) and len(fault) > len("drop:")):
         return
     raise ValueError(f"unknown fault {fault!r}; expected one of {', '.join(FAULT_KINDS)}")
 
@@ -339,8 +371,17 @@ class _Handler(BaseHTTPRequestHandler):
         fault = app._take_fault(self.path)
         if fault is not None:
             response = apply_fault(fault, route, response)
+        headers = dict(response.headers)
+        if app.etags and response.status == 200:
+            etag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+            headers["ETag"] = etag
+            if self.headers.get("If-None-Match") == etag:
+                response = _Response(304, b"", response.content_type)
+                app._count_not_modified()
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         self.wfile.write(response.body)
@@ -382,10 +423,18 @@ class SimulatedPVOG:
     """The simulated Suchdienst: ``with SimulatedPVOG(scenario) as pvog: pvog.base_url``."""
 
     def __init__(
-        self, scenario: Scenario, ars: str = JENA_ARS, host: str = "127.0.0.1", port: int = 0
+        self, scenario: Scenario, ars: str = JENA_ARS, host: str = "127.0.0.1", port: int = 0,
+        *, etags: bool = True, listing_last_update: bool = False,
     ) -> None:
+        """``etags``: answer with an ETag and 304 to a matching If-None-Match.
+        ``listing_last_update``: listing items carry the Leistung's ``lastUpdate`` (the
+        live API may or may not; sources.md leaves it open)."""
         self.scenario = scenario
         self.ars = ars
+        self.etags = etags
+        self.listing_last_update = listing_last_update
+        self.not_modified = 0
+        self.request_times: deque[float] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._address = (host, port)
         self._day = 0
         self._views: dict[int, _DayView] = {}
@@ -486,19 +535,22 @@ class SimulatedPVOG:
     # faults
 
     def inject(
-        self, path_substring: str, fault: str, *, times: int | None = None, status: int = 500
+        self, path_substring: str, fault: str, *, times: int | None = None, status: int = 500,
+        retry_after: str | None = None,
     ) -> None:
         """Answer requests whose path contains ``path_substring`` with ``fault``.
 
-        ``fault`` is "status", "malformed", "truncated", "maintenance", "empty" or
-        "drop:<field>"; ``times`` limits how often it fires (None = always). The first
-        injected fault that matches wins.
+        ``fault`` is "status" (with ``status`` and, if given, a ``Retry-After`` header),
+        "malformed", "truncated", "maintenance", "empty", "drop:<field>" or "omit:<id>"
+        (the list item with that id left out of a listing or online-services page, the
+        totals lowered to match); ``times`` limits how often it fires (None = always).
+        The first injected fault that matches wins.
         """
         _check_fault_kind(fault)
         if times is not None and times < 1:
             raise ValueError(f"times must be >= 1 or None, got {times}")
         with self._lock:
-            self._faults.append(_Fault(path_substring, fault, times, status))
+            self._faults.append(_Fault(path_substring, fault, times, status, retry_after))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -509,7 +561,23 @@ class SimulatedPVOG:
     def _record(self, path: str) -> None:
         with self._lock:
             self._requests.append(path)
+            self.request_times.append(time.monotonic())
             self._request_count += 1
+
+    def _count_not_modified(self) -> None:
+        with self._lock:
+            self.not_modified += 1
+
+    def max_request_rate(self, window: float = 1.0) -> float:
+        """The most requests received within any ``window`` seconds, per second."""
+        with self._lock:
+            times = sorted(self.request_times)
+        best, start = 0, 0
+        for end, moment in enumerate(times):
+            while moment - times[start] > window:
+                start += 1
+            best = max(best, end - start + 1)
+        return best / window
 
     def _take_fault(self, path: str) -> _Fault | None:
         with self._lock:
@@ -529,7 +597,8 @@ class SimulatedPVOG:
             with self._lock:
                 view = self._views.get(effective)
                 if view is None:
-                    view = _make_view(self.scenario.directory_for(effective))
+                    view = _make_view(self.scenario.directory_for(effective),
+                                      self.listing_last_update)
                     self._views[effective] = view
         return view
 

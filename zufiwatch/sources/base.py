@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,14 +29,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from ..archive import Manifest
 from ..config import SourceSettings
-from ..errors import FetchError, MalformedPayload
-from ..fetch import Fetcher, Response
+from ..errors import ArchiveError, FetchError, MalformedPayload, ZufiwatchError
+from ..fetch import Fetcher, Response, Validators
 from ..model import Record
 
 __all__ = [
+    "CachedAnswer",
     "Confirmed",
     "CrawlContext",
     "CrawlItem",
@@ -106,6 +109,13 @@ class CrawlContext:
     timings: dict[str, float] = field(default_factory=dict)
     #: Fingerprints of the payloads each stored current version was parsed from, by key.
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    #: Reads archived payloads (for answers "304 Not Modified").
+    archive_get: Callable[[str], bytes] | None = None
+    #: Validators of earlier answers, by request URL: what makes a conditional request.
+    cached: Mapping[str, CachedAnswer] = field(default_factory=dict)
+    #: Validators of this crawl's answers, to remember for the next crawl.
+    fresh: dict[str, CachedAnswer] = field(default_factory=dict)
+    _fresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fingerprint(self, *bodies: bytes) -> str:
         """Identifies these payloads under this parser version."""
@@ -126,21 +136,67 @@ class CrawlContext:
     def fetch(self, url: str, *, endpoint: str, key: str = "",
               params: dict[str, str] | None = None,
               headers: dict[str, str] | None = None) -> Response:
-        """GET, archive the body and note it in the manifest (errors noted too)."""
+        """GET, archive the body and note it in the manifest (errors noted too).
+
+        Conditional where an earlier answer left validators: a 304 is answered with the
+        archived body of that earlier answer.
+        """
         if self.fetcher is None or self.manifest is None:
             raise RuntimeError("a replayed crawl cannot fetch")
+        cache_key = request_key(url, params)
+        known = self.cached.get(cache_key)
         try:
-            response = self.fetcher.get(url, params=params, headers=headers)
-        except FetchError as exc:
-            self.manifest.add(url=exc.url or url, params=params or {}, endpoint=endpoint,
-                              key=key, error=str(exc), status=getattr(exc, "status", None),
+            response = self.fetcher.get(url, params=params, headers=headers,
+                                        validators=known.validators if known else None)
+            if response.not_modified:
+                response = self._from_archive(response, known)
+        except ZufiwatchError as exc:
+            self.manifest.add(url=getattr(exc, "url", "") or url, params=params or {},
+                              endpoint=endpoint, key=key, error=str(exc),
+                              status=getattr(exc, "status", None),
                               parser_version=self.parser_version)
             raise
         digest = self.archive_put(response.body)
         self.manifest.add(url=response.url, endpoint=endpoint, key=key, sha256=digest,
                           status=response.status, content_type=response.content_type,
                           size=len(response.body), parser_version=self.parser_version)
+        validators = response.validators
+        if validators.etag or validators.last_modified:
+            answer = CachedAnswer(validators, digest, response.content_type)
+            if answer != known:
+                with self._fresh_lock:
+                    self.fresh[cache_key] = answer
         return response
+
+    def _from_archive(self, response: Response, known: CachedAnswer | None) -> Response:
+        if known is None or self.archive_get is None:
+            raise FetchError(f"304 Not Modified to an unconditional request: {response.url}",
+                             url=response.url)
+        try:
+            body = self.archive_get(known.sha256)
+        except ArchiveError:
+            assert self.fetcher is not None
+            # The archived answer is gone: ask again without validators.
+            return self.fetcher.get(response.url)
+        headers = {"ETag": known.validators.etag, "Last-Modified": known.validators.last_modified}
+        return Response(response.url, 304, known.content_type, body,
+                        {k: v for k, v in headers.items() if v}, response.attempts)
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """An earlier answer to a request: its validators and where its body is archived."""
+
+    validators: Validators
+    sha256: str
+    content_type: str = ""
+
+
+def request_key(url: str, params: Mapping[str, str] | None) -> str:
+    """The full URL of a request, parameters sorted: how answers are remembered."""
+    if not params:
+        return url
+    return f"{url}?{urlencode(sorted(params.items()))}"
 
 
 class Source(ABC):

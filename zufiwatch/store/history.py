@@ -56,6 +56,8 @@ class CommitPlan:
     seen: list[str] = field(default_factory=list)
     not_observed: list[tuple[str, str]] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    #: url → (etag, last_modified, sha256, content_type) of answers to remember.
+    answers: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
 
 class History:
@@ -148,6 +150,12 @@ class History:
         return {key: Current(rid, vid, digest, volatile or "{}", status, fingerprint)
                 for key, rid, vid, digest, volatile, status, fingerprint in rows}
 
+    def cached_answers(self, source: str) -> dict[str, tuple[str, str, str, str]]:
+        """url → (etag, last_modified, sha256, content_type) of the last answers."""
+        rows = self.db.execute("SELECT url, etag, last_modified, sha256, content_type "
+                               "FROM http_cache WHERE source = ?", [source])
+        return {url: (etag, modified, sha, ctype) for url, etag, modified, sha, ctype in rows}
+
     def content_of(self, version_id: int) -> dict[str, Any]:
         row = self.db.execute("SELECT content FROM versions WHERE id = ?",
                               [version_id]).fetchone()
@@ -210,6 +218,10 @@ class History:
         conn.executemany(
             "UPDATE records SET last_seen_at = ? WHERE source = ? AND key = ?",
             ((at, source, key) for key in plan.seen))
+        conn.executemany(
+            "INSERT OR REPLACE INTO http_cache (source, url, etag, last_modified, sha256, "
+            "content_type) VALUES (?, ?, ?, ?, ?, ?)",
+            ((source, url, *answer) for url, answer in plan.answers.items()))
         conn.executemany(
             "INSERT OR REPLACE INTO observation_gaps (crawl_id, record_id, reason) "
             "VALUES (?, ?, ?)",

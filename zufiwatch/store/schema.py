@@ -11,6 +11,8 @@ Tables::
     changes       field-level differences: record, crawl, added/modified/removed,
                   path, German label, old and new value (JSON)
     observation_gaps  records a crawl should have seen but did not read (not observed)
+    http_cache    the validators (ETag, Last-Modified) of the last answer to each request
+                  and the archived body they stand for
 
 Times are ISO 8601 in UTC with microseconds, so that text order is time order, and every
 stored time has the same length: updating ``records.last_seen_at`` after an unchanged crawl
@@ -110,4 +112,23 @@ def m001_initial(db: Database) -> None:
         );
         CREATE INDEX observation_gaps_record ON observation_gaps (record_id);
         """
+    )
+
+
+@MIGRATIONS()
+def m002_http_cache(db: Database) -> None:
+    """Validators of the last answer to each request, for conditional requests."""
+    _run(
+        db,
+        """
+        CREATE TABLE http_cache (
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            etag TEXT NOT NULL DEFAULT '',
+            last_modified TEXT NOT NULL DEFAULT '',
+            sha256 TEXT NOT NULL,
+            content_type TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (source, url)
+        )
+        """,
     )
