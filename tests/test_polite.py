@@ -82,17 +82,17 @@ def test_backoff_doubles_with_jitter_when_no_retry_after(crawler: Crawler) -> No
 
 def test_too_long_retry_after_fails_instead_of_stalling(crawler: Crawler) -> None:
     crawler.pvog.inject("/v7/", "status", status=429, retry_after="3600")
-    with Fetcher(HttpSettings(retries=3, max_retry_after=60), sleep=pytest.fail) as fetcher:
-        with pytest.raises(FetchError, match="asks to wait 3600 s"):
-            fetcher.get(crawler.source.base_url + "/v7/servicedescriptions/160530000000")
+    with Fetcher(HttpSettings(retries=3, max_retry_after=60), sleep=pytest.fail) as fetcher, \
+            pytest.raises(FetchError, match="asks to wait 3600 s"):
+        fetcher.get(crawler.source.base_url + "/v7/servicedescriptions/160530000000")
 
 
 def test_retries_are_bounded_and_the_last_error_is_reported(crawler: Crawler) -> None:
     waits: list[float] = []
     crawler.pvog.inject("/v7/", "status", status=500)
-    with Fetcher(HttpSettings(retries=2, backoff=0.1), sleep=waits.append) as fetcher:
-        with pytest.raises(HTTPStatusError) as info:
-            fetcher.get(crawler.source.base_url + "/v7/servicedescriptions/160530000000")
+    with Fetcher(HttpSettings(retries=2, backoff=0.1), sleep=waits.append) as fetcher, \
+            pytest.raises(HTTPStatusError) as info:
+        fetcher.get(crawler.source.base_url + "/v7/servicedescriptions/160530000000")
     assert info.value.status == 500 and len(waits) == 2
     assert fetcher.requests == 3
 
@@ -139,6 +139,6 @@ def test_robots_txt_is_honoured_where_asked(site: str, robots, allowed, blocked)
         if allowed:
             assert fetcher.get(site + allowed, robots=True).status == 200
         if blocked:
-            with pytest.raises(FetchError, match="disallowed by robots.txt"):
+            with pytest.raises(FetchError, match=r"disallowed by robots\.txt"):
                 fetcher.get(site + blocked, robots=True)
             assert fetcher.get(site + blocked).status == 200  # APIs are not crawled pages

@@ -174,6 +174,9 @@ def crawl(app: App, sources: tuple[str, ...]) -> None:
                                 archive=Archive(settings.snapshots), clock=app.clock)
     for result in results:
         reason = f" — {result.reason}" if result.reason else ""
+        if not result.crawl_id:
+            click.echo(f"{result.source}: not crawled — {result.reason}")
+            continue
         click.echo(f"{result.source}: crawl {result.crawl_id} {result.outcome}: "
                    f"{result.stats['observed']} records observed, "
                    f"{result.stats['changes']} changes, {result.stats['requests']} requests"

@@ -15,6 +15,7 @@ translated at the edge where they happen, with ``raise … from exc``.
     │   └── MissingField       a required field is absent or of the wrong type
     ├── ArchiveError           the raw-payload archive cannot be read or written
     ├── StoreError             the history database cannot be used
+    │   └── CrawlInProgress    another process is crawling the same source into it
     └── QueryError             a question about the history cannot be answered
         └── UnknownRecord      no record has the given key
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "ArchiveError",
     "ConfigError",
+    "CrawlInProgress",
     "FetchError",
     "HTTPStatusError",
     "MalformedPayload",
@@ -88,6 +90,10 @@ class ArchiveError(ZufiwatchError):
 
 class StoreError(ZufiwatchError):
     """The history database cannot be used."""
+
+
+class CrawlInProgress(StoreError):
+    """Another process is crawling the same source into the same history."""
 
 
 class QueryError(ZufiwatchError):

@@ -20,7 +20,7 @@ from typing import Any
 from .archive import Archive, Manifest
 from .config import Settings, SourceSettings
 from .differ import diff_records
-from .errors import ZufiwatchError
+from .errors import CrawlInProgress, ZufiwatchError
 from .fetch import Fetcher, Validators
 from .gate import Verdict, judge
 from .model import Change, Outcome, Record, canonical_json, split_key, text_hash
@@ -211,7 +211,21 @@ Gather = Callable[[int, str, "Planner", dict[str, float]], Iterator[CrawlItem]]
 
 def _conclude(settings: SourceSettings, source: Source, history: History, clock: Clock,
               gather: Gather, traffic: Callable[[], tuple[int, int]]) -> CrawlResult:
-    """Take in what the source learned, ask the gate, store the conclusions."""
+    """Take in what the source learned, ask the gate, store the conclusions.
+
+    Raises :class:`CrawlInProgress` when another process crawls the same source now.
+    """
+    with history.crawl_lock(source.name):
+        interrupted = history.close_interrupted(source.name, stored(clock()))
+        if interrupted:
+            log.warning("%d earlier crawl(s) of %s were interrupted; marked failed",
+                        interrupted, source.name)
+        return _conclude_locked(settings, source, history, clock, gather, traffic)
+
+
+def _conclude_locked(settings: SourceSettings, source: Source, history: History,
+                     clock: Clock, gather: Gather,
+                     traffic: Callable[[], tuple[int, int]]) -> CrawlResult:
     at = stored(clock())
     crawl_id = history.begin_crawl(source.name, at, source.parser_version)
     planner = Planner(history.current(source.name), history.content_of)
@@ -274,6 +288,11 @@ def _take(item: object, planner: Planner, tally: _Tally) -> None:
         tally.fatal = item.reason
 
 
+def _stats_none() -> dict[str, int]:
+    return dict.fromkeys(("listed", "expected", "observed", "not_observed", "versions_added",
+                          "changes", "requests", "bytes_received"), 0)
+
+
 def _stats(planner: Planner, tally: _Tally, requests: int, received: int,
            verdict: Verdict) -> dict[str, int]:
     leistungen = [x for x in tally.listings if x.name == "leistungen"]
@@ -298,8 +317,13 @@ def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history:
     fetcher = fetcher or Fetcher(settings.http)
     try:
         for source in sources:
-            results.append(run_crawl(source, history=history, archive=archive,
-                                     fetcher=fetcher, clock=clock))
+            try:
+                results.append(run_crawl(source, history=history, archive=archive,
+                                         fetcher=fetcher, clock=clock))
+            except CrawlInProgress as exc:
+                log.error("%s", exc)
+                results.append(CrawlResult(0, source.name, Outcome.FAILED, str(exc),
+                                           _stats_none(), []))
     finally:
         if own:
             fetcher.close()

@@ -443,6 +443,7 @@ class SimulatedPVOG:
         self._requests: deque[str] = deque(maxlen=REQUEST_LOG_LIMIT)
         self._request_count = 0
         self._lock = threading.Lock()
+        self._requests_seen = threading.Condition(self._lock)
         self._routes = _Routes(self)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -559,10 +560,17 @@ class SimulatedPVOG:
     # internals used by the handler
 
     def _record(self, path: str) -> None:
-        with self._lock:
+        with self._requests_seen:
             self._requests.append(path)
             self.request_times.append(time.monotonic())
             self._request_count += 1
+            self._requests_seen.notify_all()
+
+    def wait_for_requests(self, count: int, timeout: float = 30.0) -> bool:
+        """Block until ``count`` requests have arrived in all (False on timeout)."""
+        with self._requests_seen:
+            return self._requests_seen.wait_for(lambda: self._request_count >= count,
+                                                timeout=timeout)
 
     def _count_not_modified(self) -> None:
         with self._lock:

@@ -7,16 +7,18 @@ failed crawl writes only its own row. Questions about the past (``version_at``,
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
-from ..errors import QueryError, StoreError, UnknownRecord
+from ..errors import CrawlInProgress, QueryError, StoreError, UnknownRecord
 from ..model import Change, Outcome, canonical_json
 from .schema import MIGRATIONS
 
@@ -97,6 +99,40 @@ class History:
         self.close()
 
     # -- crawls ----------------------------------------------------------------------------
+
+    @contextmanager
+    def crawl_lock(self, source: str) -> Iterator[None]:
+        """Hold the right to crawl ``source`` into this history (one process at a time).
+
+        The lock is an ``flock`` on a file next to the database, so it ends with the
+        process that holds it, however that process ends.
+        """
+        path = self.path.with_name(f"{self.path.name}.{source}.lock")
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CrawlInProgress(f"a crawl of {source!r} into {self.path} is already "
+                                      "running in another process; try again when it ends"
+                                      ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def close_interrupted(self, source: str, finished_at: str) -> int:
+        """Mark crawls of ``source`` left ``running`` by a process that died as failed.
+
+        Call only while holding :meth:`crawl_lock`. Returns how many there were.
+        """
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "UPDATE crawls SET outcome = ?, finished_at = ?, reason = ? "
+                "WHERE source = ? AND outcome = ?",
+                [str(Outcome.FAILED), finished_at,
+                 "interrupted: the process ended before the crawl finished; "
+                 "nothing it saw was concluded", source, str(Outcome.RUNNING)])
+        return cursor.rowcount
 
     def begin_crawl(self, source: str, started_at: str, parser_version: str) -> int:
         with self.db.atomic():
