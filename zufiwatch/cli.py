@@ -324,6 +324,9 @@ def show(app: App, key: str, at_text: str | None, source: str | None, fmt: str |
         click.echo(f"version valid from {show_time(version['valid_from'], tz)} to "
                    f"{show_time(version['valid_to'], tz) or '(current)'}; "
                    f"last confirmed {show_time(result['last_seen_at'], tz)}")
+        if result["status"] == "missing":
+            click.echo(f"missing since {show_time(result['missing_since'], tz)} "
+                       "(not yet concluded removed)")
     emit(rows, fmt, ["field", "value"])
 
 

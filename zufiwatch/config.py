@@ -92,6 +92,9 @@ class SourceSettings:
     #: A crawl that sees a larger share of records fewer than the history holds fails as
     #: suspicious (an empty or cut listing is never read as mass removal).
     max_loss: float = 0.10
+    #: An entry missing from this many consecutive complete crawls is concluded removed
+    #: (sooner when its detail endpoint answers 404 or 410 on a direct recheck).
+    removal_after: int = 2
 
     def validate(self, where: str) -> None:
         _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name)), f"{where}.name",
@@ -105,6 +108,7 @@ class SourceSettings:
         _require(self.max_concurrency >= 1, f"{where}.max_concurrency", "an integer >= 1")
         _require(self.min_interval >= 0, f"{where}.min_interval", "a number >= 0")
         _require(0 < self.max_loss < 1, f"{where}.max_loss", "a share between 0 and 1")
+        _require(self.removal_after >= 1, f"{where}.removal_after", "an integer >= 1")
 
 
 @dataclass(frozen=True)

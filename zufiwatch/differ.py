@@ -17,7 +17,7 @@ from deepdiff import DeepDiff
 from .labels import field_label
 from .model import KIND_LABELS, Change, ChangeType, canonical_json
 
-__all__ = ["diff_content", "diff_records", "format_path"]
+__all__ = ["diff_content", "diff_records", "format_path", "reappeared"]
 
 #: Which fields make up the identity of an item, by the name of its collection.
 IDENTITY_FIELDS = {
@@ -42,6 +42,14 @@ def diff_records(kind: str, old: dict[str, Any] | None,
     if new is None:
         return [Change(ChangeType.REMOVED, "", f"{label} entfernt", old.get("name"), None)]
     return diff_content(kind, old, new)
+
+
+def reappeared(kind: str, last: dict[str, Any] | None, new: dict[str, Any]) -> list[Change]:
+    """A removed record is back: one change saying so, then what differs from its last
+    version before the removal."""
+    label = KIND_LABELS.get(kind, kind)
+    back = Change(ChangeType.REAPPEARED, "", f"{label} wieder vorhanden", None, new.get("name"))
+    return [back, *(diff_content(kind, last, new) if last is not None else [])]
 
 
 def diff_content(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:

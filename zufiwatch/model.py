@@ -92,6 +92,8 @@ class ChangeType(enum.StrEnum):
     ADDED = "added"
     MODIFIED = "modified"
     REMOVED = "removed"
+    #: A record concluded removed earlier is back; its history continues.
+    REAPPEARED = "reappeared"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from .archive import Archive, Manifest
 from .config import Settings, SourceSettings
-from .differ import diff_records
+from .differ import diff_records, reappeared
 from .errors import CrawlInProgress, ZufiwatchError
 from .fetch import Fetcher, Validators
 from .gate import Verdict, judge
@@ -61,8 +62,10 @@ class Planner:
     """Compares observed records with the stored ones and plans what to write."""
 
     def __init__(self, current: dict[str, Current],
-                 load_content: Callable[[int], dict[str, Any]]) -> None:
+                 load_content: Callable[[int], dict[str, Any]], *,
+                 removal_after: int = 2) -> None:
         self._current = current
+        self.removal_after = removal_after
         self._load = load_content
         self.plan = CommitPlan()
         self._seen: set[str] = set()
@@ -95,6 +98,8 @@ class Planner:
             raise ValueError(f"{key}: confirmed against a fingerprint the history does not hold")
         if self._first_sighting(key):
             self.plan.seen.append(key)
+            if current.status == "missing":
+                self.plan.recovered.append(key)
 
     def _first_sighting(self, key: str) -> bool:
         if key in self._seen:
@@ -111,12 +116,18 @@ class Planner:
         current = self._current.get(key)
         if fingerprint != (current.fingerprint if current else ""):
             self.plan.fingerprints[key] = fingerprint
+        if current is not None and current.status == "missing":
+            self.plan.recovered.append(key)
         content = canonical_json(record.content)
         digest = text_hash(content)
         volatile = canonical_json(record.volatile)
-        if current is None or current.version_id is None:
+        if current is None:
             added = [] if self.baseline else diff_records(record.kind, None, record.content)
             self._new_version(record, digest, content, volatile, added)
+        elif current.version_id is None:
+            last = self._load(current.last_version_id) if current.last_version_id else None
+            self._new_version(record, digest, content, volatile,
+                              reappeared(record.kind, last, record.content))
         elif current.content_hash != digest:
             old = self._load(current.version_id)
             self._new_version(record, digest, content, volatile,
@@ -129,16 +140,29 @@ class Planner:
         if key in self._current:
             self.plan.not_observed.append((key, reason))
 
-    def conclude_removals(self, incomplete_kinds: frozenset[str]) -> None:
-        """After a complete crawl: what is stored as present but was not seen is gone."""
-        for key, current in self._current.items():
-            kind = split_key(key)[0]
-            if (current.status != "present" or key in self._seen or kind in incomplete_kinds
-                    or current.version_id is None):
-                continue
-            old = self._load(current.version_id)
-            self.plan.removed.append(key)
-            self.plan.changes.extend((key, c) for c in diff_records(kind, old, None))
+    def removal_candidates(self, incomplete_kinds: frozenset[str]) -> list[str]:
+        """After a complete crawl: records held as present or missing that it did not see."""
+        return sorted(key for key, current in self._current.items()
+                      if current.status in ("present", "missing") and key not in self._seen
+                      and split_key(key)[0] not in incomplete_kinds
+                      and current.version_id is not None)
+
+    def conclude_removals(self, candidates: list[str], gone: Mapping[str, bool | None],
+                          at: str) -> None:
+        """A candidate is removed when a recheck says it is gone (404/410) or when it has
+        been missing from ``removal_after`` consecutive complete crawls; until then it is
+        ``missing``. A removed record's last version ends when it was first missed."""
+        for key in candidates:
+            current = self._current[key]
+            misses = current.missing_count + 1
+            since = current.missing_since or at
+            if gone.get(key) is True or misses >= self.removal_after:
+                old = self._load(current.version_id) if current.version_id else None
+                self.plan.removed.append((key, since))
+                self.plan.changes.extend(
+                    (key, c) for c in diff_records(split_key(key)[0], old, None))
+            else:
+                self.plan.missing.append((key, since, misses))
 
     def _new_version(self, record: Record, digest: str, content: str, volatile: str,
                      changes: list[Change]) -> None:
@@ -161,8 +185,9 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
     source = make_source(settings)
     requests_before, bytes_before = fetcher.requests, fetcher.bytes_received
 
+    @contextmanager
     def gather(crawl_id: int, at: str, planner: Planner,
-               timings: dict[str, float]) -> Iterator[CrawlItem]:
+               timings: dict[str, float]) -> Iterator[_Session]:
         with archive.open_manifest(source.name, crawl_id, at) as manifest:
             history.set_manifest(crawl_id, str(manifest.path))
             ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=archive.put,
@@ -170,7 +195,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                                parser_version=source.parser_version, timings=timings,
                                fingerprints=planner.fingerprints(), archive_get=archive.get,
                                cached=_cached_answers(history, source.name))
-            yield from source.crawl(ctx)
+            yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys))
             planner.plan.answers = {
                 url: (a.validators.etag, a.validators.last_modified, a.sha256, a.content_type)
                 for url, a in ctx.fresh.items()}
@@ -195,18 +220,28 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
     source = make_source(settings)
     entries = list(Manifest.read(manifest))
 
+    @contextmanager
     def gather(crawl_id: int, at: str, planner: Planner,
-               timings: dict[str, float]) -> Iterator[CrawlItem]:
+               timings: dict[str, float]) -> Iterator[_Session]:
         history.set_manifest(crawl_id, str(manifest))
         ctx = CrawlContext(settings=settings, fetcher=None, archive_put=archive.put,
                            manifest=None, now=clock, parser_version=source.parser_version,
                            timings=timings, fingerprints=planner.fingerprints())
-        yield from source.replay(ctx, entries, archive.get)
+        yield _Session(source.replay(ctx, entries, archive.get), lambda keys: {})
 
     return _conclude(settings, source, history, clock, gather, lambda: (0, 0))
 
 
-Gather = Callable[[int, str, "Planner", dict[str, float]], Iterator[CrawlItem]]
+@dataclass
+class _Session:
+    """One crawl's access to its source: what it learned, and direct rechecks."""
+
+    items: Iterator[CrawlItem]
+    #: key → True (the source says it is gone: 404/410), False (still there), None.
+    recheck: Callable[[list[str]], dict[str, bool | None]]
+
+
+Gather = Callable[[int, str, "Planner", dict[str, float]], AbstractContextManager[_Session]]
 
 
 def _conclude(settings: SourceSettings, source: Source, history: History, clock: Clock,
@@ -228,25 +263,29 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                      traffic: Callable[[], tuple[int, int]]) -> CrawlResult:
     at = stored(clock())
     crawl_id = history.begin_crawl(source.name, at, source.parser_version)
-    planner = Planner(history.current(source.name), history.content_of)
+    planner = Planner(history.current(source.name), history.content_of,
+                      removal_after=settings.removal_after)
     tally = _Tally()
     process = 0.0
     timings: dict[str, float] = {}
+    verdict = None
     try:
-        for item in gather(crawl_id, at, planner, timings):
-            begin = time.thread_time()
-            _take(item, planner, tally)
-            process += time.thread_time() - begin
+        with gather(crawl_id, at, planner, timings) as session:
+            for item in session.items:
+                begin = time.thread_time()
+                _take(item, planner, tally)
+                process += time.thread_time() - begin
+            verdict = _verdict(settings, planner, tally)
+            if verdict.outcome is Outcome.COMPLETE:
+                candidates = planner.removal_candidates(verdict.incomplete_kinds)
+                gone = session.recheck(candidates) if candidates else {}
+                planner.conclude_removals(candidates, gone, at)
     except ZufiwatchError as exc:
         tally.fatal = f"crawl aborted: {exc}"
+        verdict = None
     process += timings.get("parse", 0.0)
-    verdict = judge(fatal=tally.fatal, listings=tally.listings, unobserved=tally.unobserved,
-                    incomplete=tally.incomplete, observed=planner.observed,
-                    seen_by_kind=planner.seen_by_kind(), present_by_kind=planner.present_by_kind(),
-                    max_loss=settings.max_loss)
+    verdict = verdict or _verdict(settings, planner, tally)
     begin = time.thread_time()
-    if verdict.outcome is Outcome.COMPLETE:
-        planner.conclude_removals(verdict.incomplete_kinds)
     stats = _stats(planner, tally, *traffic(), verdict)
     finished = stored(clock())
     if verdict.outcome is Outcome.FAILED:
@@ -269,6 +308,13 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
              f" ({reason})" if reason else "")
     return CrawlResult(crawl_id, source.name, verdict.outcome, reason, stats,
                        list(planner.plan.changes), process)
+
+
+def _verdict(settings: SourceSettings, planner: Planner, tally: _Tally) -> Verdict:
+    return judge(fatal=tally.fatal, listings=tally.listings, unobserved=tally.unobserved,
+                 incomplete=tally.incomplete, observed=planner.observed,
+                 seen_by_kind=planner.seen_by_kind(), present_by_kind=planner.present_by_kind(),
+                 max_loss=settings.max_loss)
 
 
 def _take(item: object, planner: Planner, tally: _Tally) -> None:

@@ -216,6 +216,11 @@ class Source(ABC):
     def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         """Fetch everything and yield what was learned."""
 
+    def recheck(self, ctx: CrawlContext, keys: list[str]) -> dict[str, bool | None]:
+        """Ask the source directly about entries a complete crawl did not see:
+        ``True`` gone (404/410), ``False`` still there, ``None`` cannot tell."""
+        return dict.fromkeys(keys)
+
     @abstractmethod
     def replay(self, ctx: CrawlContext, entries: Iterable[dict[str, Any]],
                load: Callable[[str], bytes]) -> Iterator[CrawlItem]:

@@ -44,7 +44,7 @@ from ..errors import (
     ZufiwatchError,
 )
 from ..fetch import Response
-from ..model import Record, record_key
+from ..model import Record, record_key, split_key
 from ..normalize import clean_text, html_to_text, html_to_texts, link, sorted_by
 from .base import (
     Confirmed,
@@ -375,6 +375,30 @@ class PvogSource(Source):
                                 thread_name_prefix="pvog") as pool:
             yield from self._learn(ctx, _Live(self.settings, ctx, pool))
 
+    def recheck(self, ctx: CrawlContext, keys: list[str]) -> dict[str, bool | None]:
+        """Leistungen and offices have a detail endpoint: 404 or 410 there means gone.
+        Onlinedienste have none, so only repeated absence can remove them."""
+        if ctx.fetcher is None:
+            return dict.fromkeys(keys)
+        live = _Live(self.settings, ctx, None)
+        answers: dict[str, bool | None] = {}
+        for key in keys:
+            kind, source_id = split_key(key)
+            try:
+                if kind == "leistung":
+                    live.get_detail(source_id, endpoint=f"recheck {EP_DETAIL}")
+                elif kind == "organisationseinheit":
+                    live.get_office(source_id, endpoint=f"recheck {EP_OFFICE}")
+                else:
+                    answers[key] = None
+                    continue
+                answers[key] = False
+            except HTTPStatusError as exc:
+                answers[key] = True if exc.status in (404, 410) else None
+            except ZufiwatchError:
+                answers[key] = None
+        return answers
+
     def replay(self, ctx: CrawlContext, entries: Iterable[dict[str, Any]],
                load: Callable[[str], bytes]) -> Iterator[CrawlItem]:
         """What an earlier crawl learned, parsed again from its archived payloads."""
@@ -512,7 +536,7 @@ class _Live:
     """Payloads fetched now, details in parallel (in order, a bounded window ahead)."""
 
     def __init__(self, settings: SourceSettings, ctx: CrawlContext,
-                 pool: ThreadPoolExecutor) -> None:
+                 pool: ThreadPoolExecutor | None) -> None:
         self.settings = settings
         self.ctx = ctx
         self.pool = pool
@@ -530,29 +554,36 @@ class _Live:
         return self._get(f"/v7/servicedescriptions/{quote(self.settings.ars)}", EP_LISTING,
                          {"page": str(number), "size": str(size)})
 
+    def get_detail(self, lb_id: str, endpoint: str = EP_DETAIL) -> Response:
+        return self._get(f"/v6/servicedescriptions/{quote(lb_id)}/detail", endpoint,
+                         {"ars": self.settings.ars}, record_key("leistung", lb_id))
+
+    def get_office(self, oe_id: str, endpoint: str = EP_OFFICE) -> Response:
+        return self._get("/v5/organisationunits/detail", endpoint, {"q": oe_id},
+                         record_key("organisationseinheit", oe_id))
+
     def _leistung(self, lb_id: str) -> tuple[str, LeistungPayloads]:
         key = record_key("leistung", lb_id)
-        ars = self.settings.ars
         try:
-            detail = self._get(f"/v6/servicedescriptions/{quote(lb_id)}/detail", EP_DETAIL,
-                               {"ars": ars}, key)
+            detail = self.get_detail(lb_id)
             titles = self._get("/v2/organisationunits/titles", EP_TITLES,
-                               {"ars": ars, "lbId": lb_id}, key)
+                               {"ars": self.settings.ars, "lbId": lb_id}, key)
         except ZufiwatchError as exc:
             return lb_id, exc
         return lb_id, (detail, titles)
 
     def leistungen(self, ids: list[str]) -> Iterator[tuple[str, LeistungPayloads]]:
+        assert self.pool is not None
         return ordered_map(self.pool, self._leistung, ids, window=self.window)
 
     def _office(self, oe_id: str) -> tuple[str, Response | Exception]:
         try:
-            return oe_id, self._get("/v5/organisationunits/detail", EP_OFFICE, {"q": oe_id},
-                                    record_key("organisationseinheit", oe_id))
+            return oe_id, self.get_office(oe_id)
         except ZufiwatchError as exc:
             return oe_id, exc
 
     def offices(self, ids: list[str]) -> Iterator[tuple[str, Response | Exception]]:
+        assert self.pool is not None
         return ordered_map(self.pool, self._office, ids, window=self.window)
 
     def online_page(self, token: str | None) -> Response:

@@ -35,6 +35,10 @@ class Current:
     volatile: str
     status: str
     fingerprint: str = ""
+    missing_since: str | None = None
+    missing_count: int = 0
+    #: For a removed record: its last version, to compare with when it reappears.
+    last_version_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,12 @@ class CommitPlan:
     """Everything one crawl concludes, written together or not at all."""
 
     new_versions: list[NewVersion] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    #: (key, since): concluded removed; the last version ends ``since``.
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    #: (key, since, consecutive complete crawls without it).
+    missing: list[tuple[str, str, int]] = field(default_factory=list)
+    #: Keys held as missing that were seen again.
+    recovered: list[str] = field(default_factory=list)
     changes: list[tuple[str, Change]] = field(default_factory=list)
     volatile_updates: list[tuple[int, str]] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
@@ -181,10 +190,13 @@ class History:
         """Every record of the source with its current version's hash."""
         rows = self.db.execute(
             "SELECT r.key, r.id, r.current_version, v.content_hash, v.volatile, r.status, "
-            "r.fingerprint FROM records r LEFT JOIN versions v ON v.id = r.current_version "
+            "r.fingerprint, r.missing_since, r.missing_count, "
+            "CASE WHEN r.current_version IS NULL THEN (SELECT id FROM versions "
+            "  WHERE record_id = r.id ORDER BY valid_from DESC, id DESC LIMIT 1) END "
+            "FROM records r LEFT JOIN versions v ON v.id = r.current_version "
             "WHERE r.source = ?", [source])
-        return {key: Current(rid, vid, digest, volatile or "{}", status, fingerprint)
-                for key, rid, vid, digest, volatile, status, fingerprint in rows}
+        return {row[0]: Current(row[1], row[2], row[3], row[4] or "{}", *row[5:])
+                for row in rows}
 
     def cached_answers(self, source: str) -> dict[str, tuple[str, str, str, str]]:
         """url → (etag, last_modified, sha256, content_type) of the last answers."""
@@ -221,12 +233,12 @@ class History:
             "ON CONFLICT (source, key) DO NOTHING",
             ((source, v.key, v.kind, v.title, at, at) for v in plan.new_versions))
         ids = self._record_ids(source, [v.key for v in plan.new_versions]
-                               + plan.removed + [k for k, _ in plan.changes]
+                               + [k for k, _ in plan.removed] + [k for k, _ in plan.changes]
                                + [k for k, _ in plan.not_observed])
-        touched = [ids[v.key] for v in plan.new_versions] + [ids[k] for k in plan.removed]
         conn.executemany(
             "UPDATE versions SET valid_to = ? WHERE record_id = ? AND valid_to IS NULL",
-            ((at, rid) for rid in touched))
+            [(at, ids[v.key]) for v in plan.new_versions]
+            + [(since, ids[k]) for k, since in plan.removed])
         version_ids = {}
         for v in plan.new_versions:
             cursor = conn.execute(
@@ -236,11 +248,21 @@ class History:
                  at])
             version_ids[v.key] = cursor.lastrowid
             conn.execute(
-                "UPDATE records SET current_version = ?, status = 'present', title = ? "
-                "WHERE id = ?", [cursor.lastrowid, v.title, ids[v.key]])
+                "UPDATE records SET current_version = ?, status = 'present', title = ?, "
+                "missing_since = NULL, missing_count = 0 WHERE id = ?",
+                [cursor.lastrowid, v.title, ids[v.key]])
         conn.executemany(
-            "UPDATE records SET status = 'removed', current_version = NULL, fingerprint = '' "
-            "WHERE id = ?", ((ids[k],) for k in plan.removed))
+            "UPDATE records SET status = 'removed', current_version = NULL, fingerprint = '', "
+            "missing_since = NULL, missing_count = 0 WHERE id = ?",
+            ((ids[k],) for k, _ in plan.removed))
+        conn.executemany(
+            "UPDATE records SET status = 'missing', missing_since = ?, missing_count = ? "
+            "WHERE source = ? AND key = ?",
+            ((since, count, source, key) for key, since, count in plan.missing))
+        conn.executemany(
+            "UPDATE records SET status = 'present', missing_since = NULL, missing_count = 0 "
+            "WHERE source = ? AND key = ? AND status = 'missing'",
+            ((source, key) for key in plan.recovered))
         conn.executemany(
             "UPDATE records SET fingerprint = ? WHERE source = ? AND key = ?",
             ((fingerprint, source, key) for key, fingerprint in plan.fingerprints.items()))

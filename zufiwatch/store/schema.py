@@ -132,3 +132,15 @@ def m002_http_cache(db: Database) -> None:
         )
         """,
     )
+
+
+@MIGRATIONS()
+def m003_missing(db: Database) -> None:
+    """Records not seen by a complete crawl are ``missing`` before they are ``removed``."""
+    _run(
+        db,
+        """
+        ALTER TABLE records ADD COLUMN missing_since TEXT;
+        ALTER TABLE records ADD COLUMN missing_count INTEGER NOT NULL DEFAULT 0
+        """,
+    )
