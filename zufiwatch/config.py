@@ -95,6 +95,11 @@ class SourceSettings:
     #: An entry missing from this many consecutive complete crawls is concluded removed
     #: (sooner when its detail endpoint answers 404 or 410 on a direct recheck).
     removal_after: int = 2
+    #: Where the listing carries ``lastUpdate``, read only entries whose stamp moved (and
+    #: the offices they name); a full crawl still runs every ``verify_every_days``.
+    incremental: bool = True
+    #: Days between full verification crawls that read every entry again.
+    verify_every_days: float = 7.0
 
     def validate(self, where: str) -> None:
         _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name)), f"{where}.name",
@@ -109,6 +114,7 @@ class SourceSettings:
         _require(self.min_interval >= 0, f"{where}.min_interval", "a number >= 0")
         _require(0 < self.max_loss < 1, f"{where}.max_loss", "a share between 0 and 1")
         _require(self.removal_after >= 1, f"{where}.removal_after", "an integer >= 1")
+        _require(self.verify_every_days > 0, f"{where}.verify_every_days", "a number > 0")
 
 
 @dataclass(frozen=True)

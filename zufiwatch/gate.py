@@ -30,20 +30,24 @@ def judge(*, fatal: str | None, listings: Sequence[Listing], unobserved: Sequenc
           incomplete: dict[str, str], observed: int,
           seen_by_kind: Mapping[str, int] | None = None,
           present_by_kind: Mapping[str, int] | None = None,
-          max_loss: float = 0.10) -> Verdict:
+          max_loss: float = 0.10, unverified: Mapping[str, str] | None = None) -> Verdict:
     """The verdict on one crawl.
 
     ``unobserved`` are the reasons of unread entries. ``present_by_kind`` is how many
     records of each kind the history holds as present; a kind of which this crawl saw
     (read, or at least listed) more than ``max_loss`` fewer is suspicious and fails the
-    crawl, unless the source already said that kind is incomplete.
+    crawl, unless the source already said that kind is incomplete. ``unverified`` kinds
+    were not meant to be read completely (incremental crawls): they neither make the crawl
+    partial nor may their absence be read as removal.
     """
     if fatal:
         return Verdict(Outcome.FAILED, fatal)
     seen_by_kind = seen_by_kind or {}
+    skipped = frozenset(unverified or {})
     for kind, present in sorted((present_by_kind or {}).items()):
         seen = seen_by_kind.get(kind, 0)
-        if kind not in incomplete and present and seen < (1 - max_loss) * present:
+        if (kind not in incomplete and kind not in skipped and present
+                and seen < (1 - max_loss) * present):
             return Verdict(Outcome.FAILED,
                            f"suspicious: {seen} {kind} records seen where the history holds "
                            f"{present} (more than {max_loss:.0%} lost); nothing concluded")
@@ -62,8 +66,8 @@ def judge(*, fatal: str | None, listings: Sequence[Listing], unobserved: Sequenc
     if observed == 0 and reasons:
         return Verdict(Outcome.FAILED, "nothing could be read: " + " | ".join(reasons))
     if reasons:
-        return Verdict(Outcome.PARTIAL, " | ".join(reasons), frozenset(kinds))
-    return Verdict(Outcome.COMPLETE, "")
+        return Verdict(Outcome.PARTIAL, " | ".join(reasons), frozenset(kinds) | skipped)
+    return Verdict(Outcome.COMPLETE, "", skipped)
 
 
 def _kind_of(listing_name: str) -> str:

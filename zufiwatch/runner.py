@@ -8,12 +8,14 @@ memory), asks the gate for a verdict and stores the conclusions in one transacti
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,8 @@ from .sources.base import (
     Listing,
     Observed,
     Unobserved,
+    Unverified,
+    Vouched,
 )
 from .store import CommitPlan, Current, History, NewVersion
 from .timeutil import Clock, stored, system_clock
@@ -63,9 +67,11 @@ class Planner:
 
     def __init__(self, current: dict[str, Current],
                  load_content: Callable[[int], dict[str, Any]], *,
-                 removal_after: int = 2) -> None:
+                 removal_after: int = 2, incremental: bool = False) -> None:
         self._current = current
         self.removal_after = removal_after
+        #: Read only what the listing says changed (never for a baseline).
+        self.incremental = incremental and bool(current)
         self._load = load_content
         self.plan = CommitPlan()
         self._seen: set[str] = set()
@@ -90,6 +96,28 @@ class Planner:
         """Stored fingerprints of the current versions, for sources to skip parsing."""
         return {key: c.fingerprint for key, c in self._current.items()
                 if c.fingerprint and c.version_id is not None}
+
+    def stamps(self) -> dict[str, str]:
+        """The stored ``lastUpdate`` of every current version (incremental crawls only)."""
+        if not self.incremental:
+            return {}
+        stamps = {}
+        for key, current in self._current.items():
+            if current.version_id is not None and '"lastUpdate"' in current.volatile:
+                stamp = json.loads(current.volatile).get("lastUpdate")
+                if isinstance(stamp, str):
+                    stamps[key] = stamp
+        return stamps
+
+    def vouch(self, key: str) -> None:
+        """The listing says the entry is unchanged since its current version: seen."""
+        current = self._current.get(key)
+        if current is None or current.version_id is None:
+            raise ValueError(f"{key}: vouched for without a current version")
+        if self._first_sighting(key):
+            self.plan.seen.append(key)
+            if current.status == "missing":
+                self.plan.recovered.append(key)
 
     def confirm(self, key: str, fingerprint: str) -> None:
         """The payloads are those of the current version: seen, unchanged."""
@@ -177,6 +205,7 @@ class _Tally:
     listings: list[Listing] = field(default_factory=list)
     unobserved: list[str] = field(default_factory=list)
     incomplete: dict[str, str] = field(default_factory=dict)
+    unverified: dict[str, str] = field(default_factory=dict)
 
 
 def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
@@ -194,7 +223,8 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                                manifest=manifest, now=clock,
                                parser_version=source.parser_version, timings=timings,
                                fingerprints=planner.fingerprints(), archive_get=archive.get,
-                               cached=_cached_answers(history, source.name))
+                               cached=_cached_answers(history, source.name),
+                               incremental=planner.incremental, stamps=planner.stamps())
             yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys))
             planner.plan.answers = {
                 url: (a.validators.etag, a.validators.last_modified, a.sha256, a.content_type)
@@ -203,7 +233,17 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
     def traffic() -> tuple[int, int]:
         return fetcher.requests - requests_before, fetcher.bytes_received - bytes_before
 
-    return _conclude(settings, source, history, clock, gather, traffic)
+    return _conclude(settings, source, history, clock, gather, traffic, live=True)
+
+
+def _verified_lately(history: History, source: str, settings: SourceSettings,
+                     clock: Clock) -> bool:
+    """Whether a complete full crawl ran within ``verify_every_days``."""
+    last = history.last_full_crawl(source)
+    if last is None or not settings.incremental:
+        return False
+    age = clock() - datetime.fromisoformat(last)
+    return age < timedelta(days=settings.verify_every_days)
 
 
 def _cached_answers(history: History, source: str) -> dict[str, CachedAnswer]:
@@ -229,7 +269,7 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
                            timings=timings, fingerprints=planner.fingerprints())
         yield _Session(source.replay(ctx, entries, archive.get), lambda keys: {})
 
-    return _conclude(settings, source, history, clock, gather, lambda: (0, 0))
+    return _conclude(settings, source, history, clock, gather, lambda: (0, 0), live=False)
 
 
 @dataclass
@@ -245,7 +285,8 @@ Gather = Callable[[int, str, "Planner", dict[str, float]], AbstractContextManage
 
 
 def _conclude(settings: SourceSettings, source: Source, history: History, clock: Clock,
-              gather: Gather, traffic: Callable[[], tuple[int, int]]) -> CrawlResult:
+              gather: Gather, traffic: Callable[[], tuple[int, int]], *,
+              live: bool) -> CrawlResult:
     """Take in what the source learned, ask the gate, store the conclusions.
 
     Raises :class:`CrawlInProgress` when another process crawls the same source now.
@@ -255,16 +296,20 @@ def _conclude(settings: SourceSettings, source: Source, history: History, clock:
         if interrupted:
             log.warning("%d earlier crawl(s) of %s were interrupted; marked failed",
                         interrupted, source.name)
-        return _conclude_locked(settings, source, history, clock, gather, traffic)
+        incremental = live and _verified_lately(history, source.name, settings, clock)
+        return _conclude_locked(settings, source, history, clock, gather, traffic,
+                                incremental)
 
 
 def _conclude_locked(settings: SourceSettings, source: Source, history: History,
-                     clock: Clock, gather: Gather,
-                     traffic: Callable[[], tuple[int, int]]) -> CrawlResult:
+                     clock: Clock, gather: Gather, traffic: Callable[[], tuple[int, int]],
+                     incremental: bool) -> CrawlResult:
     at = stored(clock())
-    crawl_id = history.begin_crawl(source.name, at, source.parser_version)
     planner = Planner(history.current(source.name), history.content_of,
-                      removal_after=settings.removal_after)
+                      removal_after=settings.removal_after,
+                      incremental=incremental)
+    crawl_id = history.begin_crawl(source.name, at, source.parser_version,
+                                   "incremental" if planner.incremental else "full")
     tally = _Tally()
     process = 0.0
     timings: dict[str, float] = {}
@@ -314,7 +359,7 @@ def _verdict(settings: SourceSettings, planner: Planner, tally: _Tally) -> Verdi
     return judge(fatal=tally.fatal, listings=tally.listings, unobserved=tally.unobserved,
                  incomplete=tally.incomplete, observed=planner.observed,
                  seen_by_kind=planner.seen_by_kind(), present_by_kind=planner.present_by_kind(),
-                 max_loss=settings.max_loss)
+                 max_loss=settings.max_loss, unverified=tally.unverified)
 
 
 def _take(item: object, planner: Planner, tally: _Tally) -> None:
@@ -323,6 +368,10 @@ def _take(item: object, planner: Planner, tally: _Tally) -> None:
             planner.observe(record, item.fingerprint)
     elif isinstance(item, Confirmed):
         planner.confirm(item.key, item.fingerprint)
+    elif isinstance(item, Vouched):
+        planner.vouch(item.key)
+    elif isinstance(item, Unverified):
+        tally.unverified[item.kind] = item.reason
     elif isinstance(item, Unobserved):
         planner.not_observed(item.key, item.reason)
         tally.unobserved.append(f"{item.key}: {item.reason}")

@@ -48,6 +48,8 @@ __all__ = [
     "Observed",
     "Source",
     "Unobserved",
+    "Unverified",
+    "Vouched",
     "decode_json",
 ]
 
@@ -63,6 +65,23 @@ class Observed:
 class Confirmed:
     key: str
     fingerprint: str
+
+
+@dataclass(frozen=True)
+class Vouched:
+    """An entry the source's listing says is unchanged (same ``lastUpdate``): seen, not
+    fetched (incremental crawls)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Unverified:
+    """A kind of record this crawl did not set out to read completely (incremental
+    crawls): none of it is concluded missing, and the crawl is not partial for it."""
+
+    kind: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -91,7 +110,8 @@ class Fatal:
     reason: str
 
 
-CrawlItem = Observed | Confirmed | Unobserved | Incomplete | Listing | Fatal
+CrawlItem = (Observed | Confirmed | Vouched | Unobserved | Incomplete | Unverified | Listing
+             | Fatal)
 
 
 @dataclass
@@ -109,6 +129,10 @@ class CrawlContext:
     timings: dict[str, float] = field(default_factory=dict)
     #: Fingerprints of the payloads each stored current version was parsed from, by key.
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    #: Incremental crawl: skip entries whose listing ``lastUpdate`` equals ``stamps``.
+    incremental: bool = False
+    #: The stored ``lastUpdate`` of each current version, by key (incremental crawls).
+    stamps: Mapping[str, str] = field(default_factory=dict)
     #: Reads archived payloads (for answers "304 Not Modified").
     archive_get: Callable[[str], bytes] | None = None
     #: Validators of earlier answers, by request URL: what makes a conditional request.

@@ -56,6 +56,8 @@ from .base import (
     Observed,
     Source,
     Unobserved,
+    Unverified,
+    Vouched,
     decode_json,
 )
 
@@ -406,17 +408,38 @@ class PvogSource(Source):
 
     def _learn(self, ctx: CrawlContext, payloads: _Payloads) -> Iterator[CrawlItem]:
         try:
-            ids = yield from self._listing(ctx, payloads)
+            ids, stamps = yield from self._listing(ctx, payloads)
         except ZufiwatchError as exc:
             yield Fatal(f"listing of Leistungen failed: {exc}")
             return
         office_ids: set[str] = set()
+        listed = len(ids)
+        if ctx.incremental:
+            ids = yield from self._unchanged_per_listing(ctx, ids, stamps)
         yield from self._leistungen(ctx, payloads, ids, office_ids)
         yield from self._offices(ctx, payloads, sorted(office_ids))
+        if len(ids) < listed:
+            yield Unverified("organisationseinheit", "incremental crawl: only the offices of "
+                             "changed Leistungen were read")
         yield from self._onlineservices(ctx, payloads)
+
+    def _unchanged_per_listing(self, ctx: CrawlContext, ids: list[str],
+                               stamps: dict[str, str]) -> Iterator[CrawlItem]:
+        """Vouch for Leistungen whose listing ``lastUpdate`` equals the stored one; return
+        the ids that must be fetched."""
+        fetch = []
+        for lb_id in ids:
+            key = record_key("leistung", lb_id)
+            stamp = stamps.get(lb_id)
+            if stamp and ctx.stamps.get(key) == stamp:
+                yield Vouched(key)
+            else:
+                fetch.append(lb_id)
+        return fetch
 
     def _listing(self, ctx: CrawlContext, payloads: _Payloads) -> Iterator[CrawlItem]:
         ids: list[str] = []
+        stamps: dict[str, str] = {}
         page_number = 0
         total = None
         while True:
@@ -425,6 +448,7 @@ class PvogSource(Source):
                 page = parse_listing(decode_json(response, EP_LISTING))
             total = page.total_elements if total is None else total
             ids.extend(page.ids)
+            stamps.update(page.last_update)
             page_number += 1
             if page.last or not page.ids or len(ids) >= total or (
                     page.total_pages and page_number >= page.total_pages):
@@ -435,7 +459,7 @@ class PvogSource(Source):
             raise PayloadError(f"{EP_LISTING}: totalElements said {total}, "
                                f"the pages listed {len(unique)} distinct ids",
                                endpoint=EP_LISTING)
-        return unique
+        return unique, stamps
 
     def _leistungen(self, ctx: CrawlContext, payloads: _Payloads, ids: list[str],
                     office_ids: set[str]) -> Iterator[CrawlItem]:

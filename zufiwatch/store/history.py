@@ -143,12 +143,21 @@ class History:
                  "nothing it saw was concluded", source, str(Outcome.RUNNING)])
         return cursor.rowcount
 
-    def begin_crawl(self, source: str, started_at: str, parser_version: str) -> int:
+    def begin_crawl(self, source: str, started_at: str, parser_version: str,
+                    mode: str = "full") -> int:
         with self.db.atomic():
             cursor = self.db.execute(
-                "INSERT INTO crawls (source, started_at, outcome, parser_version) "
-                "VALUES (?, ?, ?, ?)", [source, started_at, Outcome.RUNNING, parser_version])
+                "INSERT INTO crawls (source, started_at, outcome, parser_version, mode) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [source, started_at, Outcome.RUNNING, parser_version, mode])
         return int(cursor.lastrowid)
+
+    def last_full_crawl(self, source: str) -> str | None:
+        """When the last complete full crawl of ``source`` started, if ever."""
+        row = self.db.execute(
+            "SELECT max(started_at) FROM crawls WHERE source = ? AND outcome = 'complete' "
+            "AND mode = 'full'", [source]).fetchone()
+        return row[0] if row else None
 
     def set_manifest(self, crawl_id: int, manifest: str) -> None:
         with self.db.atomic():

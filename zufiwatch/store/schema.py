@@ -144,3 +144,10 @@ def m003_missing(db: Database) -> None:
         ALTER TABLE records ADD COLUMN missing_count INTEGER NOT NULL DEFAULT 0
         """,
     )
+
+
+@MIGRATIONS()
+def m004_crawl_mode(db: Database) -> None:
+    """Crawls are ``full`` (every entry read) or ``incremental`` (only what the listing says
+    changed)."""
+    _run(db, "ALTER TABLE crawls ADD COLUMN mode TEXT NOT NULL DEFAULT 'full'")
