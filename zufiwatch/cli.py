@@ -186,6 +186,43 @@ def crawl(app: App, sources: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.option("--source", "sources", multiple=True,
+              help="Only this source (repeatable; default: all configured).")
+@click.option("--crawl", "crawl_id", type=int,
+              help="Re-derive from this crawl's payloads (default: the last complete full "
+                   "crawl of each source).")
+@pass_app
+@handle_errors
+def reparse(app: App, sources: tuple[str, ...], crawl_id: int | None) -> None:
+    """Parse archived payloads again with the current parser.
+
+    What the current parser reads differently from the stored versions is recorded as
+    changes with cause "parser", never as changes of the directory. A crawl does this by
+    itself when the parser version changed; this command does it on request.
+
+    \b
+    Example:
+      zufiwatch reparse --source pvog-jena
+    """
+    from .runner import rebaseline
+
+    settings = app.settings
+    chosen = [settings.source(name) for name in sources] or list(settings.sources)
+    if not chosen:
+        raise ConfigError(f"{settings.origin}: no [[sources]] configured")
+    with app.history() as history:
+        for source in chosen:
+            result = rebaseline(source, history=history, archive=Archive(settings.snapshots),
+                                clock=app.clock, crawl_id=crawl_id)
+            if result is None:
+                click.echo(f"{source.name}: no archived crawl to parse again")
+            else:
+                click.echo(f"{source.name}: crawl {result.crawl_id} {result.outcome}: "
+                           f"{result.stats['observed']} records parsed again, "
+                           f"{result.stats['changes']} changes by the parser")
+
+
+@cli.command()
 @click.option("--source", help="Only crawls of this source.")
 @click.option("--limit", default=20, show_default=True, help="How many crawls, newest first.")
 @output_options
@@ -207,7 +244,7 @@ def crawls(app: App, source: str | None, limit: int, fmt: str | None) -> None:
 
 
 CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change_type", "path",
-                  "label", "old_value", "new_value", "crawl_id", "version_id"]
+                  "label", "old_value", "new_value", "cause", "crawl_id", "version_id"]
 
 
 @cli.command()
@@ -244,7 +281,9 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
 
 def _readable_change(row: dict[str, Any], tz: str) -> dict[str, Any]:
     old, new = change_pair(row.get("old_value"), row.get("new_value"), 50)
-    return {**row, "detected": show_time(row.get("detected_at"), tz), "old": old, "new": new}
+    kind = row["change_type"] + (" (parser)" if row.get("cause") == "parser" else "")
+    return {**row, "detected": show_time(row.get("detected_at"), tz), "old": old, "new": new,
+            "change_type": kind}
 
 
 @cli.command()

@@ -44,7 +44,8 @@ from .sources.base import (
 from .store import CommitPlan, Current, History, NewVersion
 from .timeutil import Clock, stored, system_clock
 
-__all__ = ["CrawlResult", "Planner", "crawl_sources", "replay_crawl", "run_crawl"]
+__all__ = ["CrawlResult", "Planner", "crawl_sources", "rebaseline", "replay_crawl",
+           "run_crawl"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class Planner:
         self.removal_after = removal_after
         #: Read only what the listing says changed (never for a baseline).
         self.incremental = incremental and bool(current)
+        #: Entries taken as unchanged on the listing's word, without reading them.
+        self.vouched = 0
         self._load = load_content
         self.plan = CommitPlan()
         self._seen: set[str] = set()
@@ -115,6 +118,7 @@ class Planner:
         if current is None or current.version_id is None:
             raise ValueError(f"{key}: vouched for without a current version")
         if self._first_sighting(key):
+            self.vouched += 1
             self.plan.seen.append(key)
             if current.status == "missing":
                 self.plan.recovered.append(key)
@@ -233,7 +237,12 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
     def traffic() -> tuple[int, int]:
         return fetcher.requests - requests_before, fetcher.bytes_received - bytes_before
 
-    return _conclude(settings, source, history, clock, gather, traffic, live=True)
+    if history.needs_rebaseline(source.name, source.parser_version):
+        result = rebaseline(settings, history=history, archive=archive, clock=clock)
+        log.warning("parser %s is new for %s: %s", source.parser_version, source.name,
+                    f"history re-derived in crawl {result.crawl_id} ({result.outcome})"
+                    if result else "no archived crawl to re-derive from")
+    return _conclude(settings, source, history, clock, gather, traffic, mode="live")
 
 
 def _verified_lately(history: History, source: str, settings: SourceSettings,
@@ -252,10 +261,13 @@ def _cached_answers(history: History, source: str) -> dict[str, CachedAnswer]:
 
 
 def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
-                 archive: Archive, clock: Clock = system_clock) -> CrawlResult:
+                 archive: Archive, clock: Clock = system_clock,
+                 rebaseline: bool = False) -> CrawlResult:
     """Process the archived payloads of an earlier crawl again, with the current parser.
 
-    Stored as a crawl of its own, exactly as if the payloads had just been fetched.
+    Stored as a crawl of its own. With ``rebaseline`` (a new parser re-derives the
+    history) its changes are recorded with cause ``parser``, and it concludes nothing
+    about presence: no entry becomes missing or removed, none is "confirmed" now.
     """
     source = make_source(settings)
     entries = list(Manifest.read(manifest))
@@ -269,7 +281,23 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
                            timings=timings, fingerprints=planner.fingerprints())
         yield _Session(source.replay(ctx, entries, archive.get), lambda keys: {})
 
-    return _conclude(settings, source, history, clock, gather, lambda: (0, 0), live=False)
+    return _conclude(settings, source, history, clock, gather, lambda: (0, 0),
+                     mode="reparse" if rebaseline else "full")
+
+
+def rebaseline(settings: SourceSettings, *, history: History, archive: Archive,
+               clock: Clock = system_clock, crawl_id: int | None = None) -> CrawlResult | None:
+    """Re-derive the history of a source with the current parser from the archived payloads
+    of a crawl (default: the last complete full crawl), so that what the new parser reads
+    differently is recorded as such (cause ``parser``) and not as changes of the directory.
+
+    Returns ``None`` when there is no archived crawl to re-derive from.
+    """
+    crawl = history.crawl(crawl_id) if crawl_id else history.last_full_crawl_row(settings.name)
+    if crawl is None or not crawl["manifest"] or not Path(crawl["manifest"]).exists():
+        return None
+    return replay_crawl(settings, Path(crawl["manifest"]), history=history, archive=archive,
+                        clock=clock, rebaseline=True)
 
 
 @dataclass
@@ -286,7 +314,7 @@ Gather = Callable[[int, str, "Planner", dict[str, float]], AbstractContextManage
 
 def _conclude(settings: SourceSettings, source: Source, history: History, clock: Clock,
               gather: Gather, traffic: Callable[[], tuple[int, int]], *,
-              live: bool) -> CrawlResult:
+              mode: str) -> CrawlResult:
     """Take in what the source learned, ask the gate, store the conclusions.
 
     Raises :class:`CrawlInProgress` when another process crawls the same source now.
@@ -296,20 +324,22 @@ def _conclude(settings: SourceSettings, source: Source, history: History, clock:
         if interrupted:
             log.warning("%d earlier crawl(s) of %s were interrupted; marked failed",
                         interrupted, source.name)
-        incremental = live and _verified_lately(history, source.name, settings, clock)
-        return _conclude_locked(settings, source, history, clock, gather, traffic,
-                                incremental)
+        if mode == "live":
+            lately = _verified_lately(history, source.name, settings, clock)
+            mode = "incremental" if lately else "full"
+        return _conclude_locked(settings, source, history, clock, gather, traffic, mode)
 
 
 def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                      clock: Clock, gather: Gather, traffic: Callable[[], tuple[int, int]],
-                     incremental: bool) -> CrawlResult:
+                     mode: str) -> CrawlResult:
     at = stored(clock())
     planner = Planner(history.current(source.name), history.content_of,
                       removal_after=settings.removal_after,
-                      incremental=incremental)
-    crawl_id = history.begin_crawl(source.name, at, source.parser_version,
-                                   "incremental" if planner.incremental else "full")
+                      incremental=mode == "incremental")
+    if mode == "reparse":
+        planner.plan.cause = "parser"
+    crawl_id = history.begin_crawl(source.name, at, source.parser_version, mode)
     tally = _Tally()
     process = 0.0
     timings: dict[str, float] = {}
@@ -321,7 +351,10 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                 _take(item, planner, tally)
                 process += time.thread_time() - begin
             verdict = _verdict(settings, planner, tally)
-            if verdict.outcome is Outcome.COMPLETE:
+            if mode == "reparse":
+                planner.plan.seen.clear()  # old payloads confirm nothing about now
+                planner.plan.recovered.clear()
+            elif verdict.outcome is Outcome.COMPLETE:
                 candidates = planner.removal_candidates(verdict.incomplete_kinds)
                 gone = session.recheck(candidates) if candidates else {}
                 planner.conclude_removals(candidates, gone, at)
@@ -332,6 +365,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
     verdict = verdict or _verdict(settings, planner, tally)
     begin = time.thread_time()
     stats = _stats(planner, tally, *traffic(), verdict)
+    if mode == "incremental" and not planner.vouched:
+        history.set_mode(crawl_id, "full")  # it read every entry: a verification crawl
     finished = stored(clock())
     if verdict.outcome is Outcome.FAILED:
         history.finish_crawl(crawl_id, outcome=verdict.outcome, finished_at=finished,

@@ -67,6 +67,8 @@ class CommitPlan:
     seen: list[str] = field(default_factory=list)
     not_observed: list[tuple[str, str]] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    #: ``source`` (the directory changed) or ``parser`` (a re-derivation by a new parser).
+    cause: str = "source"
     #: url → (etag, last_modified, sha256, content_type) of answers to remember.
     answers: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
@@ -152,12 +154,32 @@ class History:
                 [source, started_at, Outcome.RUNNING, parser_version, mode])
         return int(cursor.lastrowid)
 
+    def needs_rebaseline(self, source: str, parser_version: str) -> bool:
+        """Whether the source has a history that ``parser_version`` has not re-derived."""
+        has_records = self.db.execute("SELECT 1 FROM records WHERE source = ? LIMIT 1",
+                                      [source]).fetchone()
+        known = self.db.execute(
+            "SELECT 1 FROM source_parsers WHERE source = ? AND parser_version = ?",
+            [source, parser_version]).fetchone()
+        return bool(has_records) and not known
+
+    def last_full_crawl_row(self, source: str) -> dict[str, Any] | None:
+        """The last complete full crawl of ``source``."""
+        rows = list(self.db.query(
+            "SELECT * FROM crawls WHERE source = ? AND outcome = 'complete' AND mode = 'full' "
+            "ORDER BY started_at DESC, id DESC LIMIT 1", [source]))
+        return rows[0] if rows else None
+
     def last_full_crawl(self, source: str) -> str | None:
         """When the last complete full crawl of ``source`` started, if ever."""
         row = self.db.execute(
             "SELECT max(started_at) FROM crawls WHERE source = ? AND outcome = 'complete' "
             "AND mode = 'full'", [source]).fetchone()
         return row[0] if row else None
+
+    def set_mode(self, crawl_id: int, mode: str) -> None:
+        with self.db.atomic():
+            self.db.execute("UPDATE crawls SET mode = ? WHERE id = ?", [mode, crawl_id])
 
     def set_manifest(self, crawl_id: int, manifest: str) -> None:
         with self.db.atomic():
@@ -279,9 +301,12 @@ class History:
                          ((vol, vid) for vid, vol in plan.volatile_updates))
         conn.executemany(
             "INSERT INTO changes (crawl_id, record_id, version_id, detected_at, change_type, "
-            "path, label, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "path, label, old_value, new_value, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((crawl_id, ids[key], version_ids.get(key), at, str(c.change_type), c.path,
-              c.label, _json_or_null(c.old), _json_or_null(c.new)) for key, c in plan.changes))
+              c.label, _json_or_null(c.old), _json_or_null(c.new), plan.cause)
+             for key, c in plan.changes))
+        conn.execute("INSERT OR IGNORE INTO source_parsers (source, parser_version, since) "
+                     "VALUES (?, ?, ?)", [source, parser_version, at])
         conn.executemany(
             "UPDATE records SET last_seen_at = ? WHERE source = ? AND key = ?",
             ((at, source, key) for key in plan.seen))
@@ -366,7 +391,7 @@ class History:
         tail = f"LIMIT {int(limit)}" if limit else ""
         return list(self.db.query(
             "SELECT c.id, c.detected_at, r.source, r.key, r.kind, r.title, c.change_type, "
-            "c.path, c.label, c.old_value, c.new_value, c.crawl_id, c.version_id "
+            "c.path, c.label, c.old_value, c.new_value, c.cause, c.crawl_id, c.version_id "
             f"FROM changes c JOIN records r ON r.id = c.record_id {where} "
             f"ORDER BY c.detected_at, c.id {tail}", params))
 

@@ -151,3 +151,22 @@ def m004_crawl_mode(db: Database) -> None:
     """Crawls are ``full`` (every entry read) or ``incremental`` (only what the listing says
     changed)."""
     _run(db, "ALTER TABLE crawls ADD COLUMN mode TEXT NOT NULL DEFAULT 'full'")
+
+
+@MIGRATIONS()
+def m005_parser_versions(db: Database) -> None:
+    """Why a change was recorded (``source``: the directory changed; ``parser``: a new
+    parser reads the same payloads differently), and which parser versions each source's
+    history has been baselined with."""
+    _run(
+        db,
+        """
+        ALTER TABLE changes ADD COLUMN cause TEXT NOT NULL DEFAULT 'source';
+        CREATE TABLE source_parsers (
+            source TEXT NOT NULL,
+            parser_version TEXT NOT NULL,
+            since TEXT NOT NULL,
+            PRIMARY KEY (source, parser_version)
+        )
+        """,
+    )
