@@ -75,7 +75,7 @@ def test_changes_json_and_filters(built: Built) -> None:
     assert len(rows) == expected
     assert set(rows[0]) == {"id", "detected_at", "source", "key", "kind", "title",
                             "change_type", "path", "label", "old_value", "new_value",
-                            "cause", "crawl_id", "version_id"}
+                            "cause", "flap_of", "crawl_id", "version_id"}
     offices = built.json("changes", "--kind", "organisationseinheit")
     assert [r["key"] for r in offices] == [edit(built, 5, "organisationseinheit")]
     # Day 6 was crawled on 2026-10-07 (06:00 Berlin): --since that day keeps days 6 and 7.

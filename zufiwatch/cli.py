@@ -244,7 +244,8 @@ def crawls(app: App, source: str | None, limit: int, fmt: str | None) -> None:
 
 
 CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change_type", "path",
-                  "label", "old_value", "new_value", "cause", "crawl_id", "version_id"]
+                  "label", "old_value", "new_value", "cause", "flap_of", "crawl_id",
+                  "version_id"]
 
 
 @cli.command()
@@ -282,6 +283,8 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
 def _readable_change(row: dict[str, Any], tz: str) -> dict[str, Any]:
     old, new = change_pair(row.get("old_value"), row.get("new_value"), 50)
     kind = row["change_type"] + (" (parser)" if row.get("cause") == "parser" else "")
+    if row.get("flap_of"):
+        kind += f" (flapping, see {row['flap_of']})"
     return {**row, "detected": show_time(row.get("detected_at"), tz), "old": old, "new": new,
             "change_type": kind}
 

@@ -100,6 +100,9 @@ class SourceSettings:
     incremental: bool = True
     #: Days between full verification crawls that read every entry again.
     verify_every_days: float = 7.0
+    #: A field that returns to a value it had within this many days is flapping: the
+    #: back-and-forth is reported once, with its sequence (0 turns this off).
+    flap_window_days: float = 7.0
 
     def validate(self, where: str) -> None:
         _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name)), f"{where}.name",
@@ -115,6 +118,7 @@ class SourceSettings:
         _require(0 < self.max_loss < 1, f"{where}.max_loss", "a share between 0 and 1")
         _require(self.removal_after >= 1, f"{where}.removal_after", "an integer >= 1")
         _require(self.verify_every_days > 0, f"{where}.verify_every_days", "a number > 0")
+        _require(self.flap_window_days >= 0, f"{where}.flap_window_days", "a number >= 0")
 
 
 @dataclass(frozen=True)

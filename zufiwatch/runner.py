@@ -26,7 +26,15 @@ from .differ import diff_records, reappeared
 from .errors import CrawlInProgress, ZufiwatchError
 from .fetch import Fetcher, Validators
 from .gate import Verdict, judge
-from .model import Change, Outcome, Record, canonical_json, split_key, text_hash
+from .model import (
+    Change,
+    ChangeType,
+    Outcome,
+    Record,
+    canonical_json,
+    split_key,
+    text_hash,
+)
 from .sources import Source, make_source
 from .sources.base import (
     CachedAnswer,
@@ -245,6 +253,30 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
     return _conclude(settings, source, history, clock, gather, traffic, mode="live")
 
 
+def find_flaps(changes: list[tuple[str, Change]],
+               recent: list[dict[str, Any]]) -> dict[int, int]:
+    """Which new changes return a field to a value it had in ``recent`` changes.
+
+    A change flaps when its new value equals the old value of an earlier change of the
+    same record and field (label) in the window. It is linked to the first change of that
+    back-and-forth. Pure: ``recent`` rows carry id, key, label, old/new value (JSON text)
+    and flap_of.
+    """
+    earlier: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in recent:
+        earlier.setdefault((row["key"], row["label"]), []).append(row)
+    flaps = {}
+    for index, (key, change) in enumerate(changes):
+        if change.change_type is not ChangeType.MODIFIED:
+            continue
+        new = canonical_json(change.new)
+        for row in earlier.get((key, change.label), []):
+            if row["old_value"] == new:
+                flaps[index] = row["flap_of"] or row["id"]
+                break
+    return flaps
+
+
 def _verified_lately(history: History, source: str, settings: SourceSettings,
                      clock: Clock) -> bool:
     """Whether a complete full crawl ran within ``verify_every_days``."""
@@ -374,6 +406,10 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         log.error("crawl %s of %s failed: %s", crawl_id, source.name, verdict.reason)
         return CrawlResult(crawl_id, source.name, verdict.outcome, verdict.reason, stats, [],
                            process)
+    if settings.flap_window_days and planner.plan.changes and planner.plan.cause == "source":
+        since = stored(clock() - timedelta(days=settings.flap_window_days))
+        planner.plan.flaps = find_flaps(planner.plan.changes,
+                                        history.recent_changes(source.name, since))
     reason = verdict.reason
     if planner.baseline:
         note = (f"baseline: first crawl of this source, {planner.observed} records stored, "

@@ -69,6 +69,8 @@ class CommitPlan:
     fingerprints: dict[str, str] = field(default_factory=dict)
     #: ``source`` (the directory changed) or ``parser`` (a re-derivation by a new parser).
     cause: str = "source"
+    #: Index into ``changes`` → id of the first change of the back-and-forth it continues.
+    flaps: dict[int, int] = field(default_factory=dict)
     #: url → (etag, last_modified, sha256, content_type) of answers to remember.
     answers: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
@@ -301,10 +303,11 @@ class History:
                          ((vol, vid) for vid, vol in plan.volatile_updates))
         conn.executemany(
             "INSERT INTO changes (crawl_id, record_id, version_id, detected_at, change_type, "
-            "path, label, old_value, new_value, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "path, label, old_value, new_value, cause, flap_of) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ((crawl_id, ids[key], version_ids.get(key), at, str(c.change_type), c.path,
-              c.label, _json_or_null(c.old), _json_or_null(c.new), plan.cause)
-             for key, c in plan.changes))
+              c.label, _json_or_null(c.old), _json_or_null(c.new), plan.cause,
+              plan.flaps.get(index)) for index, (key, c) in enumerate(plan.changes)))
         conn.execute("INSERT OR IGNORE INTO source_parsers (source, parser_version, since) "
                      "VALUES (?, ?, ?)", [source, parser_version, at])
         conn.executemany(
@@ -391,9 +394,29 @@ class History:
         tail = f"LIMIT {int(limit)}" if limit else ""
         return list(self.db.query(
             "SELECT c.id, c.detected_at, r.source, r.key, r.kind, r.title, c.change_type, "
-            "c.path, c.label, c.old_value, c.new_value, c.cause, c.crawl_id, c.version_id "
+            "c.path, c.label, c.old_value, c.new_value, c.cause, c.flap_of, c.crawl_id, "
+            "c.version_id "
             f"FROM changes c JOIN records r ON r.id = c.record_id {where} "
             f"ORDER BY c.detected_at, c.id {tail}", params))
+
+    def recent_changes(self, source: str, since: str) -> list[dict[str, Any]]:
+        """Changes of ``source`` detected at or after ``since``, oldest first."""
+        return list(self.db.query(
+            "SELECT c.id, r.key, c.label, c.old_value, c.new_value, c.flap_of "
+            "FROM changes c JOIN records r ON r.id = c.record_id "
+            "WHERE r.source = ? AND c.detected_at >= ? AND c.cause = 'source' "
+            "ORDER BY c.detected_at, c.id", [source, since]))
+
+    def flap_sequence(self, root: int) -> list[Any]:
+        """The values a back-and-forth went through: the first change's old and new value,
+        then the new value of every change that continued it."""
+        rows = self.db.execute(
+            "SELECT old_value, new_value, id FROM changes WHERE id = ? OR flap_of = ? "
+            "ORDER BY detected_at, id", [root, root]).fetchall()
+        if not rows:
+            return []
+        values = [rows[0][0], rows[0][1], *(row[1] for row in rows[1:])]
+        return [None if v is None else json.loads(v) for v in values]
 
     def observation_gaps(self, record_id: int) -> list[dict[str, Any]]:
         return list(self.db.query(

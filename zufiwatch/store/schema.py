@@ -170,3 +170,10 @@ def m005_parser_versions(db: Database) -> None:
         )
         """,
     )
+
+
+@MIGRATIONS()
+def m006_flapping(db: Database) -> None:
+    """A change that returns a field to a value it had within the flap window points to
+    the first change of that back-and-forth (``flap_of``)."""
+    _run(db, "ALTER TABLE changes ADD COLUMN flap_of INTEGER REFERENCES changes(id)")
