@@ -88,3 +88,26 @@ def test_incremental_can_be_switched_off(stamped: Crawler) -> None:
     again = stamped.day(2)
     assert stamped.history.crawl(again.crawl_id)["mode"] == "full"
     assert again.stats["requests"] == full.stats["requests"]
+
+
+def test_daily_churn_of_one_percent_in_2000_leistungen(tmp_path, fetcher: Fetcher,
+                                                       clock: FakeClock) -> None:
+    from zufiwatch.sim import ChurnScenario, build_directory
+
+    churn = ChurnScenario(build_directory(2000), share=0.01)
+    with SimulatedPVOG(churn, listing_last_update=True) as pvog, \
+            History(tmp_path / "churn.db") as history:
+        source = SourceSettings(name="churn", kind="pvog", base_url=pvog.base_url,
+                                ars=JENA_ARS, page_size=100, max_concurrency=4, min_interval=0)
+        crawler = Crawler(pvog, source, history, Archive(tmp_path / "snap"), fetcher, clock)
+        full = crawler.day(0)
+        for day in (1, 2):
+            result = crawler.day(day)
+            leistungen = len(churn.directory_for(day).leistungen)
+            pages = math.ceil(leistungen / source.page_size)
+            changed = len(churn.edits(day))
+            assert changed == 20
+            assert {k for k, _ in result.changes} == {f"leistung:{e.id}"
+                                                      for e in churn.edits(day)}
+            assert result.stats["requests"] <= pages + changed + 0.05 * leistungen
+            assert result.stats["requests"] < full.stats["requests"] / 10

@@ -12,6 +12,7 @@ previous day and holds private copies of the objects it changes.
 from __future__ import annotations
 
 import copy
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -356,4 +357,65 @@ class Scenario:
     def date_of(self, day: int) -> datetime:
         """The moment (UTC) at which ``day``'s edits happen."""
         self._check(day)
+        return self._start + timedelta(days=day - 1)
+
+
+class ChurnScenario:
+    """A directory in which a share of the Leistungen changes every day, for ever.
+
+    Day N edits ``share`` of the Leistungen (chosen with a seeded random generator): a
+    sentence is added to the Volltext (module 06, or the first text module) and both
+    timestamps move. Only the last computed day is kept, so a year of days costs the
+    memory of two. Same interface as :class:`Scenario` for :class:`SimulatedPVOG`.
+    """
+
+    def __init__(self, base: Directory, share: float = 0.01, seed: int = 11) -> None:
+        self.days = 10**6
+        self.share = share
+        self._seed = seed
+        self._start = Scenario(base)._start
+        self._day = 0
+        self._directory = base
+        self._edits: list[ExpectedEdit] = []
+        self._lock = threading.Lock()
+
+    def effective_day(self, day: int) -> int:
+        if day < 0:
+            raise ValueError(f"scenario day must be >= 0, got {day}")
+        return day
+
+    def directory_for(self, day: int) -> Directory:
+        with self._lock:
+            if day < self._day:
+                raise ValueError(f"ChurnScenario only moves forward (at day {self._day})")
+            while self._day < day:
+                self._day += 1
+                self._directory, self._edits = self._next(self._directory, self._day)
+            return self._directory
+
+    def _next(self, previous: Directory, day: int) -> tuple[Directory, list[ExpectedEdit]]:
+        editor = _DayEditor(previous, self.date_of(day))
+        rng = random.Random(self._seed * 100_003 + day)
+        ids = sorted(previous.leistungen)
+        chosen = rng.sample(ids, max(1, round(len(ids) * self.share)))
+        edits = []
+        for lb_id in chosen:
+            detail = editor.leistung(lb_id)
+            modules = [m for m in detail["details"] if m.get("text") and m["code"] not in
+                       ("93", "94")]
+            module = next((m for m in modules if m["code"] == "06"), modules[0])
+            module["text"] += f"<p>Aktualisiert am Tag {day}.</p>"
+            editor.touch_leistung(detail, rng.randrange(600))
+            edits.append(ExpectedEdit("leistung", lb_id, "modified", "texte",
+                                      f"day {day}: sentence added"))
+        return editor.directory, edits
+
+    def edits(self, day: int) -> list[ExpectedEdit]:
+        self.directory_for(day)
+        return list(self._edits) if day == self._day and day > 0 else []
+
+    def describe(self, day: int) -> str:
+        return f"day {day}: {len(self.edits(day))} Leistungen edited"
+
+    def date_of(self, day: int) -> datetime:
         return self._start + timedelta(days=day - 1)
