@@ -9,6 +9,7 @@ from stdin (end of input stops the server):
     inject PATH KIND [TIMES [STATUS]]  a fault (see SimulatedPVOG.inject) → ok
     clear                           remove all faults                 → ok
     stats                           → requests=N not_modified=N max_rate_per_s=R
+                                      max_rate_per_s_over_5s=R
 
 ``--churn 0.01`` replaces the 7-day scenario by one in which 1 % of the Leistungen change
 every day. Used by the benchmark; handy for pointing a configuration at a local directory.
@@ -57,7 +58,8 @@ def _command(server: SimulatedPVOG, words: list[str]) -> str:
             return "ok"
         if words == ["stats"]:
             return (f"requests={server.request_count} not_modified={server.not_modified} "
-                    f"max_rate_per_s={server.max_request_rate():.1f}")
+                    f"max_rate_per_s={server.max_request_rate():.1f} "
+                    f"max_rate_per_s_over_5s={server.max_request_rate(5.0):.1f}")
     except ValueError as exc:
         return f"error: {exc}"
     return f"error: unknown command {' '.join(words)!r}"

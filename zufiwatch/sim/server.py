@@ -577,12 +577,12 @@ class SimulatedPVOG:
             self.not_modified += 1
 
     def max_request_rate(self, window: float = 1.0) -> float:
-        """The most requests received within any ``window`` seconds, per second."""
+        """The most requests received within any ``window`` seconds (half-open), per second."""
         with self._lock:
             times = sorted(self.request_times)
         best, start = 0, 0
         for end, moment in enumerate(times):
-            while moment - times[start] > window:
+            while moment - times[start] >= window:
                 start += 1
             best = max(best, end - start + 1)
         return best / window
