@@ -46,3 +46,20 @@ def test_flap_detection_is_per_record_and_field() -> None:
     assert find_flaps([("leistung:3", back)], recent) == {}
     other_field = dataclasses.replace(back, label="Kurztext")
     assert find_flaps([("leistung:1", other_field)], recent) == {}
+
+
+def test_the_changes_table_shows_a_back_and_forth_once_with_its_sequence(
+        crawler: Crawler, scenario) -> None:
+    from click.testing import CliRunner
+
+    from zufiwatch.cli import cli
+
+    for day in (1, 2, 1, 2):
+        crawler.day(day)
+    run = ["--database", str(crawler.history.path), "changes"]
+    table = CliRunner().invoke(cli, run).output
+    assert table.count("flapping: 3 changes") == 2  # the Leistung and its Onlinedienst
+    assert "/go/a/1273?c…  https://thavelp.thueringen.de/thavelp/g… → https://" in table
+    assert "flapping, see" not in table
+    every = CliRunner().invoke(cli, [*run, "--each-flap"]).output
+    assert every.count("flapping, see") == 4

@@ -254,12 +254,18 @@ CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change
 @click.option("--kind", type=click.Choice(KINDS), help="Only records of this kind.")
 @click.option("--record", "key", metavar="KEY", help="Only changes of this record.")
 @click.option("--source", help="Only this source.")
+@click.option("--each-flap", is_flag=True,
+              help="In the table, list every step of a back-and-forth, not just its first "
+                   "change with the sequence.")
 @output_options
 @pass_app
 @handle_errors
 def changes(app: App, since: str | None, until: str | None, kind: str | None,
-            key: str | None, source: str | None, fmt: str | None) -> None:
+            key: str | None, source: str | None, each_flap: bool, fmt: str | None) -> None:
     """List detected changes, oldest first.
+
+    A field that went back and forth (flapping) is one row in the table: its first change,
+    with the sequence of values; --json and --csv list every step with flap_of.
 
     \b
     Example:
@@ -275,16 +281,26 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
     elif fmt == "csv":
         emit(rows, fmt, CHANGE_COLUMNS)
     else:
-        emit([_readable_change(row, app.timezone) for row in rows], fmt,
+        steps: dict[int, list[Any]] = {}
+        for row in rows:
+            if row.get("flap_of"):
+                steps.setdefault(row["flap_of"], []).append(row["new_value"])
+        shown = [_readable_change(row, app.timezone, steps.get(row["id"]))
+                 for row in rows if each_flap or not row.get("flap_of")]
+        emit(shown, fmt,
              ["id", "detected", "key", "title", "change_type", "label", "old", "new"],
              ["id", "detected", "record", "title", "change", "field", "old", "new"])
 
 
-def _readable_change(row: dict[str, Any], tz: str) -> dict[str, Any]:
+def _readable_change(row: dict[str, Any], tz: str,
+                     flaps: list[Any] | None = None) -> dict[str, Any]:
     old, new = change_pair(row.get("old_value"), row.get("new_value"), 50)
     kind = row["change_type"] + (" (parser)" if row.get("cause") == "parser" else "")
     if row.get("flap_of"):
         kind += f" (flapping, see {row['flap_of']})"
+    if flaps:
+        kind += f" (flapping: {len(flaps) + 1} changes)"
+        new = " → ".join(short_value(v, 40) for v in [row["new_value"], *flaps])
     return {**row, "detected": show_time(row.get("detected_at"), tz), "old": old, "new": new,
             "change_type": kind}
 
