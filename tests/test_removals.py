@@ -115,3 +115,14 @@ def test_a_removed_entry_that_comes_back_reappears_with_its_history(crawler: Cra
     assert len(history["versions"]) == 2
     assert [c["change_type"] for c in history["removals"]] == ["removed"]
     assert history["versions"][1]["changes"][0]["change_type"] == "reappeared"
+
+
+def test_an_office_that_answers_404_is_removed_not_a_reason_for_partial(
+        crawler: Crawler, scenario) -> None:
+    crawler.day(0)
+    office = sorted(scenario.directory_for(0).offices)[0]
+    crawler.pvog.inject(f"q={office}", "status", status=404)
+    result = crawler.crawl()
+    key = record_key("organisationseinheit", office)
+    assert result.outcome is Outcome.COMPLETE
+    assert [(k, c.change_type.value) for k, c in result.changes] == [(key, "removed")]

@@ -27,6 +27,7 @@ endpoint and the field.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -71,6 +72,8 @@ __all__ = [
     "parse_office",
     "parse_onlineservices",
 ]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -492,7 +495,9 @@ class PvogSource(Source):
         for oe_id, result in payloads.offices(office_ids):
             key = record_key("organisationseinheit", oe_id)
             if isinstance(result, HTTPStatusError) and result.status in (404, 410):
-                yield Unobserved(key, f"office named by a Leistung is gone: {result}")
+                # A Leistung names an office that does not exist: not seen, so a stored
+                # one becomes missing and the recheck concludes it removed.
+                log.warning("%s is named by a Leistung but answers %s", key, result.status)
                 continue
             if isinstance(result, Exception):
                 yield Unobserved(key, str(result))
