@@ -12,7 +12,11 @@ from click.testing import CliRunner
 from zufiwatch.cli import cli
 from zufiwatch.config import (
     HttpSettings,
+    NotifySettings,
+    RuleOverride,
+    RulesSettings,
     Settings,
+    SmtpSettings,
     SourceSettings,
     find_config,
     load_settings,
@@ -46,9 +50,11 @@ def test_example_configuration_parses_with_every_key(tmp_path: Path) -> None:
 def test_example_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     documented = set(re.findall(r"^(\w+) = ", text, flags=re.MULTILINE))
-    for cls in (Settings, HttpSettings, SourceSettings):
+    for cls in (Settings, HttpSettings, SourceSettings, SmtpSettings, NotifySettings,
+                RulesSettings, RuleOverride):
         for field in dataclasses.fields(cls):
-            if field.metadata.get("internal") or field.name in ("http", "sources"):
+            if field.metadata.get("internal") or field.name in (
+                    "http", "sources", "smtp", "notify", "rules", "override"):
                 continue
             assert field.name in documented, f"{cls.__name__}.{field.name} not in example"
             # and the line above it is a comment explaining it
@@ -113,7 +119,7 @@ def test_cli_stops_with_one_line_naming_file_and_key(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(path), "crawl"])
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {path}: unknown key 'foo'; expected one of the " \
-        "known keys here: database, http, snapshots, sources, timezone"
+        "known keys here: database, http, notify, rules, smtp, snapshots, sources, timezone"
 
 
 def test_cli_without_configuration_says_how_to_give_one(tmp_path: Path, monkeypatch) -> None:

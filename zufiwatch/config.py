@@ -27,7 +27,11 @@ from .errors import ConfigError
 __all__ = [
     "ENV_VAR",
     "HttpSettings",
+    "NotifySettings",
+    "RuleOverride",
+    "RulesSettings",
     "Settings",
+    "SmtpSettings",
     "SourceSettings",
     "find_config",
     "load_settings",
@@ -37,6 +41,7 @@ __all__ = [
 ENV_VAR = "ZUFIWATCH_CONFIG"
 DEFAULT_FILE = "zufiwatch.toml"
 SOURCE_KINDS = ("pvog",)
+_RECORD_KINDS = ("leistung", "organisationseinheit", "onlinedienst", "link")
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,120 @@ class SourceSettings:
         _require(self.flap_window_days >= 0, f"{where}.flap_window_days", "a number >= 0")
 
 
+SECURITY_MODES = ("starttls", "tls", "plain")
+LANGUAGES = ("de", "en")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How mail leaves (``[smtp]``). The password never lives here: it comes from an
+    environment variable, a file or a systemd credential, whichever is named."""
+
+    #: The mail server; empty means mail is not configured.
+    host: str = ""
+    #: 587 for STARTTLS, 465 for implicit TLS, 25 for a local relay.
+    port: int = 587
+    #: "starttls", "tls" (implicit TLS) or "plain" (only for a relay on this machine).
+    security: str = "starttls"
+    #: Login name; empty means no login.
+    username: str = ""
+    #: Name of an environment variable holding the password.
+    password_env: str = ""
+    #: A file holding the password (first line).
+    password_file: str = ""
+    #: Name of a systemd credential ($CREDENTIALS_DIRECTORY/<name>) holding the password.
+    password_credential: str = ""
+    #: Seconds to wait for the server.
+    timeout: float = 30.0
+
+    def validate(self, where: str) -> None:
+        _require(self.security in SECURITY_MODES, f"{where}.security",
+                 f"one of {list(SECURITY_MODES)}")
+        _require(0 < self.port < 65536, f"{where}.port", "a port number")
+        _require(self.timeout > 0, f"{where}.timeout", "a number > 0")
+        named = [n for n in (self.password_env, self.password_file, self.password_credential)
+                 if n]
+        _require(len(named) <= 1, f"{where}.password_env",
+                 "at most one of password_env, password_file, password_credential")
+        _require(not named or bool(self.username), f"{where}.username",
+                 "a login name when a password source is named")
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Who hears about what, and how (``[notify]``)."""
+
+    #: The AG OZG's addresses: alerts, digests, reminders.
+    recipients: tuple[str, ...] = ()
+    #: The operators' addresses: failed or suspicious crawls, stale sources, undeliverable mail.
+    operators: tuple[str, ...] = ()
+    #: The From address of every message.
+    sender: str = "zufiwatch@localhost"
+    #: "de" (default) or "en".
+    language: str = "de"
+    #: Hours between digests of the changes that did not go out at once.
+    digest_every_hours: float = 24.0
+    #: Days between reminders of changes still untracked.
+    reminder_every_days: float = 7.0
+    #: A source without a complete crawl for this many hours is reported to the operators.
+    stale_after_hours: float = 36.0
+    #: Sending attempts before a message counts as undeliverable.
+    max_attempts: int = 8
+
+    def validate(self, where: str) -> None:
+        _require(self.language in LANGUAGES, f"{where}.language", f"one of {list(LANGUAGES)}")
+        for key in ("recipients", "operators"):
+            for address in getattr(self, key):
+                _require("@" in address, f"{where}.{key}", "e-mail addresses")
+        _require("@" in self.sender, f"{where}.sender", "an e-mail address")
+        _require(self.digest_every_hours > 0, f"{where}.digest_every_hours", "a number > 0")
+        _require(self.reminder_every_days > 0, f"{where}.reminder_every_days", "a number > 0")
+        _require(self.stale_after_hours > 0, f"{where}.stale_after_hours", "a number > 0")
+        _require(self.max_attempts >= 1, f"{where}.max_attempts", "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class RuleOverride:
+    """One ``[[rules.override]]``: the severity of a field of a kind of record."""
+
+    #: "leistung", "organisationseinheit", "onlinedienst" or "*".
+    kind: str
+    #: The German field label as changes show it ("Volltext", "Gebühren"…) or its start.
+    field: str
+    #: "low", "medium", "high" or "critical".
+    severity: str
+
+    def validate(self, where: str) -> None:
+        _require(self.severity in SEVERITIES, f"{where}.severity", f"one of {list(SEVERITIES)}")
+        _require(self.kind in (*_RECORD_KINDS, "*"), f"{where}.kind",
+                 f"one of {[*_RECORD_KINDS, '*']}")
+
+
+@dataclass(frozen=True)
+class RulesSettings:
+    """How serious a change is (``[rules]``)."""
+
+    #: Hosts an online-service link may point to; "*.jena.de" matches subdomains. A link
+    #: to any other host is critical.
+    allowed_hosts: tuple[str, ...] = (
+        "thavel.thueringen.de", "thavelp.thueringen.de", "*.jena.de", "*.gov.de",
+        "*.bund.de", "serviceportal.gemeinsamonline.de", "*.elster.de", "elster.de",
+        "*.arbeitsagentur.de", "*.bafoeg-digital.de", "*.elterngeld-digital.de",
+        "*.deutsche-rentenversicherung.de", "*.bundesjustizamt.de",
+        "bundesportal.gkv-spitzenverband.de", "buerger.thueringen.de",
+        "ikfz.ikfz-thueringen.de")
+    #: The city's own ThAVEL applications, as "go/a/<n>", "zs/<n>" or "verfahren/<n>".
+    #: A ThAVEL link to any other instance is critical. Empty: no such check.
+    own_thavel: tuple[str, ...] = ()
+    override: tuple[RuleOverride, ...] = ()
+
+    def validate(self, where: str) -> None:
+        for host in self.allowed_hosts:
+            _require(bool(host) and "/" not in host, f"{where}.allowed_hosts",
+                     "host names such as 'thavelp.thueringen.de' or '*.jena.de'")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
@@ -133,6 +252,9 @@ class Settings:
     timezone: str = "Europe/Berlin"
     http: HttpSettings = field(default_factory=HttpSettings)
     sources: tuple[SourceSettings, ...] = ()
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    rules: RulesSettings = field(default_factory=RulesSettings)
     #: The file these settings came from (not a key).
     origin: str = field(default="<defaults>", metadata={"internal": True})
 
@@ -250,7 +372,9 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     if origin is tuple:
         (item_type, _ellipsis) = typing.get_args(hint)
         if not isinstance(value, list):
-            raise _Invalid(key, "a list of tables ([[...]])", value)
+            expected = ("a list of tables ([[...]])" if dataclasses.is_dataclass(item_type)
+                        else "a list")
+            raise _Invalid(key, expected, value)
         return tuple(_convert(item_type, item, f"{key}[{i}]") for i, item in enumerate(value))
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]

@@ -1,0 +1,1 @@
+"""Notifications: message building (pure, templates) and SMTP delivery through an outbox."""
