@@ -10,9 +10,10 @@ from __future__ import annotations
 import fcntl
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlite_utils import Database
 
 from ..errors import CrawlInProgress, QueryError, StoreError, UnknownRecord
 from ..model import Change, Outcome, canonical_json
+from . import ledger, outbox
 from .schema import MIGRATIONS
 
 __all__ = ["CommitPlan", "Current", "History", "NewVersion"]
@@ -71,6 +73,11 @@ class CommitPlan:
     cause: str = "source"
     #: Index into ``changes`` → id of the first change of the back-and-forth it continues.
     flaps: dict[int, int] = field(default_factory=dict)
+    #: Per change (aligned with ``changes``): severity, reasons, status, expectation_id.
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    #: Builds the messages for the written changes from their ids (inside the transaction,
+    #: so that changes and their messages are stored together): [(kind, message)].
+    compose: Callable[[list[int]], list[tuple[str, EmailMessage]]] | None = None
     #: url → (etag, last_modified, sha256, content_type) of answers to remember.
     answers: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
@@ -188,10 +195,14 @@ class History:
             self.db.execute("UPDATE crawls SET manifest = ? WHERE id = ?", [manifest, crawl_id])
 
     def finish_crawl(self, crawl_id: int, *, outcome: Outcome, finished_at: str,
-                     reason: str = "", stats: dict[str, int] | None = None) -> None:
-        """Record how a crawl ended without concluding anything (failed crawls)."""
+                     reason: str = "", stats: dict[str, int] | None = None,
+                     messages: list[tuple[str, EmailMessage]] = ()) -> None:
+        """Record how a crawl ended without concluding anything (failed crawls), with the
+        operator messages about it in the same transaction."""
         with self.db.atomic():
             self._finish(crawl_id, outcome, finished_at, reason, stats or {})
+            for kind, message in messages:
+                outbox.enqueue(self.db.conn, kind, message, finished_at)
 
     def _finish(self, crawl_id: int, outcome: Outcome, finished_at: str, reason: str,
                 stats: dict[str, int]) -> None:
@@ -301,13 +312,28 @@ class History:
             ((fingerprint, source, key) for key, fingerprint in plan.fingerprints.items()))
         conn.executemany("UPDATE versions SET volatile = ? WHERE id = ?",
                          ((vol, vid) for vid, vol in plan.volatile_updates))
-        conn.executemany(
-            "INSERT INTO changes (crawl_id, record_id, version_id, detected_at, change_type, "
-            "path, label, old_value, new_value, cause, flap_of) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((crawl_id, ids[key], version_ids.get(key), at, str(c.change_type), c.path,
-              c.label, _json_or_null(c.old), _json_or_null(c.new), plan.cause,
-              plan.flaps.get(index)) for index, (key, c) in enumerate(plan.changes)))
+        change_ids = []
+        for index, (key, c) in enumerate(plan.changes):
+            note = plan.annotations[index] if plan.annotations else {}
+            cursor = conn.execute(
+                "INSERT INTO changes (crawl_id, record_id, version_id, detected_at, "
+                "change_type, path, label, old_value, new_value, cause, flap_of, severity, "
+                "reasons, status, expectation_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [crawl_id, ids[key], version_ids.get(key), at, str(c.change_type), c.path,
+                 c.label, _json_or_null(c.old), _json_or_null(c.new), plan.cause,
+                 plan.flaps.get(index), note.get("severity", "low"),
+                 canonical_json(list(note.get("reasons", ()))),
+                 note.get("status", "untracked"), note.get("expectation_id")])
+            change_ids.append(int(cursor.lastrowid))
+            ledger.append(conn, "change", change_ids[-1], at)
+            if note.get("expectation_id"):
+                conn.execute("UPDATE expectations SET status = 'met', met_change_id = ? "
+                             "WHERE id = ? AND status IN ('open', 'overdue')",
+                             [change_ids[-1], note["expectation_id"]])
+        if plan.compose is not None:
+            for kind, message in plan.compose(change_ids):
+                outbox.enqueue(conn, kind, message, at)
         conn.execute("INSERT OR IGNORE INTO source_parsers (source, parser_version, since) "
                      "VALUES (?, ?, ?)", [source, parser_version, at])
         conn.executemany(

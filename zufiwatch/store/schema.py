@@ -177,3 +177,71 @@ def m006_flapping(db: Database) -> None:
     """A change that returns a field to a value it had within the flap window points to
     the first change of that back-and-forth (``flap_of``)."""
     _run(db, "ALTER TABLE changes ADD COLUMN flap_of INTEGER REFERENCES changes(id)")
+
+
+@MIGRATIONS()
+def m007_triage(db: Database) -> None:
+    """Severity and status of changes, the expected-change register, acknowledgements,
+    the outbox of messages, notification state and the evidence ledger."""
+    _run(
+        db,
+        """
+        ALTER TABLE changes ADD COLUMN severity TEXT NOT NULL DEFAULT 'low';
+        ALTER TABLE changes ADD COLUMN reasons TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE changes ADD COLUMN status TEXT NOT NULL DEFAULT 'untracked';
+        ALTER TABLE changes ADD COLUMN expectation_id INTEGER;
+        ALTER TABLE changes ADD COLUMN notified TEXT;
+        ALTER TABLE changes ADD COLUMN reminded_at TEXT;
+        CREATE INDEX changes_status ON changes (status, severity);
+        CREATE TABLE expectations (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            key TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            until TEXT NOT NULL,
+            by TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'open',
+            met_change_id INTEGER REFERENCES changes(id),
+            overdue_reported_at TEXT
+        );
+        CREATE INDEX expectations_key ON expectations (key, status);
+        CREATE TABLE acknowledgements (
+            id INTEGER PRIMARY KEY,
+            change_id INTEGER NOT NULL REFERENCES changes(id),
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX acknowledgements_change ON acknowledgements (change_id);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            message BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT NOT NULL DEFAULT '',
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_pending ON outbox (status, next_attempt_at);
+        CREATE TABLE notify_state (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            event TEXT NOT NULL,
+            ref INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            prev TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """,
+    )
