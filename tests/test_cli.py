@@ -75,7 +75,8 @@ def test_changes_json_and_filters(built: Built) -> None:
     assert len(rows) == expected
     assert set(rows[0]) == {"id", "detected_at", "source", "key", "kind", "title",
                             "change_type", "path", "label", "old_value", "new_value",
-                            "cause", "flap_of", "crawl_id", "version_id"}
+                            "cause", "flap_of", "severity", "reasons", "status", "crawl_id",
+                            "version_id"}
     offices = built.json("changes", "--kind", "organisationseinheit")
     assert [r["key"] for r in offices] == [edit(built, 5, "organisationseinheit")]
     # Day 6 was crawled on 2026-10-07 (06:00 Berlin): --since that day keeps days 6 and 7.
@@ -241,3 +242,73 @@ def test_every_json_field_is_documented_in_the_readme(built: Built) -> None:
         fields |= set(state["content"])
     missing = fields - documented
     assert not missing, f"undocumented JSON fields: {sorted(missing)}"
+
+
+def test_expect_ack_expectations_verify_and_notify_test(tmp_path: Path, pvog) -> None:
+    import re
+
+    from tests.smtp_server import SmtpServer
+
+    with SmtpServer() as server:
+        config = tmp_path / "zufiwatch.toml"
+        config.write_text(f"""
+database = "h.db"
+snapshots = "snap"
+[smtp]
+host = "127.0.0.1"
+port = {server.port}
+security = "plain"
+[notify]
+recipients = ["ag-ozg@jena.de"]
+operators = ["it-betrieb@jena.de"]
+sender = "zufiwatch@jena.de"
+[http]
+retries = 0
+[[sources]]
+name = "sim"
+kind = "pvog"
+base_url = "{pvog.base_url}"
+ars = "{JENA_ARS}"
+min_interval = 0
+""", encoding="utf-8")
+
+        def run(*args: str) -> Result:
+            return CliRunner().invoke(cli, ["--config", str(config), *args])
+
+        pvog.set_day(1)
+        assert run("crawl").exit_code == 0
+        key = run("state", "--at", "now", "--kind", "leistung", "--json")
+        first = json.loads(key.output)[0]["key"]
+        made = run("expect", first, "--field", "Volltext", "--value", "neu",
+                   "--until", "2099-01-01", "--by", "M. Muster", "--note", "Ticket 1")
+        assert made.exit_code == 0, made.output
+        assert "expectation 1 recorded" in made.output
+        listed = json.loads(run("expectations", "--json").output)
+        assert [(e["key"], e["status"], e["by"]) for e in listed] == [(first, "open",
+                                                                       "M. Muster")]
+        pvog.set_day(2)
+        assert run("crawl").exit_code == 0
+        changes = json.loads(run("changes", "--json").output)
+        assert {c["severity"] for c in changes} == {"high"}
+        untracked = json.loads(run("changes", "--status", "untracked", "--json").output)
+        assert len(untracked) == len(changes)
+        acked = run("ack", *(str(c["id"]) for c in changes), "--by", "M. Muster")
+        assert acked.exit_code == 0 and f"{len(changes)} change(s) acknowledged" in acked.output
+        assert json.loads(run("changes", "--status", "untracked", "--json").output) == []
+        assert run("ack", "99999", "--by", "x").exit_code == 1
+        verified = run("verify")
+        assert verified.exit_code == 0, verified.output
+        assert re.search(r"evidence chain intact: \d+ entries", verified.output)
+        tested = run("notify", "--test")
+        assert tested.exit_code == 0, tested.output
+        assert "connected to 127.0.0.1" in tested.output
+        assert server.wait_for(1)
+        assert server.messages[-1]["X-Zufiwatch-Kind"] == "test"
+        sent = run("notify")
+        assert sent.exit_code == 0, sent.output
+        assert "sent 1" in sent.output  # the immediate alert of the link change
+        server.stop()
+        pvog.set_day(3)
+        run("crawl")
+        failed = run("notify")
+        assert failed.exit_code == 1 and "not delivered 1" in failed.output

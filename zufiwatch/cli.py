@@ -163,6 +163,7 @@ def crawl(app: App, sources: tuple[str, ...]) -> None:
     Example:
       zufiwatch crawl --source pvog-jena
     """
+    from .alerts import Alerts
     from .runner import crawl_sources
 
     settings = app.settings
@@ -171,7 +172,8 @@ def crawl(app: App, sources: tuple[str, ...]) -> None:
     chosen = [settings.source(name) for name in sources] or list(settings.sources)
     with app.history(must_exist=False) as history:
         results = crawl_sources(settings, chosen, history=history,
-                                archive=Archive(settings.snapshots), clock=app.clock)
+                                archive=Archive(settings.snapshots), clock=app.clock,
+                                alerts=Alerts(settings))
     for result in results:
         reason = f" — {result.reason}" if result.reason else ""
         if not result.crawl_id:
@@ -244,8 +246,8 @@ def crawls(app: App, source: str | None, limit: int, fmt: str | None) -> None:
 
 
 CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change_type", "path",
-                  "label", "old_value", "new_value", "cause", "flap_of", "crawl_id",
-                  "version_id"]
+                  "label", "old_value", "new_value", "cause", "flap_of", "severity", "reasons",
+                  "status", "crawl_id", "version_id"]
 
 
 @cli.command()
@@ -254,6 +256,10 @@ CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change
 @click.option("--kind", type=click.Choice(KINDS), help="Only records of this kind.")
 @click.option("--record", "key", metavar="KEY", help="Only changes of this record.")
 @click.option("--source", help="Only this source.")
+@click.option("--status", type=click.Choice(["untracked", "expected", "acknowledged"]),
+              help="Only changes with this triage status.")
+@click.option("--severity", type=click.Choice(["low", "medium", "high", "critical"]),
+              help="Only changes of at least this severity.")
 @click.option("--each-flap", is_flag=True,
               help="In the table, list every step of a back-and-forth, not just its first "
                    "change with the sequence.")
@@ -261,7 +267,8 @@ CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change
 @pass_app
 @handle_errors
 def changes(app: App, since: str | None, until: str | None, kind: str | None,
-            key: str | None, source: str | None, each_flap: bool, fmt: str | None) -> None:
+            key: str | None, source: str | None, status: str | None, severity: str | None,
+            each_flap: bool, fmt: str | None) -> None:
     """List detected changes, oldest first.
 
     A field that went back and forth (flapping) is one row in the table: its first change,
@@ -276,6 +283,11 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
     with app.history() as history:
         rows = queries.changes(history, since=app.when(since, end_of_day=False),
                                until=app.when(until), kind=kind, key=key, source=source)
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    if severity:
+        order = ["low", "medium", "high", "critical"]
+        rows = [r for r in rows if order.index(r["severity"]) >= order.index(severity)]
     if fmt == "json":
         emit(rows, fmt, [])
     elif fmt == "csv":
@@ -288,8 +300,10 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
         shown = [_readable_change(row, app.timezone, steps.get(row["id"]))
                  for row in rows if each_flap or not row.get("flap_of")]
         emit(shown, fmt,
-             ["id", "detected", "key", "title", "change_type", "label", "old", "new"],
-             ["id", "detected", "record", "title", "change", "field", "old", "new"])
+             ["id", "detected", "key", "title", "change_type", "label", "old", "new",
+              "severity", "status"],
+             ["id", "detected", "record", "title", "change", "field", "old", "new",
+              "severity", "status"])
 
 
 def _readable_change(row: dict[str, Any], tz: str,
@@ -459,6 +473,152 @@ def demo(app: App, days: int, size: int, keep: str | None) -> None:
     from .demo import run_demo
 
     run_demo(days=days, size=size, keep=Path(keep) if keep else None, echo=click.echo)
+
+
+@cli.command()
+@click.argument("key")
+@click.option("--field", required=True,
+              help="The field as changes name it (e.g. 'Online-Dienst › Link', 'Gebühren'), "
+                   "or its start.")
+@click.option("--value", default="", help="Text the new value will contain (empty: any).")
+@click.option("--until", "until_text", required=True,
+              help="The date by which the change should be seen.")
+@click.option("--by", required=True, help="Who intends the change.")
+@click.option("--note", default="", help="Why, ticket number, …")
+@pass_app
+@handle_errors
+def expect(app: App, key: str, field: str, value: str, until_text: str, by: str,
+           note: str) -> None:
+    """Record a change you intend, so that it is not reported as untracked.
+
+    \b
+    Example:
+      zufiwatch expect leistung:S1600001.LB.354790 --field "Online-Dienst › Link" \\
+        --value go/a/5741 --until 2026-12-15 --by "M. Muster" --note "Ticket 4711"
+    """
+    from datetime import datetime
+
+    from .triage import expect as record
+
+    until = datetime.fromisoformat(app.when(until_text))
+    with app.history() as history:
+        number = record(history, key=key, field=field, value=value, until=until, by=by,
+                        note=note, now=app.clock())
+    click.echo(f"expectation {number} recorded: {key} › {field} until "
+               f"{show_time(app.when(until_text), app.timezone)}")
+
+
+@cli.command()
+@click.argument("change_ids", nargs=-1, type=int, required=True)
+@click.option("--by", required=True, help="Who reviewed the changes.")
+@click.option("--note", default="", help="What was found.")
+@pass_app
+@handle_errors
+def ack(app: App, change_ids: tuple[int, ...], by: str, note: str) -> None:
+    """Mark changes as reviewed (acknowledged); they are no longer reminded.
+
+    \b
+    Example:
+      zufiwatch ack 12 13 --by "M. Muster" --note "mit Fachdienst abgestimmt"
+    """
+    from .triage import acknowledge
+
+    with app.history() as history:
+        fresh = acknowledge(history, change_ids, by=by, note=note, now=app.clock())
+    already = len(set(change_ids)) - len(fresh)
+    click.echo(f"{len(fresh)} change(s) acknowledged" +
+               (f", {already} already were" if already else ""))
+
+
+@cli.command()
+@click.option("--status", type=click.Choice(["open", "met", "overdue"]),
+              help="Only expectations with this status.")
+@output_options
+@pass_app
+@handle_errors
+def expectations(app: App, status: str | None, fmt: str | None) -> None:
+    """List the expected-change register.
+
+    \b
+    Example:
+      zufiwatch expectations --status overdue
+    """
+    from .triage import expectations as register
+
+    with app.history() as history:
+        rows = register(history, status=status)
+    if fmt is None:
+        rows = [{**r, "until": show_time(r["until"], app.timezone)} for r in rows]
+    emit(rows, fmt, ["id", "key", "field", "value", "until", "by", "status", "met_change_id",
+                     "note"])
+
+
+@cli.command()
+@click.option("--test", "test_mail", is_flag=True,
+              help="Send a test message to the recipients and operators; report each step.")
+@click.option("--digest", is_flag=True, help="Queue the digest now, whenever the last was.")
+@click.option("--reminder", is_flag=True, help="Queue the reminder now.")
+@pass_app
+@handle_errors
+def notify(app: App, test_mail: bool, digest: bool, reminder: bool) -> None:
+    """Queue what is due (digest, reminder, stale sources) and deliver the outbox.
+
+    Messages about a crawl's changes are queued by the crawl itself; this sends them.
+    Exit status 1 when a message could not be delivered.
+
+    \b
+    Example:
+      zufiwatch notify --test
+    """
+    from .alerts import Alerts, run_notify
+    from .notify import messages
+    from .notify.smtp import SmtpTransport, load_password
+
+    settings = app.settings
+    if not settings.smtp.host:
+        raise ConfigError(f"{settings.origin}: [smtp] host is not set; no mail can be sent")
+    transport = SmtpTransport(settings.smtp, load_password(settings.smtp))
+    alerts = Alerts(settings)
+    if test_mail:
+        transport.check(report=click.echo)
+        everyone = tuple(dict.fromkeys((*settings.notify.recipients,
+                                        *settings.notify.operators)))
+        if not everyone:
+            raise ConfigError(f"{settings.origin}: [notify] has no recipients or operators")
+        transport.send(messages.test_message(alerts.mail(everyone), now=app.clock()))
+        click.echo(f"test message sent to {', '.join(everyone)}")
+        return
+    with app.history() as history:
+        report = run_notify(history, alerts, transport.send, app.clock, digest=digest,
+                            reminder=reminder)
+    queued = ", ".join(f"{n} {k}" for k, n in report.queued.items() if n) or "nothing new"
+    click.echo(f"queued: {queued}; sent {report.sent}, not delivered {report.failed}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@pass_app
+@handle_errors
+def verify(app: App) -> None:
+    """Check the evidence chain of changes, expectations and acknowledgements.
+
+    Exit status 1 and the first break when history was rewritten.
+
+    \b
+    Example:
+      zufiwatch verify
+    """
+    from .store.ledger import verify as check
+
+    with app.history() as history:
+        result = check(history.db.conn)
+    if not result.ok:
+        raise ZufiwatchError(f"evidence chain broken after {result.entries} entries: "
+                             f"{result.problem}")
+    click.echo(f"evidence chain intact: {result.entries} entries")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

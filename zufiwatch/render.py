@@ -82,6 +82,8 @@ def _dict_text(value: dict[str, Any]) -> str:
 def change_row(row: dict[str, Any]) -> dict[str, Any]:
     """A stored change with its old and new values decoded from JSON."""
     result = dict(row)
+    if isinstance(result.get("reasons"), str):
+        result["reasons"] = json.loads(result["reasons"])
     for column in ("old_value", "new_value"):
         raw = result.get(column)
         result[column] = None if raw is None else json.loads(raw)

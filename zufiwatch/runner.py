@@ -20,6 +20,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from .alerts import Alerts, record_context
 from .archive import Archive, Manifest
 from .config import Settings, SourceSettings
 from .differ import diff_records, reappeared
@@ -83,6 +84,8 @@ class Planner:
         self.incremental = incremental and bool(current)
         #: Entries taken as unchanged on the listing's word, without reading them.
         self.vouched = 0
+        #: The content of every record with changes (new, or old for removals), by key.
+        self.contents: dict[str, dict[str, Any]] = {}
         self._load = load_content
         self.plan = CommitPlan()
         self._seen: set[str] = set()
@@ -198,6 +201,7 @@ class Planner:
             since = current.missing_since or at
             if gone.get(key) is True or misses >= self.removal_after:
                 old = self._load(current.version_id) if current.version_id else None
+                self.contents[key] = old or {}
                 self.plan.removed.append((key, since))
                 self.plan.changes.extend(
                     (key, c) for c in diff_records(split_key(key)[0], old, None))
@@ -209,6 +213,8 @@ class Planner:
         self.plan.new_versions.append(
             NewVersion(record.key, record.kind, record.title, digest, content, volatile))
         self.plan.changes.extend((record.key, c) for c in changes)
+        if changes:
+            self.contents[record.key] = record.content
 
 
 @dataclass
@@ -221,8 +227,12 @@ class _Tally:
 
 
 def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
-              fetcher: Fetcher, clock: Clock = system_clock) -> CrawlResult:
-    """Crawl one source and store what it concludes. Never raises for a bad source."""
+              fetcher: Fetcher, clock: Clock = system_clock,
+              alerts: Alerts | None = None) -> CrawlResult:
+    """Crawl one source and store what it concludes. Never raises for a bad source.
+
+    With ``alerts``, changes are classified and the messages about them are queued in the
+    same transaction."""
     source = make_source(settings)
     requests_before, bytes_before = fetcher.requests, fetcher.bytes_received
 
@@ -250,7 +260,8 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
         log.warning("parser %s is new for %s: %s", source.parser_version, source.name,
                     f"history re-derived in crawl {result.crawl_id} ({result.outcome})"
                     if result else "no archived crawl to re-derive from")
-    return _conclude(settings, source, history, clock, gather, traffic, mode="live")
+    return _conclude(settings, source, history, clock, gather, traffic, mode="live",
+                     alerts=alerts)
 
 
 def find_flaps(changes: list[tuple[str, Change]],
@@ -346,7 +357,7 @@ Gather = Callable[[int, str, "Planner", dict[str, float]], AbstractContextManage
 
 def _conclude(settings: SourceSettings, source: Source, history: History, clock: Clock,
               gather: Gather, traffic: Callable[[], tuple[int, int]], *,
-              mode: str) -> CrawlResult:
+              mode: str, alerts: Alerts | None = None) -> CrawlResult:
     """Take in what the source learned, ask the gate, store the conclusions.
 
     Raises :class:`CrawlInProgress` when another process crawls the same source now.
@@ -359,12 +370,13 @@ def _conclude(settings: SourceSettings, source: Source, history: History, clock:
         if mode == "live":
             lately = _verified_lately(history, source.name, settings, clock)
             mode = "incremental" if lately else "full"
-        return _conclude_locked(settings, source, history, clock, gather, traffic, mode)
+        return _conclude_locked(settings, source, history, clock, gather, traffic, mode,
+                                alerts)
 
 
 def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                      clock: Clock, gather: Gather, traffic: Callable[[], tuple[int, int]],
-                     mode: str) -> CrawlResult:
+                     mode: str, alerts: Alerts | None) -> CrawlResult:
     at = stored(clock())
     planner = Planner(history.current(source.name), history.content_of,
                       removal_after=settings.removal_after,
@@ -401,8 +413,10 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         history.set_mode(crawl_id, "full")  # it read every entry: a verification crawl
     finished = stored(clock())
     if verdict.outcome is Outcome.FAILED:
+        notices = alerts.failed_crawl(source.name, crawl_id, verdict.reason, clock()) \
+            if alerts else []
         history.finish_crawl(crawl_id, outcome=verdict.outcome, finished_at=finished,
-                             reason=verdict.reason, stats=stats)
+                             reason=verdict.reason, stats=stats, messages=notices)
         log.error("crawl %s of %s failed: %s", crawl_id, source.name, verdict.reason)
         return CrawlResult(crawl_id, source.name, verdict.outcome, verdict.reason, stats, [],
                            process)
@@ -410,6 +424,13 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         since = stored(clock() - timedelta(days=settings.flap_window_days))
         planner.plan.flaps = find_flaps(planner.plan.changes,
                                         history.recent_changes(source.name, since))
+    plan = planner.plan
+    if alerts is not None and plan.changes and plan.cause == "source":
+        plan.annotations = alerts.annotate(history, plan.changes, at)
+        contexts = {key: record_context(split_key(key)[0], content)
+                    for key, content in planner.contents.items()}
+        plan.compose = alerts.composer(source.name, plan.changes, plan.annotations,
+                                       contexts, plan.flaps, at, clock())
     reason = verdict.reason
     if planner.baseline:
         note = (f"baseline: first crawl of this source, {planner.observed} records stored, "
@@ -476,7 +497,8 @@ def _stats(planner: Planner, tally: _Tally, requests: int, received: int,
 
 def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history: History,
                   archive: Archive, clock: Clock = system_clock,
-                  fetcher: Fetcher | None = None) -> list[CrawlResult]:
+                  fetcher: Fetcher | None = None,
+                  alerts: Alerts | None = None) -> list[CrawlResult]:
     """Crawl several sources one after another; one source's failure never stops the next."""
     results = []
     own = fetcher is None
@@ -485,7 +507,7 @@ def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history:
         for source in sources:
             try:
                 results.append(run_crawl(source, history=history, archive=archive,
-                                         fetcher=fetcher, clock=clock))
+                                         fetcher=fetcher, clock=clock, alerts=alerts))
             except CrawlInProgress as exc:
                 log.error("%s", exc)
                 results.append(CrawlResult(0, source.name, Outcome.FAILED, str(exc),

@@ -76,8 +76,9 @@ class CommitPlan:
     #: Per change (aligned with ``changes``): severity, reasons, status, expectation_id.
     annotations: list[dict[str, Any]] = field(default_factory=list)
     #: Builds the messages for the written changes from their ids (inside the transaction,
-    #: so that changes and their messages are stored together): [(kind, message)].
-    compose: Callable[[list[int]], list[tuple[str, EmailMessage]]] | None = None
+    #: so that changes and their messages are stored together): [(kind, message, ids of
+    #: the changes it reports)].
+    compose: Callable[[list[int]], list[tuple[str, EmailMessage, list[int]]]] | None = None
     #: url → (etag, last_modified, sha256, content_type) of answers to remember.
     answers: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
 
@@ -332,8 +333,10 @@ class History:
                              "WHERE id = ? AND status IN ('open', 'overdue')",
                              [change_ids[-1], note["expectation_id"]])
         if plan.compose is not None:
-            for kind, message in plan.compose(change_ids):
+            for kind, message, reported in plan.compose(change_ids):
                 outbox.enqueue(conn, kind, message, at)
+                conn.executemany("UPDATE changes SET notified = ? WHERE id = ?",
+                                 [(kind, change_id) for change_id in reported])
         conn.execute("INSERT OR IGNORE INTO source_parsers (source, parser_version, since) "
                      "VALUES (?, ?, ?)", [source, parser_version, at])
         conn.executemany(
@@ -420,8 +423,8 @@ class History:
         tail = f"LIMIT {int(limit)}" if limit else ""
         return list(self.db.query(
             "SELECT c.id, c.detected_at, r.source, r.key, r.kind, r.title, c.change_type, "
-            "c.path, c.label, c.old_value, c.new_value, c.cause, c.flap_of, c.crawl_id, "
-            "c.version_id "
+            "c.path, c.label, c.old_value, c.new_value, c.cause, c.flap_of, c.severity, "
+            "c.reasons, c.status, c.crawl_id, c.version_id "
             f"FROM changes c JOIN records r ON r.id = c.record_id {where} "
             f"ORDER BY c.detected_at, c.id {tail}", params))
 

@@ -1,0 +1,327 @@
+"""From detected changes to the messages the AG OZG acts on (composition, no sending).
+
+:class:`Alerts` classifies a crawl's changes (severity rules, expected-change register)
+and composes, inside the crawl's transaction, the immediate message about untracked high
+and critical changes; operator messages about failed crawls. :func:`run_notify` (the
+``notify`` command, later the daemon) queues digests, reminders and stale-source notices
+and delivers the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from .config import Settings
+from .model import Change, split_key
+from .notify import messages
+from .notify.model import ChangeNotice, CrawlProblem, OverdueExpectation
+from .rules import SEVERITY_ORDER, classify
+from .store import History
+from .store import outbox as queue
+from .timeutil import Clock, stored
+from .triage import mark_overdue, match, open_for
+
+__all__ = ["Alerts", "NotifyReport", "run_notify"]
+
+log = logging.getLogger(__name__)
+
+Composed = list[tuple[str, EmailMessage, list[int]]]
+
+
+def record_context(kind: str, content: dict[str, Any] | None) -> dict[str, Any]:
+    """What a message says about the record a change belongs to."""
+    content = content or {}
+    office = ""
+    if kind == "leistung":
+        office = next((o.get("name", "") for o in content.get("zustaendigkeiten", [])
+                       if o.get("rolle") == "01"), "")
+    elif kind == "organisationseinheit":
+        office = content.get("name", "")
+    deeplink = next((link.get("url", "") for link in content.get("ursprungsportal", [])
+                     if "portaldeeplink" in link.get("url", "")), "")
+    return {"title": content.get("name", ""), "leika": tuple(content.get("leika", [])),
+            "office": office, "deeplink": deeplink}
+
+
+class Alerts:
+    """Severity, tracking status and messages for one installation's settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def mail(self, recipients: Sequence[str]) -> messages.Mail:
+        notify = self.settings.notify
+        domain = notify.sender.rsplit("@", 1)[-1] or "zufiwatch.local"
+        return messages.Mail(sender=notify.sender, recipients=tuple(recipients),
+                             language=notify.language, domain=domain,
+                             timezone=self.settings.timezone)
+
+    def annotate(self, history: History, changes: Sequence[tuple[str, Change]],
+                 at: str) -> list[dict[str, Any]]:
+        """Severity, reasons and status (expected or untracked) of each change."""
+        candidates = open_for(history, (key for key, _ in changes), at)
+        notes = []
+        for key, change in changes:
+            result = classify(split_key(key)[0], change, self.settings.rules)
+            expectation = match(candidates.get(key, []), change)
+            if expectation is not None:
+                candidates[key].remove(expectation)
+            notes.append({"severity": result.severity, "reasons": result.reasons,
+                          "status": "expected" if expectation else "untracked",
+                          "expectation_id": expectation["id"] if expectation else None,
+                          "expected_by": expectation["by"] if expectation else "",
+                          "expected_note": expectation["note"] if expectation else ""})
+        return notes
+
+    def composer(self, source: str, changes: Sequence[tuple[str, Change]],
+                 notes: Sequence[dict[str, Any]], contexts: dict[str, dict[str, Any]],
+                 flaps: dict[int, int], at: str,
+                 now: datetime) -> Callable[[list[int]], Composed]:
+        """The immediate message about untracked high and critical changes of a crawl."""
+
+        def compose(change_ids: list[int]) -> Composed:
+            urgent = [
+                _notice(change_ids[i], at, source, key, change, notes[i], contexts.get(key))
+                for i, (key, change) in enumerate(changes)
+                if notes[i]["status"] == "untracked" and i not in flaps
+                and SEVERITY_ORDER[notes[i]["severity"]] >= SEVERITY_ORDER["high"]]
+            recipients = self.settings.notify.recipients
+            if not urgent or not recipients:
+                return []
+            message = messages.immediate_alert(urgent, self.mail(recipients), now=now,
+                                               source=source)
+            return [("immediate", message, [n.change_id for n in urgent])]
+
+        return compose
+
+    def failed_crawl(self, source: str, crawl_id: int, reason: str,
+                     now: datetime) -> list[tuple[str, EmailMessage]]:
+        operators = self.settings.notify.operators
+        if not operators:
+            return []
+        kind = "suspicious" if reason.startswith("suspicious") else "failed"
+        problem = CrawlProblem(kind, source, stored(now), reason, {"crawl_id": crawl_id})
+        return [("operator", messages.operator_alert([problem], self.mail(operators),
+                                                     now=now))]
+
+
+def _notice(change_id: int, at: str, source: str, key: str, change: Change,
+            note: dict[str, Any], context: dict[str, Any] | None,
+            sequence: tuple[Any, ...] = ()) -> ChangeNotice:
+    kind = split_key(key)[0]
+    context = context or record_context(kind, None)
+    return ChangeNotice(
+        change_id=change_id, detected_at=at, source=source, key=key, kind=kind,
+        title=context["title"], leika=context["leika"], office=context["office"],
+        change_type=str(change.change_type), label=change.label, old=change.old,
+        new=change.new, severity=note["severity"], reasons=tuple(note["reasons"]),
+        status=note["status"], expected_by=note.get("expected_by", ""),
+        expected_note=note.get("expected_note", ""), deeplink=context["deeplink"],
+        flap_sequence=sequence)
+
+
+def _stored_notice(history: History, row: dict[str, Any]) -> ChangeNotice:
+    """A notice for a stored change (digests and reminders)."""
+    version = history.db.execute(
+        "SELECT content FROM versions WHERE record_id = (SELECT id FROM records "
+        "WHERE key = ? AND source = ?) ORDER BY valid_from DESC, id DESC LIMIT 1",
+        [row["key"], row["source"]]).fetchone()
+    content = json.loads(version[0]) if version else {}
+    change = Change(row["change_type"], row["path"], row["label"],
+                    None if row["old_value"] is None else json.loads(row["old_value"]),
+                    None if row["new_value"] is None else json.loads(row["new_value"]))
+    note = {"severity": row["severity"], "reasons": json.loads(row["reasons"]),
+            "status": row["status"]}
+    sequence = tuple(history.flap_sequence(row["id"])) if row.get("flapped") else ()
+    return _notice(row["id"], row["detected_at"], row["source"], row["key"], change, note,
+                   record_context(row["kind"], content), sequence)
+
+
+@dataclass
+class NotifyReport:
+    queued: dict[str, int]
+    sent: int
+    failed: int
+    errors: list[str]
+
+
+def _state(history: History, name: str) -> str | None:
+    row = history.db.execute("SELECT value FROM notify_state WHERE name = ?",
+                             [name]).fetchone()
+    return row[0] if row else None
+
+
+def _set_state(history: History, name: str, value: str) -> None:
+    history.db.execute("INSERT OR REPLACE INTO notify_state (name, value) VALUES (?, ?)",
+                       [name, value])
+
+
+def _due(history: History, name: str, every: timedelta, now: datetime) -> bool:
+    last = _state(history, name)
+    if last is None:
+        _set_state(history, name, stored(now))  # the period starts with the first run
+        return False
+    return now - datetime.fromisoformat(last) >= every
+
+
+_CHANGE_ROWS = (
+    "SELECT c.id, c.detected_at, r.source, r.key, r.kind, c.change_type, c.path, c.label, "
+    "c.old_value, c.new_value, c.severity, c.reasons, c.status, "
+    "EXISTS (SELECT 1 FROM changes f WHERE f.flap_of = c.id) AS flapped "
+    "FROM changes c JOIN records r ON r.id = c.record_id ")
+
+
+def queue_digest(history: History, alerts: Alerts, now: datetime, *,
+                 force: bool = False) -> int:
+    """Queue the digest of untracked changes no message reported yet; returns how many."""
+    settings = alerts.settings.notify
+    with history.db.atomic():
+        if not (force or _due(history, "digest", timedelta(hours=settings.digest_every_hours),
+                              now)):
+            return 0
+        since = _state(history, "digest") or ""
+        rows = list(history.db.query(
+            _CHANGE_ROWS + "WHERE c.status = 'untracked' AND c.notified IS NULL AND "
+            "c.cause = 'source' AND c.flap_of IS NULL ORDER BY c.detected_at, c.id"))
+        _set_state(history, "digest", stored(now))
+        if not rows or not settings.recipients:
+            return 0
+        notices = [_stored_notice(history, row) for row in rows]
+        message = messages.digest(notices, alerts.mail(settings.recipients), now=now,
+                                  period_start=since or rows[0]["detected_at"],
+                                  period_end=stored(now))
+        queue.enqueue(history.db.conn, "digest", message, stored(now))
+        history.db.conn.executemany("UPDATE changes SET notified = 'digest' WHERE id = ?",
+                                    [(row["id"],) for row in rows])
+    return len(rows)
+
+
+def queue_reminder(history: History, alerts: Alerts, now: datetime, *,
+                   force: bool = False) -> int:
+    """Queue the reminder of changes still untracked and of overdue expectations."""
+    settings = alerts.settings.notify
+    overdue = mark_overdue(history, now)
+    with history.db.atomic():
+        every = timedelta(days=settings.reminder_every_days)
+        if not (force or _due(history, "reminder", every, now) or overdue):
+            return 0
+        cutoff = stored(now - timedelta(days=1))
+        rows = list(history.db.query(
+            _CHANGE_ROWS + "WHERE c.status = 'untracked' AND c.cause = 'source' AND "
+            "c.flap_of IS NULL AND c.notified IS NOT NULL AND c.detected_at <= ? "
+            "ORDER BY c.detected_at, c.id", [cutoff]))
+        _set_state(history, "reminder", stored(now))
+        if not (rows or overdue) or not settings.recipients:
+            return 0
+        late = [OverdueExpectation(e["id"], e["key"], _title(history, e["key"]), e["field"],
+                                   e["value"], e["until"], e["by"], e["note"])
+                for e in overdue]
+        message = messages.reminder([_stored_notice(history, r) for r in rows], late,
+                                    alerts.mail(settings.recipients), now=now)
+        queue.enqueue(history.db.conn, "reminder", message, stored(now))
+        history.db.conn.executemany("UPDATE changes SET reminded_at = ? WHERE id = ?",
+                                    [(stored(now), row["id"]) for row in rows])
+        history.db.conn.executemany(
+            "UPDATE expectations SET overdue_reported_at = ? WHERE id = ?",
+            [(stored(now), e["id"]) for e in overdue])
+    return len(rows) + len(overdue)
+
+
+def _title(history: History, key: str) -> str:
+    row = history.db.execute("SELECT title FROM records WHERE key = ?", [key]).fetchone()
+    return row[0] if row else key
+
+
+def queue_stale(history: History, alerts: Alerts, now: datetime) -> int:
+    """Operator notices for sources without a complete crawl within stale_after_hours."""
+    settings = alerts.settings
+    limit = timedelta(hours=settings.notify.stale_after_hours)
+    problems = []
+    with history.db.atomic():
+        for source in settings.sources:
+            row = history.db.execute(
+                "SELECT max(started_at) FROM crawls WHERE source = ? AND outcome = 'complete'",
+                [source.name]).fetchone()
+            last = row[0] if row else None
+            first = history.db.execute("SELECT min(started_at) FROM crawls WHERE source = ?",
+                                       [source.name]).fetchone()[0]
+            reference = last or first
+            if reference is None or now - datetime.fromisoformat(reference) < limit:
+                continue
+            reported = _state(history, f"stale:{source.name}")
+            if reported and now - datetime.fromisoformat(reported) < limit:
+                continue
+            _set_state(history, f"stale:{source.name}", stored(now))
+            detail = (f"last complete crawl {last}" if last else "no complete crawl yet")
+            problems.append(CrawlProblem("stale", source.name, stored(now), detail,
+                                         {"last_complete": last} if last else {}))
+        if problems and settings.notify.operators:
+            message = messages.operator_alert(problems, alerts.mail(settings.notify.operators),
+                                              now=now)
+            queue.enqueue(history.db.conn, "operator", message, stored(now))
+    return len(problems)
+
+
+def deliver(history: History, alerts: Alerts, send: Callable[[EmailMessage], None],
+            clock: Clock) -> NotifyReport:
+    """Send every due message once; failures wait with exponential backoff."""
+    from .notify.smtp import DeliveryError
+
+    report = NotifyReport({}, 0, 0, [])
+    limit = alerts.settings.notify.max_attempts
+    for item in queue.due(history.db.conn, stored(clock())):
+        try:
+            send(queue.parse(item.raw))
+        except DeliveryError as exc:
+            if exc.accepted:  # some recipients have it: never send it to them twice
+                with history.db.atomic():
+                    queue.mark_sent(history.db.conn, item.id, stored(clock()))
+                report.failed += 1
+                report.errors.append(f"{item.subject}: {exc}")
+                continue
+            attempts = item.attempts + 1
+            final = exc.permanent or attempts >= limit
+            wait = timedelta(minutes=min(360, 2 ** attempts))
+            with history.db.atomic():
+                queue.mark_failed(history.db.conn, item.id, str(exc),
+                                  stored(clock() + wait), final=final)
+                if final and item.kind != "undeliverable":
+                    _queue_undeliverable(history, alerts, item, str(exc), clock())
+            report.failed += 1
+            report.errors.append(f"{item.subject}: {exc}")
+            log.warning("message %s not delivered (attempt %d): %s", item.message_id,
+                        attempts, exc)
+            continue
+        with history.db.atomic():
+            queue.mark_sent(history.db.conn, item.id, stored(clock()))
+        report.sent += 1
+    return report
+
+
+def _queue_undeliverable(history: History, alerts: Alerts, item: queue.Queued, error: str,
+                         now: datetime) -> None:
+    operators = alerts.settings.notify.operators
+    if not operators:
+        return
+    problem = CrawlProblem("undeliverable", "", stored(now),
+                           f"{item.subject} ({item.message_id}): {error}")
+    message = messages.operator_alert([problem], alerts.mail(operators), now=now)
+    queue.enqueue(history.db.conn, "undeliverable", message, stored(now))
+
+
+def run_notify(history: History, alerts: Alerts, send: Callable[[EmailMessage], None],
+               clock: Clock, *, digest: bool = False, reminder: bool = False) -> NotifyReport:
+    """Queue what is due (digest, reminder, stale sources), then deliver the outbox."""
+    now = clock()
+    queued = {"digest": queue_digest(history, alerts, now, force=digest),
+              "reminder": queue_reminder(history, alerts, now, force=reminder),
+              "stale": queue_stale(history, alerts, now)}
+    report = deliver(history, alerts, send, clock)
+    report.queued = queued
+    return report

@@ -1,0 +1,117 @@
+"""Tracked or untracked: the expected-change register and acknowledgements.
+
+The AG OZG records beforehand what it intends to change (``expect``); a detected change
+that matches an open expectation is ``expected``. Afterwards, changes can be marked as
+reviewed (``ack``): ``acknowledged``. Everything else stays ``untracked`` and is what the
+alerts are about. Expectations and acknowledgements are chained into the evidence ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from .errors import QueryError
+from .model import Change, split_key
+from .render import short_value
+from .store import History
+from .store import ledger as evidence
+from .timeutil import stored
+
+__all__ = ["acknowledge", "expect", "expectations", "mark_overdue", "match", "open_for"]
+
+
+def expect(history: History, *, key: str, field: str, value: str, until: datetime,
+           by: str, note: str = "", now: datetime) -> int:
+    """Record an intended change; returns the expectation's id."""
+    try:
+        split_key(key)
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
+    history.find_record(key)
+    if not field.strip() or not by.strip():
+        raise QueryError("an expectation needs --field and --by")
+    if until <= now:
+        raise QueryError("--until must be in the future")
+    at = stored(now)
+    with history.db.atomic():
+        cursor = history.db.execute(
+            "INSERT INTO expectations (created_at, key, field, value, until, by, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", [at, key, field.strip(), value, stored(until),
+                                           by.strip(), note])
+        evidence.append(history.db.conn, "expectation", int(cursor.lastrowid), at)
+    return int(cursor.lastrowid)
+
+
+def acknowledge(history: History, change_ids: Sequence[int], *, by: str, note: str = "",
+                now: datetime) -> list[int]:
+    """Mark changes as reviewed; returns the ids that were not acknowledged before."""
+    if not by.strip():
+        raise QueryError("an acknowledgement needs --by")
+    known = {row[0]: row[1] for row in history.db.execute(
+        f"SELECT id, status FROM changes WHERE id IN ({','.join('?' * len(change_ids))})",
+        list(change_ids))}
+    missing = [i for i in change_ids if i not in known]
+    if missing:
+        raise QueryError(f"no change with id {', '.join(map(str, missing))} "
+                         "('zufiwatch changes' lists them)")
+    at = stored(now)
+    fresh = [i for i in dict.fromkeys(change_ids) if known[i] != "acknowledged"]
+    with history.db.atomic():
+        for change_id in fresh:
+            cursor = history.db.execute(
+                "INSERT INTO acknowledgements (change_id, at, by, note) VALUES (?, ?, ?, ?)",
+                [change_id, at, by.strip(), note])
+            evidence.append(history.db.conn, "acknowledgement", int(cursor.lastrowid), at)
+            history.db.execute("UPDATE changes SET status = 'acknowledged' WHERE id = ?",
+                               [change_id])
+    return fresh
+
+
+def expectations(history: History, *, status: str | None = None) -> list[dict[str, Any]]:
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    return list(history.db.query(f"SELECT * FROM expectations {where} ORDER BY until, id",
+                                 params))
+
+
+def open_for(history: History, keys: Iterable[str], at: str) -> dict[str, list[dict[str, Any]]]:
+    """Open expectations of these records whose date has not passed at ``at``."""
+    wanted = sorted(set(keys))
+    found: dict[str, list[dict[str, Any]]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        for row in history.db.query(
+                f"SELECT * FROM expectations WHERE status IN ('open', 'overdue') "
+                f"AND key IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk):
+            if row["until"] >= at or row["status"] == "overdue":
+                found.setdefault(row["key"], []).append(row)
+    return found
+
+
+def match(candidates: Sequence[dict[str, Any]], change: Change) -> dict[str, Any] | None:
+    """The first expectation this change fulfils: same field (label or path, or their
+    start) and the expected value found in the new value (case-insensitive)."""
+    new_text = short_value(change.new).casefold()
+    for expectation in candidates:
+        field = expectation["field"].casefold()
+        if not (change.label.casefold().startswith(field)
+                or change.path.casefold().startswith(field)):
+            continue
+        value = expectation["value"].casefold().strip()
+        if not value or value in new_text:
+            return expectation
+    return None
+
+
+def mark_overdue(history: History, now: datetime) -> list[dict[str, Any]]:
+    """Open expectations whose date passed become ``overdue``; returns those not yet
+    reported (and marks them reported)."""
+    at = stored(now)
+    with history.db.atomic():
+        history.db.execute("UPDATE expectations SET status = 'overdue' "
+                           "WHERE status = 'open' AND until < ?", [at])
+        rows = list(history.db.query(
+            "SELECT * FROM expectations WHERE status = 'overdue' AND "
+            "overdue_reported_at IS NULL ORDER BY until"))
+    return rows
