@@ -266,3 +266,21 @@ min_interval = 0
     assert "go/a/5741" in _text(alerts[0], "plain")
     assert crawler.history.db.execute(
         "SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0] == 1
+
+
+def test_an_undeliverable_message_is_reported_to_the_operators(crawler: Crawler) -> None:
+    with SmtpServer(starttls=True, auth=("zufiwatch", PASSWORD),
+                    refuse={"ag-ozg@jena.de", "vertretung@jena.de"}) as server:
+        settings = _settings(crawler, server)
+        box = Mailbox(crawler, server, settings, Alerts(settings))
+        box.crawl(1)
+        box.crawl(2)
+        first = box.notify()
+        assert first.failed == 1 and "recipients refused" in first.errors[0]
+        status = crawler.history.db.execute(
+            "SELECT status, attempts FROM outbox WHERE kind = 'immediate'").fetchone()
+        assert status == ("failed", 1)  # refused for good: no retry
+        box.notify()
+        (notice,) = box.received("operator")
+        assert box.server.envelopes[-1].rcpt_tos == ("it-betrieb@jena.de",)
+        assert "recipients refused" in _text(notice, "plain")
