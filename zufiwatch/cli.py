@@ -602,6 +602,56 @@ def notify(app: App, test_mail: bool, digest: bool, reminder: bool) -> None:
 @cli.command()
 @pass_app
 @handle_errors
+def daemon(app: App) -> None:
+    """Run the background service in the foreground (for systemd, see systemd/).
+
+    Crawls each source on its schedule, delivers messages, reports to systemd; SIGTERM
+    stops cleanly, SIGHUP reloads the configuration.
+
+    \b
+    Example:
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml daemon
+    """
+    from .daemon import Daemon
+    from .systemd import configure_logging
+
+    path = find_config(app.config_path)
+    if path is None:
+        raise ConfigError("the daemon needs a configuration file: pass --config FILE or set "
+                          "ZUFIWATCH_CONFIG")
+    settings = app.settings
+    configure_logging(logging.INFO)
+    sys.exit(Daemon(Path(path), settings, clock=app.clock).run())
+
+
+@cli.command("check-config")
+@pass_app
+@handle_errors
+def check_config(app: App) -> None:
+    """Validate the configuration without starting anything.
+
+    Exit status 0 when it is valid, 1 with the file, key and problem when not.
+
+    \b
+    Example:
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml check-config
+    """
+    from .notify.smtp import load_password
+
+    settings = app.settings
+    names = ", ".join(s.name for s in settings.sources) or "none"
+    click.echo(f"{settings.origin}: valid; sources: {names}; database: {settings.database}")
+    if settings.smtp.host:
+        password = "set" if load_password(settings.smtp) else "none (no login)"
+        click.echo(f"mail via {settings.smtp.host}:{settings.smtp.port} "
+                   f"({settings.smtp.security}); password: {password}")
+    else:
+        click.echo("mail: not configured ([smtp] host is empty)")
+
+
+@cli.command()
+@pass_app
+@handle_errors
 def verify(app: App) -> None:
     """Check the evidence chain of changes, expectations and acknowledgements.
 

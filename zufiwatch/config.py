@@ -26,6 +26,7 @@ from .errors import ConfigError
 
 __all__ = [
     "ENV_VAR",
+    "DaemonSettings",
     "HttpSettings",
     "NotifySettings",
     "RuleOverride",
@@ -108,6 +109,9 @@ class SourceSettings:
     #: A field that returns to a value it had within this many days is flapping: the
     #: back-and-forth is reported once, with its sequence (0 turns this off).
     flap_window_days: float = 7.0
+    #: When the daemon crawls this source: cron "minute hour day month weekday" (local
+    #: time), or with a leading seconds field.
+    schedule: str = "30 5 * * *"
 
     def validate(self, where: str) -> None:
         _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name)), f"{where}.name",
@@ -124,6 +128,8 @@ class SourceSettings:
         _require(self.removal_after >= 1, f"{where}.removal_after", "an integer >= 1")
         _require(self.verify_every_days > 0, f"{where}.verify_every_days", "a number > 0")
         _require(self.flap_window_days >= 0, f"{where}.flap_window_days", "a number >= 0")
+        _require(_valid_cron(self.schedule), f"{where}.schedule",
+                 "a cron expression such as '30 5 * * *' (minute hour day month weekday)")
 
 
 SECURITY_MODES = ("starttls", "tls", "plain")
@@ -241,6 +247,49 @@ class RulesSettings:
 
 
 @dataclass(frozen=True)
+class DaemonSettings:
+    """The background service (``[daemon]``)."""
+
+    #: Each crawl starts up to this many seconds after its scheduled time (spreads load).
+    jitter_seconds: int = 600
+    #: Minutes between runs of notify: deliver the outbox, queue digest, reminder and
+    #: stale-source notices when due.
+    notify_every_minutes: float = 15.0
+    #: A run missed while the service was down still runs if it is at most this late;
+    #: several missed runs of a job coalesce into one.
+    misfire_grace_seconds: int = 3600
+
+    def validate(self, where: str) -> None:
+        _require(self.jitter_seconds >= 0, f"{where}.jitter_seconds", "an integer >= 0")
+        _require(self.notify_every_minutes > 0, f"{where}.notify_every_minutes",
+                 "a number > 0")
+        _require(self.misfire_grace_seconds >= 1, f"{where}.misfire_grace_seconds",
+                 "an integer >= 1")
+
+
+def cron_trigger(expression: str, timezone: str, jitter: int | None = None) -> Any:
+    """An APScheduler cron trigger from 5 fields (or 6, seconds first)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expression.split()
+    if len(fields) == 5:
+        fields = ["0", *fields]
+    if len(fields) != 6:
+        raise ValueError(f"expected 5 or 6 fields, got {len(fields)}: {expression!r}")
+    second, minute, hour, day, month, weekday = fields
+    return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=weekday, timezone=timezone, jitter=jitter)
+
+
+def _valid_cron(expression: str) -> bool:
+    try:
+        cron_trigger(expression, "UTC")
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
 
@@ -255,6 +304,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
     #: The file these settings came from (not a key).
     origin: str = field(default="<defaults>", metadata={"internal": True})
 

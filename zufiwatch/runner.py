@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -224,15 +225,18 @@ class _Tally:
     unobserved: list[str] = field(default_factory=list)
     incomplete: dict[str, str] = field(default_factory=dict)
     unverified: dict[str, str] = field(default_factory=dict)
+    #: The service was shutting down: the crawl stopped after its current step.
+    stopped: bool = False
 
 
 def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
               fetcher: Fetcher, clock: Clock = system_clock,
-              alerts: Alerts | None = None) -> CrawlResult:
+              alerts: Alerts | None = None, stop: threading.Event | None = None) -> CrawlResult:
     """Crawl one source and store what it concludes. Never raises for a bad source.
 
     With ``alerts``, changes are classified and the messages about them are queued in the
-    same transaction."""
+    same transaction. When ``stop`` is set, the crawl finishes the step it is in and is
+    stored as partial."""
     source = make_source(settings)
     requests_before, bytes_before = fetcher.requests, fetcher.bytes_received
 
@@ -261,7 +265,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                     f"history re-derived in crawl {result.crawl_id} ({result.outcome})"
                     if result else "no archived crawl to re-derive from")
     return _conclude(settings, source, history, clock, gather, traffic, mode="live",
-                     alerts=alerts)
+                     alerts=alerts, stop=stop)
 
 
 def find_flaps(changes: list[tuple[str, Change]],
@@ -357,7 +361,8 @@ Gather = Callable[[int, str, "Planner", dict[str, float]], AbstractContextManage
 
 def _conclude(settings: SourceSettings, source: Source, history: History, clock: Clock,
               gather: Gather, traffic: Callable[[], tuple[int, int]], *,
-              mode: str, alerts: Alerts | None = None) -> CrawlResult:
+              mode: str, alerts: Alerts | None = None,
+              stop: threading.Event | None = None) -> CrawlResult:
     """Take in what the source learned, ask the gate, store the conclusions.
 
     Raises :class:`CrawlInProgress` when another process crawls the same source now.
@@ -371,12 +376,13 @@ def _conclude(settings: SourceSettings, source: Source, history: History, clock:
             lately = _verified_lately(history, source.name, settings, clock)
             mode = "incremental" if lately else "full"
         return _conclude_locked(settings, source, history, clock, gather, traffic, mode,
-                                alerts)
+                                alerts, stop)
 
 
 def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                      clock: Clock, gather: Gather, traffic: Callable[[], tuple[int, int]],
-                     mode: str, alerts: Alerts | None) -> CrawlResult:
+                     mode: str, alerts: Alerts | None,
+                     stop: threading.Event | None = None) -> CrawlResult:
     at = stored(clock())
     planner = Planner(history.current(source.name), history.content_of,
                       removal_after=settings.removal_after,
@@ -394,6 +400,10 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                 begin = time.thread_time()
                 _take(item, planner, tally)
                 process += time.thread_time() - begin
+                if stop is not None and stop.is_set():
+                    session.items.close()  # lets in-flight requests finish, then stops
+                    tally.stopped = True
+                    break
             verdict = _verdict(settings, planner, tally)
             if mode == "reparse":
                 planner.plan.seen.clear()  # old payloads confirm nothing about now
@@ -448,6 +458,10 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
 
 
 def _verdict(settings: SourceSettings, planner: Planner, tally: _Tally) -> Verdict:
+    if tally.stopped and not tally.fatal:
+        return Verdict(Outcome.PARTIAL, "stopped: the service was shutting down; what was "
+                       "read so far is stored, nothing else is concluded",
+                       frozenset(("leistung", "organisationseinheit", "onlinedienst", "link")))
     return judge(fatal=tally.fatal, listings=tally.listings, unobserved=tally.unobserved,
                  incomplete=tally.incomplete, observed=planner.observed,
                  seen_by_kind=planner.seen_by_kind(), present_by_kind=planner.present_by_kind(),
@@ -497,8 +511,8 @@ def _stats(planner: Planner, tally: _Tally, requests: int, received: int,
 
 def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history: History,
                   archive: Archive, clock: Clock = system_clock,
-                  fetcher: Fetcher | None = None,
-                  alerts: Alerts | None = None) -> list[CrawlResult]:
+                  fetcher: Fetcher | None = None, alerts: Alerts | None = None,
+                  stop: threading.Event | None = None) -> list[CrawlResult]:
     """Crawl several sources one after another; one source's failure never stops the next."""
     results = []
     own = fetcher is None
@@ -506,8 +520,11 @@ def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history:
     try:
         for source in sources:
             try:
+                if stop is not None and stop.is_set():
+                    break
                 results.append(run_crawl(source, history=history, archive=archive,
-                                         fetcher=fetcher, clock=clock, alerts=alerts))
+                                         fetcher=fetcher, clock=clock, alerts=alerts,
+                                         stop=stop))
             except CrawlInProgress as exc:
                 log.error("%s", exc)
                 results.append(CrawlResult(0, source.name, Outcome.FAILED, str(exc),
