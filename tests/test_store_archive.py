@@ -143,3 +143,20 @@ def test_replay_of_a_crawl_with_a_missing_payload_is_partial(crawler: Crawler,
                               clock=crawler.clock)
     assert result.outcome is Outcome.PARTIAL
     assert f"{dropped['key']}: the archived crawl has no payload" in result.reason
+
+
+def test_backup_while_another_connection_writes(crawler: Crawler, tmp_path: Path) -> None:
+    crawler.day(0)
+    other = History(crawler.history.path)
+    try:
+        with other.db.atomic():  # a writer holds a transaction open meanwhile
+            other.db.execute("INSERT INTO notify_state (name, value) VALUES ('x', 'y')")
+            crawler.history.backup(tmp_path / "copy.db")
+    finally:
+        other.close()
+    with History(tmp_path / "copy.db") as copy:
+        assert copy.db.execute("SELECT count(*) FROM versions").fetchone() == \
+            crawler.history.db.execute("SELECT count(*) FROM versions").fetchone()
+        assert copy.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with pytest.raises(StoreError, match="exists"):
+        crawler.history.backup(tmp_path / "copy.db")

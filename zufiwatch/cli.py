@@ -624,6 +624,53 @@ def daemon(app: App) -> None:
     sys.exit(Daemon(Path(path), settings, clock=app.clock).run())
 
 
+@cli.command()
+@click.argument("destination", type=click.Path(dir_okay=False))
+@pass_app
+@handle_errors
+def backup(app: App, destination: str) -> None:
+    """Write a consistent copy of the history database, safe while the daemon runs.
+
+    The raw archive (snapshots) is plain files: copy it with any backup tool.
+
+    \b
+    Example:
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml backup /srv/backup/zufiwatch.db
+    """
+    with app.history() as history:
+        history.backup(Path(destination))
+    click.echo(f"backup written to {destination}")
+
+
+@cli.command()
+@click.pass_context
+def health(ctx: click.Context) -> None:
+    """Check the service for Nagios/Icinga: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    Prints one status line with performance data: age of the last complete crawl per
+    source, failed crawls in a row, undelivered messages, open untracked changes.
+
+    \b
+    Example:
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml health
+    """
+    from . import health as check
+
+    app = ctx.find_object(App)
+    try:
+        settings = app.settings
+        path = app.database_path()
+        if not path.exists():
+            report = check.unknown(f"no history database at {path}")
+        else:
+            with History(path, readonly=True) as history:
+                report = check.evaluate(settings, history, app.clock())
+    except ZufiwatchError as exc:
+        report = check.unknown(str(exc))
+    click.echo(report.line)
+    sys.exit(report.state)
+
+
 @cli.command("check-config")
 @pass_app
 @handle_errors

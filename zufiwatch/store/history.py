@@ -113,6 +113,19 @@ class History:
     def close(self) -> None:
         self.db.close()
 
+    def backup(self, destination: Path) -> None:
+        """A consistent copy of the whole database, safe while other processes write."""
+        destination = Path(destination)
+        if destination.exists():
+            raise StoreError(f"{destination} exists; choose a new file for the backup")
+        try:
+            with sqlite3.connect(destination) as target:
+                self.db.conn.backup(target)
+            target.close()
+        except sqlite3.DatabaseError as exc:
+            destination.unlink(missing_ok=True)
+            raise StoreError(f"backup to {destination} failed: {exc}") from exc
+
     def __enter__(self) -> History:
         return self
 
