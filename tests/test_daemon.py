@@ -174,3 +174,26 @@ def test_check_config_says_valid_or_names_the_key(tmp_path: Path, pvog) -> None:
         'schedule = "*/1 * * * * *"', 'schedule = "every day"'), encoding="utf-8")
     bad = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
     assert bad.returncode == 1 and "sources[0].schedule" in bad.stderr
+
+
+def test_a_crawl_missed_while_down_runs_once_at_start(tmp_path: Path, pvog) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from zufiwatch.archive import Archive
+    from zufiwatch.config import HttpSettings, load_settings
+    from zufiwatch.fetch import Fetcher
+    from zufiwatch.runner import run_crawl
+    from zufiwatch.store import History
+
+    config = _config(tmp_path, pvog, schedule="*/30 * * * *")
+    settings = load_settings(config)
+    earlier = datetime.now(UTC) - timedelta(minutes=70)
+    with History(settings.database) as history, Fetcher(HttpSettings(retries=0)) as fetcher:
+        run_crawl(settings.sources[0], history=history, archive=Archive(settings.snapshots),
+                  fetcher=fetcher, clock=lambda: earlier)
+    daemon = Running(config, tmp_path / "notify")
+    try:
+        daemon.wait_for_line("was missed; catching up now")
+        daemon.wait_for_line("crawl 2 of sim: complete")
+    finally:
+        assert daemon.stop() == 0

@@ -24,6 +24,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -132,6 +133,28 @@ class Daemon:
         for error in report.errors:
             log.warning("not delivered: %s", error)
 
+    def _catch_up(self, settings: Settings) -> None:
+        """A crawl missed while the service was down runs once now (if not too late)."""
+        from apscheduler.triggers.date import DateTrigger
+
+        now = self.clock()
+        grace = timedelta(seconds=settings.daemon.misfire_grace_seconds)
+        with History(settings.database) as history:
+            for source in settings.sources:
+                last = history.db.execute(
+                    "SELECT max(started_at) FROM crawls WHERE source = ? AND mode != 'reparse'",
+                    [source.name]).fetchone()[0]
+                if last is None:
+                    continue
+                trigger = cron_trigger(source.schedule, settings.timezone)
+                due = trigger.get_next_fire_time(None, datetime.fromisoformat(last))
+                if due is not None and due <= now and now - due <= grace:
+                    log.info("crawl of %s due at %s was missed; catching up now", source.name,
+                             due.isoformat(timespec="seconds"))
+                    self._scheduler.add_job(self._crawl_job, DateTrigger(now),
+                                            args=[source.name], id=f"catch-up:{source.name}",
+                                            name=f"catch-up crawl {source.name}")
+
     def _schedule(self, settings: Settings) -> None:
         grace = settings.daemon.misfire_grace_seconds
         defaults: dict[str, Any] = {"coalesce": True, "max_instances": 1,
@@ -188,6 +211,7 @@ class Daemon:
             with History(self.settings.database):
                 pass  # migrations run on start
             self._schedule(self.settings)
+            self._catch_up(self.settings)
             self._scheduler.start()
             jobs = ", ".join(job.name for job in self._scheduler.get_jobs())
             log.info("zufiwatch daemon running: %s", jobs)
