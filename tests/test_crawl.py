@@ -205,3 +205,12 @@ def test_unchanged_recrawls_do_not_grow_the_database(crawler: Crawler) -> None:
     # Three crawl rows are all an unchanged crawl may add: far under 1 KB per 1,000 records.
     assert size() - before <= 3 * 4096
     assert records > 100
+
+
+def test_progress_is_reported_per_record_read(crawler: Crawler) -> None:
+    from zufiwatch.runner import run_crawl
+
+    seen: list[int] = []
+    result = run_crawl(crawler.source, history=crawler.history, archive=crawler.archive,
+                       fetcher=crawler.fetcher, clock=crawler.clock, progress=seen.append)
+    assert seen and seen == sorted(seen) and seen[-1] == result.stats["observed"]

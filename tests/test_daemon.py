@@ -187,7 +187,8 @@ def test_a_crawl_missed_while_down_runs_once_at_start(tmp_path: Path, pvog) -> N
 
     config = _config(tmp_path, pvog, schedule="*/30 * * * *")
     settings = load_settings(config)
-    earlier = datetime.now(UTC) - timedelta(minutes=70)
+    # Within the last half hour a slot of "*/30" passed unseen, at most 40 min ago (< grace).
+    earlier = datetime.now(UTC) - timedelta(minutes=40)
     with History(settings.database) as history, Fetcher(HttpSettings(retries=0)) as fetcher:
         run_crawl(settings.sources[0], history=history, archive=Archive(settings.snapshots),
                   fetcher=fetcher, clock=lambda: earlier)

@@ -6,12 +6,13 @@ usage errors exit 2 (click's convention).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,7 +174,10 @@ def crawl(app: App, sources: tuple[str, ...]) -> None:
     with app.history(must_exist=False) as history:
         results = crawl_sources(settings, chosen, history=history,
                                 archive=Archive(settings.snapshots), clock=app.clock,
-                                alerts=Alerts(settings))
+                                alerts=Alerts(settings),
+                                progress=_progress_line() if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
     for result in results:
         reason = f" — {result.reason}" if result.reason else ""
         if not result.crawl_id:
@@ -224,6 +228,16 @@ def reparse(app: App, sources: tuple[str, ...], crawl_id: int | None) -> None:
                            f"{result.stats['changes']} changes by the parser")
 
 
+def _progress_line() -> Callable[[str, int], None]:
+    """A status line on the terminal, rewritten every 50 records."""
+
+    def show(source: str, count: int) -> None:
+        if count % 50 == 0:
+            click.echo(f"\r{source}: {count} records read", nl=False, err=True)
+
+    return show
+
+
 @cli.command()
 @click.option("--source", help="Only crawls of this source.")
 @click.option("--limit", default=20, show_default=True, help="How many crawls, newest first.")
@@ -263,12 +277,15 @@ CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change
 @click.option("--each-flap", is_flag=True,
               help="In the table, list every step of a back-and-forth, not just its first "
                    "change with the sequence.")
+@click.option("--office", metavar="NAME",
+              help="Only records of this office: a Leistung whose zuständige Stelle, or an "
+                   "Organisationseinheit whose name, contains NAME (case-insensitive).")
 @output_options
 @pass_app
 @handle_errors
 def changes(app: App, since: str | None, until: str | None, kind: str | None,
             key: str | None, source: str | None, status: str | None, severity: str | None,
-            each_flap: bool, fmt: str | None) -> None:
+            each_flap: bool, fmt: str | None, office: str | None = None) -> None:
     """List detected changes, oldest first.
 
     A field that went back and forth (flapping) is one row in the table: its first change,
@@ -283,6 +300,10 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
     with app.history() as history:
         rows = queries.changes(history, since=app.when(since, end_of_day=False),
                                until=app.when(until), kind=kind, key=key, source=source)
+        if office:
+            from .export import office_changes
+
+            rows = office_changes(history, rows, office)
     if status:
         rows = [r for r in rows if r["status"] == status]
     if severity:
@@ -671,6 +692,34 @@ def health(ctx: click.Context) -> None:
     sys.exit(report.state)
 
 
+@cli.command()
+@click.option("--output", type=click.Path(file_okay=False),
+              help="Directory to write (default: [report] directory).")
+@click.option("--language", type=click.Choice(["de", "en"]),
+              help="Language of the pages (default: [report] language).")
+@pass_app
+@handle_errors
+def overview(app: App, output: str | None, language: str | None) -> None:
+    """Write the static overview: index.html, a page per record, feed.atom.
+
+    Crawls write it by themselves when [report] directory is set.
+
+    \b
+    Example:
+      zufiwatch overview --output /var/www/zufiwatch
+    """
+    from .report import build_overview
+
+    settings = app.settings
+    target = output or settings.report.directory
+    if not target:
+        raise ConfigError(f"{settings.origin}: no [report] directory; pass --output DIR")
+    with app.history() as history:
+        index = build_overview(history, settings, Path(target), now=app.clock(),
+                               language=language or settings.report.language)
+    click.echo(f"overview written: {index}")
+
+
 @cli.command("check-config")
 @pass_app
 @handle_errors
@@ -717,6 +766,145 @@ def verify(app: App) -> None:
                              f"{result.problem}")
     click.echo(f"evidence chain intact: {result.entries} entries")
 
+
+
+@cli.command()
+@click.argument("key")
+@click.option("--from", "from_text", required=True, help="The earlier time (e.g. 2026-03-01).")
+@click.option("--to", "to_text", default="now", show_default=True, help="The later time.")
+@click.option("--source", help="The source, when the key exists in several.")
+@output_options
+@pass_app
+@handle_errors
+def diff(app: App, key: str, from_text: str, to_text: str, source: str | None,
+         fmt: str | None) -> None:
+    """Show what differs in one record between the versions valid at two times.
+
+    A date means the end of that day. When the record did not exist at one of the times,
+    the difference is that it appeared or was removed; when it existed at neither, that is
+    an error.
+
+    \b
+    Example:
+      zufiwatch diff leistung:S1600001.LB.354790 --from 2026-10-02 --to 2026-10-03
+    """
+    from . import queries
+    from .errors import QueryError
+    from .export import diff_rows
+
+    at_from, at_to = app.when(from_text), app.when(to_text)
+    tz = app.timezone
+    with app.history() as history:
+        record = history.find_record(key, source)
+        states: list[dict[str, Any] | None] = []
+        for at in (at_from, at_to):
+            try:
+                states.append(queries.show(history, key, at=at, source=record["source"]))
+            except QueryError:
+                states.append(None)
+    old, new = states
+    if old is None and new is None:
+        raise QueryError(f"{key} did not exist at {show_time(at_from, tz)} nor at "
+                         f"{show_time(at_to, tz)} (its history: 'zufiwatch history {key}')")
+    rows = diff_rows(record["kind"], old and old["content"], new and new["content"])
+    if fmt == "json":
+        def side(at: str, state: dict[str, Any] | None) -> dict[str, Any]:
+            return {"at": at, "version": state["version"] if state else None}
+
+        emit([], fmt, [], json_value={
+            "source": record["source"], "key": key, "kind": record["kind"],
+            "title": (new or old or {}).get("title", record["title"]),
+            "from": side(at_from, old), "to": side(at_to, new), "changes": rows})
+        return
+    if fmt == "csv":
+        emit(rows, fmt, ["label", "change_type", "path", "old_value", "new_value"])
+        return
+
+    def described(at: str, state: dict[str, Any] | None) -> str:
+        if state is None:
+            return f"{show_time(at, tz)}: did not exist"
+        return (f"{show_time(at, tz)}: version valid from "
+                f"{show_time(state['version']['valid_from'], tz)}")
+
+    click.echo(f"{key} — {(new or old or {}).get('title', record['title'])}")
+    click.echo(f"from {described(at_from, old)}; to {described(at_to, new)}")
+    if old and new and old["version"]["id"] == new["version"]["id"]:
+        click.echo("the same version at both times: no differences")
+        return
+    for row in rows:
+        row["old"], row["new"] = change_pair(row["old_value"], row["new_value"], 60)
+    emit(rows, fmt, ["label", "change_type", "old", "new"], ["field", "change", "old", "new"])
+
+
+@contextlib.contextmanager
+def _progress(items: Sequence[Any], label: str,
+              stream: Any = None) -> Iterator[Iterable[Any]]:
+    """``items`` with a progress bar on stderr when it is a terminal; quiet otherwise."""
+    stream = stream if stream is not None else sys.stderr
+    if not stream.isatty():
+        yield items
+        return
+    with click.progressbar(items, label=label, file=stream) as bar:
+        yield bar
+
+
+@cli.command()
+@click.option("--at", "at_text", help="The directory as it was at this time (default: now).")
+@click.option("--changes", "with_changes", is_flag=True,
+              help="Export the changes detected in a range instead of the directory.")
+@click.option("--since", help="With --changes: changes detected at or after this time.")
+@click.option("--until", help="With --changes: changes detected up to this time.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "csv-de", "json"]), default="csv",
+              show_default=True,
+              help="csv: comma, UTF-8. csv-de: for German spreadsheet programs (semicolon, "
+                   "UTF-8 with BOM, CRLF). json: a list of objects.")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="Write to this file (replaced atomically) instead of stdout.")
+@pass_app
+@handle_errors
+def export(app: App, at_text: str | None, with_changes: bool, since: str | None,
+           until: str | None, fmt: str, output: str | None) -> None:
+    """Export the whole directory at a time, or the changes in a range, for spreadsheets.
+
+    Directory rows: source, key, kind, title, valid_from and, for Leistungen, LeiKa,
+    zuständige Stelle, online links (joined with " | ") and the fees text. Change rows have
+    the columns of 'changes --csv'. A progress bar is shown on stderr when it is a terminal.
+
+    \b
+    Example:
+      zufiwatch export --at 2026-03-01 --format csv-de --output verzeichnis.csv
+      zufiwatch export --changes --since 2026-03-01 --until 2026-03-31 --format json
+    """
+    from . import queries
+    from .export import STATE_COLUMNS, encode, state_row, write_atomic
+
+    if with_changes and at_text:
+        raise click.UsageError("--at exports the directory; with --changes use --since/--until")
+    if not with_changes and (since or until):
+        raise click.UsageError("--since/--until need --changes")
+    with app.history() as history:
+        if with_changes:
+            rows = queries.changes(history, since=app.when(since, end_of_day=False),
+                                   until=app.when(until))
+            columns = CHANGE_COLUMNS
+        else:
+            states = queries.directory_state(history, at=app.when(at_text or "now"))
+            with _progress(states, "Exporting records") as items:
+                rows = [state_row(state) for state in items]
+            columns = STATE_COLUMNS
+    data = encode(rows, columns, fmt)
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        write_atomic(Path(output), data)
+    except OSError as exc:
+        raise ZufiwatchError(f"{output}: cannot write the export: "
+                             f"{exc.strerror or exc}") from exc
+    what = "changes" if with_changes else "records"
+    click.echo(f"{len(rows)} {what} written to {output}")
 
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="zufiwatch")

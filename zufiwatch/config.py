@@ -29,6 +29,7 @@ __all__ = [
     "DaemonSettings",
     "HttpSettings",
     "NotifySettings",
+    "ReportSettings",
     "RuleOverride",
     "RulesSettings",
     "Settings",
@@ -267,6 +268,20 @@ class DaemonSettings:
                  "an integer >= 1")
 
 
+@dataclass(frozen=True)
+class ReportSettings:
+    """The static overview (``[report]``)."""
+
+    #: Where the overview (index.html, a page per record, feed.atom) is written after every
+    #: crawl; relative to this file. Empty: no overview.
+    directory: str = ""
+    #: "de" (default) or "en".
+    language: str = "de"
+
+    def validate(self, where: str) -> None:
+        _require(self.language in LANGUAGES, f"{where}.language", f"one of {list(LANGUAGES)}")
+
+
 def cron_trigger(expression: str, timezone: str, jitter: int | None = None) -> Any:
     """An APScheduler cron trigger from 5 fields (or 6, seconds first)."""
     from apscheduler.triggers.cron import CronTrigger
@@ -305,6 +320,7 @@ class Settings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     #: The file these settings came from (not a key).
     origin: str = field(default="<defaults>", metadata={"internal": True})
 
@@ -378,10 +394,15 @@ def settings_from_mapping(data: Mapping[str, Any], *, origin: str = "<mapping>",
             message = f"key {exc.key!r}: expected {exc.expected}{got}"
         raise ConfigError(f"{origin}: {message}") from None
     base = base_dir or Path.cwd()
+    report = settings.report
+    if report.directory:
+        report = dataclasses.replace(report,
+                                     directory=str(_resolve(Path(report.directory), base)))
     return dataclasses.replace(
         settings,
         database=_resolve(settings.database, base),
         snapshots=_resolve(settings.snapshots, base),
+        report=report,
         origin=origin,
     )
 

@@ -54,8 +54,8 @@ from .sources.base import (
 from .store import CommitPlan, Current, History, NewVersion
 from .timeutil import Clock, stored, system_clock
 
-__all__ = ["CrawlResult", "Planner", "crawl_sources", "rebaseline", "replay_crawl",
-           "run_crawl"]
+__all__ = ["CrawlResult", "Planner", "crawl_sources", "rebaseline", "refresh_overview",
+           "replay_crawl", "run_crawl"]
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,8 @@ class _Tally:
 
 def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
               fetcher: Fetcher, clock: Clock = system_clock,
-              alerts: Alerts | None = None, stop: threading.Event | None = None) -> CrawlResult:
+              alerts: Alerts | None = None, stop: threading.Event | None = None,
+              progress: Callable[[int], None] | None = None) -> CrawlResult:
     """Crawl one source and store what it concludes. Never raises for a bad source.
 
     With ``alerts``, changes are classified and the messages about them are queued in the
@@ -265,7 +266,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                     f"history re-derived in crawl {result.crawl_id} ({result.outcome})"
                     if result else "no archived crawl to re-derive from")
     return _conclude(settings, source, history, clock, gather, traffic, mode="live",
-                     alerts=alerts, stop=stop)
+                     alerts=alerts, stop=stop, progress=progress)
 
 
 def find_flaps(changes: list[tuple[str, Change]],
@@ -362,7 +363,8 @@ Gather = Callable[[int, str, "Planner", dict[str, float]], AbstractContextManage
 def _conclude(settings: SourceSettings, source: Source, history: History, clock: Clock,
               gather: Gather, traffic: Callable[[], tuple[int, int]], *,
               mode: str, alerts: Alerts | None = None,
-              stop: threading.Event | None = None) -> CrawlResult:
+              stop: threading.Event | None = None,
+              progress: Callable[[int], None] | None = None) -> CrawlResult:
     """Take in what the source learned, ask the gate, store the conclusions.
 
     Raises :class:`CrawlInProgress` when another process crawls the same source now.
@@ -376,13 +378,14 @@ def _conclude(settings: SourceSettings, source: Source, history: History, clock:
             lately = _verified_lately(history, source.name, settings, clock)
             mode = "incremental" if lately else "full"
         return _conclude_locked(settings, source, history, clock, gather, traffic, mode,
-                                alerts, stop)
+                                alerts, stop, progress)
 
 
 def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                      clock: Clock, gather: Gather, traffic: Callable[[], tuple[int, int]],
                      mode: str, alerts: Alerts | None,
-                     stop: threading.Event | None = None) -> CrawlResult:
+                     stop: threading.Event | None = None,
+                     progress: Callable[[int], None] | None = None) -> CrawlResult:
     at = stored(clock())
     planner = Planner(history.current(source.name), history.content_of,
                       removal_after=settings.removal_after,
@@ -400,6 +403,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                 begin = time.thread_time()
                 _take(item, planner, tally)
                 process += time.thread_time() - begin
+                if progress is not None:
+                    progress(planner.observed)
                 if stop is not None and stop.is_set():
                     session.items.close()  # lets in-flight requests finish, then stops
                     tally.stopped = True
@@ -509,10 +514,25 @@ def _stats(planner: Planner, tally: _Tally, requests: int, received: int,
     }
 
 
+def refresh_overview(settings: Settings, history: History, clock: Clock) -> Path | None:
+    """Write the static overview if one is configured; a failure is logged, not raised."""
+    if not settings.report.directory:
+        return None
+    from .report import build_overview
+
+    try:
+        return build_overview(history, settings, Path(settings.report.directory), now=clock(),
+                              language=settings.report.language)
+    except (OSError, ValueError, ZufiwatchError) as exc:
+        log.error("overview not written to %s: %s", settings.report.directory, exc)
+        return None
+
+
 def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history: History,
                   archive: Archive, clock: Clock = system_clock,
                   fetcher: Fetcher | None = None, alerts: Alerts | None = None,
-                  stop: threading.Event | None = None) -> list[CrawlResult]:
+                  stop: threading.Event | None = None,
+                  progress: Callable[[str, int], None] | None = None) -> list[CrawlResult]:
     """Crawl several sources one after another; one source's failure never stops the next."""
     results = []
     own = fetcher is None
@@ -522,9 +542,10 @@ def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history:
             try:
                 if stop is not None and stop.is_set():
                     break
+                report = (lambda n, name=source.name: progress(name, n)) if progress else None
                 results.append(run_crawl(source, history=history, archive=archive,
                                          fetcher=fetcher, clock=clock, alerts=alerts,
-                                         stop=stop))
+                                         stop=stop, progress=report))
             except CrawlInProgress as exc:
                 log.error("%s", exc)
                 results.append(CrawlResult(0, source.name, Outcome.FAILED, str(exc),
@@ -532,4 +553,5 @@ def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history:
     finally:
         if own:
             fetcher.close()
+    refresh_overview(settings, history, clock)
     return results

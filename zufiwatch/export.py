@@ -1,0 +1,167 @@
+"""Exports of the directory and its changes: rows, formats, files (used by the CLI).
+
+The row functions are pure: they take what :mod:`zufiwatch.queries` returns and give flat
+rows. :func:`encode` turns rows into the bytes of a format; :func:`write_atomic` puts
+bytes into a file without ever leaving half a file behind. :func:`office_changes` is the
+one function here that reads the history (the versions of the changed records).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .differ import diff_records
+from .store import History
+
+__all__ = ["FORMATS", "STATE_COLUMNS", "diff_rows", "encode", "fees_text", "office_changes",
+           "office_names", "online_links", "state_row", "write_atomic"]
+
+#: Export formats: ``csv`` (comma, UTF-8, LF), ``csv-de`` (semicolon, UTF-8 with BOM, CRLF:
+#: what German spreadsheet programs open correctly), ``json`` (a list of objects).
+FORMATS = ("csv", "csv-de", "json")
+
+#: Columns of a directory export.
+STATE_COLUMNS = ["source", "key", "kind", "title", "valid_from", "leika",
+                 "zustaendige_stelle", "online_links", "fees"]
+
+JOIN = " | "
+
+#: The role of the zuständige Stelle among a Leistung's Zuständigkeiten.
+RESPONSIBLE = "01"
+
+FEES = "98"
+
+
+def office_names(kind: str, content: dict[str, Any]) -> list[str]:
+    """The offices a record belongs to: the zuständige Stelle (role 01) of a Leistung,
+    the name of an Organisationseinheit, nothing for other kinds."""
+    if kind == "organisationseinheit":
+        return [str(content.get("name") or "")]
+    if kind == "leistung":
+        return [str(o.get("name") or "") for o in content.get("zustaendigkeiten", [])
+                if o.get("rolle") == RESPONSIBLE]
+    return []
+
+
+def online_links(content: dict[str, Any]) -> list[str]:
+    """The online-service URLs of a Leistung (or Onlinedienst), in stored order."""
+    links = content.get("onlinedienste") or content.get("links") or []
+    return [str(link.get("url", "")) for link in links if isinstance(link, dict)]
+
+
+def fees_text(content: dict[str, Any]) -> str:
+    """The Gebühren text module (code 98) as one line: its text, then each detail."""
+    texts = content.get("texte") or {}
+    parts: list[str] = []
+    for code, module in texts.items():
+        if code.split("#")[0] != FEES or not isinstance(module, dict):
+            continue
+        parts.append(str(module.get("text") or ""))
+        parts.extend(str(d.get("text") or "") for d in module.get("details", []))
+    return JOIN.join(" ".join(p.split()) for p in parts if p.strip())
+
+
+def state_row(state: dict[str, Any]) -> dict[str, Any]:
+    """One record of ``queries.directory_state`` as an export row (:data:`STATE_COLUMNS`)."""
+    content = state.get("content") or {}
+    row = {"source": state["source"], "key": state["key"], "kind": state["kind"],
+           "title": state.get("title", ""), "valid_from": state.get("valid_from", ""),
+           "leika": "", "zustaendige_stelle": "", "online_links": "", "fees": ""}
+    if state["kind"] == "leistung":
+        row["leika"] = JOIN.join(str(k) for k in content.get("leika", []))
+        row["zustaendige_stelle"] = JOIN.join(office_names("leistung", content))
+        row["online_links"] = JOIN.join(online_links(content))
+        row["fees"] = fees_text(content)
+    return row
+
+
+def diff_rows(kind: str, old: dict[str, Any] | None,
+              new: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The field-level differences between two contents (``None``: the record is absent)."""
+    return [{"label": c.label, "change_type": str(c.change_type), "path": c.path,
+             "old_value": c.old, "new_value": c.new}
+            for c in diff_records(kind, old, new)]
+
+
+def office_changes(history: History, rows: Iterable[dict[str, Any]],
+                   name: str) -> list[dict[str, Any]]:
+    """The change rows (``queries.changes``) of records whose office contains ``name``.
+
+    A record matches when the version before or after the change names that office (so a
+    Leistung moved away from an office still shows the move). Case-insensitive.
+    """
+    needle = name.casefold()
+    kept = []
+    matches: dict[tuple[str, str, str], bool] = {}
+    for row in rows:
+        if row["kind"] not in ("leistung", "organisationseinheit"):
+            continue
+        at = row["detected_at"]
+        memo = (row["source"], row["key"], at)
+        if memo not in matches:
+            contents = _contents_around(history, row["key"], row["source"], at)
+            matches[memo] = any(needle in office.casefold() for content in contents
+                                for office in office_names(row["kind"], content))
+        if matches[memo]:
+            kept.append(row)
+    return kept
+
+
+def _contents_around(history: History, key: str, source: str,
+                     at: str) -> list[dict[str, Any]]:
+    """The contents valid just before and from ``at`` (the last one, for a removal)."""
+    record = history.find_record(key, source)
+    versions = history.versions(record["id"])
+    around = [v for v in versions if v["valid_from"] <= at
+              and (v["valid_to"] is None or v["valid_to"] >= at)]
+    if not around:
+        earlier = [v for v in versions if v["valid_from"] <= at]
+        around = earlier[-1:]
+    return [json.loads(v["content"]) for v in around]
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return "" if value is None else value
+
+
+def encode(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str) -> bytes:
+    """Rows as the bytes of ``fmt`` (one of :data:`FORMATS`); JSON keeps every field."""
+    if fmt == "json":
+        return (json.dumps(list(rows), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if fmt not in ("csv", "csv-de"):
+        raise ValueError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+    german = fmt == "csv-de"
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";" if german else ",",
+                        lineterminator="\r\n" if german else "\n",
+                        quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_flat(row.get(c)) for c in columns])
+    return buffer.getvalue().encode("utf-8-sig" if german else "utf-8")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
