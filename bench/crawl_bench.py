@@ -170,29 +170,39 @@ def edit(record: Record, rng: random.Random, day: int) -> Record:
     return Record(record.kind, record.source_id, content, record.volatile)
 
 
-def history_part(size: int, days: int, edits_per_day: int, workdir: Path) -> dict:
+def build_history(history: History, size: int, days: int,
+                  edits_per_day: int) -> dict[str, Record]:
+    """One complete crawl a day through the planner and the store (no HTTP), with a few
+    edits a day; returns the records as they are at the end."""
     records = {r.key: r for r in directory_records(size)}
     keys = sorted(records)
     rng = random.Random(7)
+    for day in range(days):
+        for key in rng.sample(keys, edits_per_day) if day else []:
+            records[key] = edit(records[key], rng, day)
+        at = stored(START + timedelta(days=day))
+        crawl_id = history.begin_crawl("bench", at, "pvog-1")
+        planner = Planner(history.current("bench"), history.content_of)
+        known = planner.fingerprints()
+        for key, record in records.items():
+            fingerprint = record.hash  # stands in for the payload fingerprint
+            if known.get(key) == fingerprint:
+                planner.confirm(key, fingerprint)
+            else:
+                planner.observe(record, fingerprint)
+        history.commit_crawl(crawl_id, "bench", at, "pvog-1", planner.plan,
+                             outcome=Outcome.COMPLETE, finished_at=at, reason="",
+                             stats={"observed": planner.observed})
+    return records
+
+
+def history_part(size: int, days: int, edits_per_day: int, workdir: Path) -> dict:
     path = workdir / "history.db"
+    rng = random.Random(8)
     build_start = time.perf_counter()
     with History(path) as history:
-        for day in range(days):
-            for key in rng.sample(keys, edits_per_day) if day else []:
-                records[key] = edit(records[key], rng, day)
-            at = stored(START + timedelta(days=day))
-            crawl_id = history.begin_crawl("bench", at, "pvog-1")
-            planner = Planner(history.current("bench"), history.content_of)
-            known = planner.fingerprints()
-            for key, record in records.items():
-                fingerprint = record.hash  # stands in for the payload fingerprint
-                if known.get(key) == fingerprint:
-                    planner.confirm(key, fingerprint)
-                else:
-                    planner.observe(record, fingerprint)
-            history.commit_crawl(crawl_id, "bench", at, "pvog-1", planner.plan,
-                                 outcome=Outcome.COMPLETE, finished_at=at, reason="",
-                                 stats={"observed": planner.observed})
+        records = build_history(history, size, days, edits_per_day)
+        keys = sorted(records)
         build_s = time.perf_counter() - build_start
         versions = history.db.execute("SELECT count(*) FROM versions").fetchone()[0]
         samples = [(rng.choice(keys), stored(START + timedelta(days=rng.uniform(0, days))))

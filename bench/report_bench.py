@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
 import tempfile
 import time
@@ -22,39 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from crawl_bench import START, directory_records, edit
+from crawl_bench import START, build_history
 
 from zufiwatch.config import Settings, SourceSettings
-from zufiwatch.model import Outcome
 from zufiwatch.report import build_overview
-from zufiwatch.runner import Planner
 from zufiwatch.sim import JENA_ARS
 from zufiwatch.store import History
-from zufiwatch.timeutil import stored
-
-
-def build_history(path: Path, size: int, days: int, edits_per_day: int) -> None:
-    """crawl_bench.history_part's loop: one complete crawl a day with a few edits."""
-    records = {r.key: r for r in directory_records(size)}
-    keys = sorted(records)
-    rng = random.Random(7)
-    with History(path) as history:
-        for day in range(days):
-            for key in rng.sample(keys, edits_per_day) if day else []:
-                records[key] = edit(records[key], rng, day)
-            at = stored(START + timedelta(days=day))
-            crawl_id = history.begin_crawl("bench", at, "pvog-1")
-            planner = Planner(history.current("bench"), history.content_of)
-            known = planner.fingerprints()
-            for key, record in records.items():
-                fingerprint = record.hash
-                if known.get(key) == fingerprint:
-                    planner.confirm(key, fingerprint)
-                else:
-                    planner.observe(record, fingerprint)
-            history.commit_crawl(crawl_id, "bench", at, "pvog-1", planner.plan,
-                                 outcome=Outcome.COMPLETE, finished_at=at, reason="",
-                                 stats={"observed": planner.observed})
 
 
 def main() -> None:
@@ -68,8 +40,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zufiwatch-report-bench-") as tmp:
         workdir = Path(tmp)
         begin = time.perf_counter()
-        build_history(workdir / "history.db", args.history_size, args.days,
-                      args.edits_per_day)
+        with History(workdir / "history.db") as history:
+            build_history(history, args.history_size, args.days, args.edits_per_day)
         build_s = time.perf_counter() - begin
         settings = Settings(sources=(SourceSettings(name="bench", kind="pvog",
                                                     base_url="http://127.0.0.1:1/",
