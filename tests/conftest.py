@@ -86,6 +86,27 @@ class Crawler:
     #: When the last crawl ran (stored form); a version it wrote is valid from then.
     last_crawl_at: str = ""
 
+    def write_config(self, path: Path, sections: str = "", source_keys: str = "") -> Path:
+        """A configuration file for this crawler's history, archive and source, for the
+        CLI or a subprocess; ``sections`` (TOML tables) and ``source_keys`` are added."""
+        source = self.source
+        path.write_text(f"""
+database = "{self.history.path}"
+snapshots = "{self.archive.root}"
+[http]
+retries = 0
+{sections}
+[[sources]]
+name = "{source.name}"
+kind = "pvog"
+base_url = "{source.base_url}"
+ars = "{source.ars}"
+page_size = {source.page_size}
+min_interval = 0
+{source_keys}
+""", encoding="utf-8")
+        return path
+
     def day(self, day: int) -> CrawlResult:
         self.pvog.set_day(day)
         return self.crawl()

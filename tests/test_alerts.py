@@ -227,23 +227,11 @@ def test_a_sigkill_between_storing_and_sending_still_delivers_once(
     crawler = mailbox.crawler
     baseline = mailbox.crawl(1)
     crawler.pvog.set_day(2)
-    config = tmp_path / "zufiwatch.toml"
-    config.write_text(f"""
-database = "{crawler.history.path}"
-snapshots = "{crawler.archive.root}"
-[http]
-retries = 0
+    config = crawler.write_config(tmp_path / "zufiwatch.toml", """
 [notify]
 recipients = ["ag-ozg@jena.de"]
 sender = "zufiwatch@jena.de"
-[[sources]]
-name = "{crawler.source.name}"
-kind = "pvog"
-base_url = "{crawler.source.base_url}"
-ars = "{crawler.source.ars}"
-page_size = {crawler.source.page_size}
-min_interval = 0
-""", encoding="utf-8")
+""")
     start = crawler.pvog.request_count
     root = Path(__file__).resolve().parent.parent
     process = subprocess.Popen(

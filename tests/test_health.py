@@ -352,15 +352,7 @@ def test_the_health_command_prints_one_line_and_exits_with_the_state(
 
     from zufiwatch.cli import cli
 
-    config = tmp_path / "zufiwatch.toml"
-    config.write_text(f"""
-database = "{crawler.history.path}"
-[[sources]]
-name = "{crawler.source.name}"
-kind = "pvog"
-base_url = "{crawler.source.base_url}"
-ars = "160530000000"
-""", encoding="utf-8")
+    config = crawler.write_config(tmp_path / "zufiwatch.toml")
     missing = CliRunner().invoke(cli, ["--database", str(tmp_path / "none.db"), "--config",
                                        str(config), "health"])
     assert missing.exit_code == 3 and missing.output.startswith("ZUFIWATCH UNKNOWN - ")

@@ -19,22 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _config(crawler: Crawler, tmp_path: Path) -> Path:
-    path = tmp_path / "zufiwatch.toml"
-    path.write_text(f"""
-database = "{crawler.history.path}"
-snapshots = "{crawler.archive.root}"
-[http]
-retries = 0
-[[sources]]
-name = "{crawler.source.name}"
-kind = "pvog"
-base_url = "{crawler.source.base_url}"
-ars = "{crawler.source.ars}"
-page_size = {crawler.source.page_size}
-max_concurrency = 2
-min_interval = 0
-""", encoding="utf-8")
-    return path
+    return crawler.write_config(tmp_path / "zufiwatch.toml", source_keys="max_concurrency = 2")
 
 
 def _expected(scenario, day_from: int, day_to: int) -> set[tuple[str, str]]:

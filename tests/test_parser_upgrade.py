@@ -62,16 +62,7 @@ def test_the_rebaseline_happens_once(crawler: Crawler, new_parser) -> None:
 
 def test_reparse_command(crawler: Crawler, tmp_path: Path, new_parser) -> None:
     crawler.day(1)
-    config = tmp_path / "zufiwatch.toml"
-    config.write_text(f"""
-database = "{crawler.history.path}"
-snapshots = "{crawler.archive.root}"
-[[sources]]
-name = "{crawler.source.name}"
-kind = "pvog"
-base_url = "{crawler.source.base_url}"
-ars = "160530000000"
-""", encoding="utf-8")
+    config = crawler.write_config(tmp_path / "zufiwatch.toml")
     new_parser()
     seen = crawler.history.db.execute("SELECT key, last_seen_at, status FROM records").fetchall()
     result = CliRunner().invoke(cli, ["--config", str(config), "reparse"])
