@@ -13,9 +13,8 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
@@ -23,6 +22,9 @@ from ..errors import CrawlInProgress, QueryError, StoreError, UnknownRecord
 from ..model import Change, Outcome, canonical_json
 from . import ledger, outbox
 from .schema import MIGRATIONS
+
+if TYPE_CHECKING:  # the email package is only needed when mail is composed
+    from email.message import EmailMessage
 
 __all__ = ["CommitPlan", "Current", "History", "NewVersion"]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import default as default_policy
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # loaded only when messages are read back (see parse)
+    from email.message import EmailMessage
 
 __all__ = ["Queued", "due", "enqueue", "mark_failed", "mark_sent", "parse"]
 
@@ -45,6 +46,10 @@ def due(conn: sqlite3.Connection, now: str) -> list[Queued]:
 
 
 def parse(raw: bytes) -> EmailMessage:
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+    from email.policy import default as default_policy
+
     message = BytesParser(policy=default_policy).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     return message
