@@ -132,3 +132,44 @@ def test_cli_without_configuration_says_how_to_give_one(tmp_path: Path, monkeypa
     result = CliRunner().invoke(cli, ["crawl"])
     assert result.exit_code == 1
     assert "no configuration found" in result.output
+
+
+LINKS = MINIMAL + """
+[[sources]]
+name = "links"
+kind = "links"
+"""
+
+
+def test_a_link_checker_needs_no_base_url_and_gets_safe_defaults(tmp_path: Path) -> None:
+    links = load_settings(write(tmp_path, LINKS)).source("links")
+    assert (links.kind, links.base_url, links.ars) == ("links", "", "")
+    assert links.broken_after == 3 and links.allow_local == () and links.connect_to == ()
+    assert links.max_redirects == 5 and links.max_bytes == 1_000_000
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (LINKS + 'ars = "160530000000"\n',
+     "key 'sources[1].ars': expected nothing here: a source of kind 'links' has no ars"),
+    (MINIMAL + "broken_after = 2\n",
+     "key 'sources[0].broken_after': expected nothing here: this key is for sources of kind "
+     "'links'"),
+    (LINKS + 'watch = ["links"]\n', "key 'sources[1].watch'"),
+    (LINKS + 'allow_local = ["localhost"]\n', "key 'sources[1].allow_local': expected endpoints"),
+    (LINKS + 'connect_to = ["*:443"]\n', "key 'sources[1].connect_to': expected entries"),
+    (LINKS + 'authority_selectors = ["div["]\n', "key 'sources[1].authority_selectors'"),
+    (LINKS + 'authority_pattern = "(unclosed"\n', "key 'sources[1].authority_pattern'"),
+    (LINKS + "max_failures = 0\n", "key 'sources[1].max_failures'"),
+    (LINKS + "broken_after = 0\n", "key 'sources[1].broken_after'"),
+])
+def test_bad_link_checker_settings_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    assert message in str(info.value)
+
+
+def test_connect_to_rules_split_into_pairs(tmp_path: Path) -> None:
+    text = LINKS + ('connect_to = ["*:443=127.0.0.1:8443", "a.example:80=[::1]:8080"]\n'
+                    'allow_local = ["127.0.0.1:8443", "[::1]:8080"]\n')
+    links = load_settings(write(tmp_path, text)).source("links")
+    assert links.connect_rules == (("*:443", "127.0.0.1:8443"), ("a.example:80", "[::1]:8080"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -34,9 +34,15 @@ log = logging.getLogger(__name__)
 Composed = list[tuple[str, EmailMessage, list[int]]]
 
 
-def record_context(kind: str, content: dict[str, Any] | None) -> dict[str, Any]:
-    """What a message says about the record a change belongs to."""
+def record_context(kind: str, content: dict[str, Any] | None,
+                   volatile: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a message says about the record a change belongs to. A link is named by its
+    URL and placed with the zuständige Stelle of the first record that holds it."""
     content = content or {}
+    if kind == "link":
+        users = (volatile or {}).get("verwendet_in") or [{}]
+        return {"title": content.get("url", ""), "leika": (),
+                "office": users[0].get("stelle", ""), "deeplink": ""}
     office = ""
     if kind == "leistung":
         office = next((o.get("name", "") for o in content.get("zustaendigkeiten", [])
@@ -63,12 +69,16 @@ class Alerts:
                              timezone=self.settings.timezone)
 
     def annotate(self, history: History, changes: Sequence[tuple[str, Change]],
-                 at: str) -> list[dict[str, Any]]:
-        """Severity, reasons and status (expected or untracked) of each change."""
+                 at: str, contents: Mapping[str, dict[str, Any]] | None = None,
+                 ) -> list[dict[str, Any]]:
+        """Severity, reasons and status (expected or untracked) of each change;
+        ``contents`` holds the records' contents after the changes, by key."""
         candidates = open_for(history, (key for key, _ in changes), at)
+        contents = contents or {}
         notes = []
         for key, change in changes:
-            result = classify(split_key(key)[0], change, self.settings.rules)
+            result = classify(split_key(key)[0], change, self.settings.rules,
+                              contents.get(key))
             expectation = match(candidates.get(key, []), change)
             if expectation is not None:
                 candidates[key].remove(expectation)
@@ -129,10 +139,11 @@ def _notice(change_id: int, at: str, source: str, key: str, change: Change,
 def _stored_notice(history: History, row: dict[str, Any]) -> ChangeNotice:
     """A notice for a stored change (digests and reminders)."""
     version = history.db.execute(
-        "SELECT content FROM versions WHERE record_id = (SELECT id FROM records "
+        "SELECT content, volatile FROM versions WHERE record_id = (SELECT id FROM records "
         "WHERE key = ? AND source = ?) ORDER BY valid_from DESC, id DESC LIMIT 1",
         [row["key"], row["source"]]).fetchone()
     content = json.loads(version[0]) if version else {}
+    volatile = json.loads(version[1]) if version else {}
     change = Change(row["change_type"], row["path"], row["label"],
                     None if row["old_value"] is None else json.loads(row["old_value"]),
                     None if row["new_value"] is None else json.loads(row["new_value"]))
@@ -140,7 +151,7 @@ def _stored_notice(history: History, row: dict[str, Any]) -> ChangeNotice:
             "status": row["status"]}
     sequence = tuple(history.flap_sequence(row["id"])) if row.get("flapped") else ()
     return _notice(row["id"], row["detected_at"], row["source"], row["key"], change, note,
-                   record_context(row["kind"], content), sequence)
+                   record_context(row["kind"], content, volatile), sequence)
 
 
 @dataclass

@@ -457,7 +457,8 @@ def state(app: App, at_text: str, kind: str | None, source: str | None,
 @handle_errors
 def links(app: App, at_text: str | None, host: str | None, source: str | None,
           fmt: str | None) -> None:
-    """List every online-service link with its Leistung and zuständige Stelle.
+    """List every online-service link with its Leistung and zuständige Stelle, and what
+    the link checker last found at its target.
 
     \b
     Example:
@@ -468,9 +469,10 @@ def links(app: App, at_text: str | None, host: str | None, source: str | None,
     with app.history() as history:
         rows = queries.links(history, at=app.when(at_text or "now"), host=host, source=source)
     emit(rows, fmt, ["key", "leistung", "zustaendige_stelle", "host", "url", "thavel_form",
-                     "thavel_id"] if fmt is None else list(rows[0]) if rows else ["url"],
-         ["record", "Leistung", "zuständige Stelle", "host", "url", "ThAVEL", "identity"]
-         if fmt is None else None)
+                     "thavel_id", "check", "check_authority"]
+         if fmt is None else list(rows[0]) if rows else ["url"],
+         ["record", "Leistung", "zuständige Stelle", "host", "url", "ThAVEL", "identity",
+          "link check", "target names"] if fmt is None else None)
 
 
 @cli.command()

@@ -42,7 +42,7 @@ __all__ = [
 
 ENV_VAR = "ZUFIWATCH_CONFIG"
 DEFAULT_FILE = "zufiwatch.toml"
-SOURCE_KINDS = ("pvog",)
+SOURCE_KINDS = ("pvog", "links")
 _RECORD_KINDS = ("leistung", "organisationseinheit", "onlinedienst", "link")
 
 
@@ -76,25 +76,43 @@ class HttpSettings:
         _require(self.max_retry_after >= 0, f"{where}.max_retry_after", "a number >= 0")
 
 
+#: Where a ThAVEL start page (or any link target) names the responsible authority: the
+#: first of these CSS selectors that matches (a ``meta`` element's ``content``, else the
+#: element's text). Reconstructed: the live pages may differ; configure what they use.
+DEFAULT_AUTHORITY_SELECTORS = ("meta[name='zustaendige-stelle']", ".zustaendige-stelle",
+                               ".behoerde", ".authority", "[data-authority]")
+#: Fallback: a pattern over the page's text whose first group is the authority.
+DEFAULT_AUTHORITY_PATTERN = r"(?:Zuständige Stelle|Zuständige Behörde|Behörde)\s*:\s*([^\n]+)"
+
+#: Keys that only the link checker (``kind = "links"``) reads.
+_LINK_KEYS = ("watch", "text_links", "broken_after", "max_failures", "max_redirects",
+              "max_bytes", "timeout", "allow_local", "connect_to", "ca_file",
+              "authority_selectors", "authority_pattern")
+#: Keys that only directory sources (PVOG) read.
+_DIRECTORY_KEYS = ("base_url", "ars", "client_id", "page_size", "incremental",
+                   "verify_every_days")
+
+
 @dataclass(frozen=True)
 class SourceSettings:
-    """One ``[[sources]]`` entry: a directory to crawl."""
+    """One ``[[sources]]`` entry: a directory to crawl, or the link checker."""
 
     #: A short unique name, used in the CLI (``crawl --source``) and in the history.
     name: str
-    #: The adapter: ``"pvog"`` (PVOG Suchdienst REST API).
+    #: The adapter: ``"pvog"`` (PVOG Suchdienst REST API) or ``"links"`` (follows the
+    #: online-service links the other sources' records hold).
     kind: str
-    #: The API root, e.g. ``https://pvog.fitko.net/suchdienst/api``.
-    base_url: str
-    #: Amtlicher Regionalschlüssel of the municipality, 12 digits (Jena: 160530000000).
-    ars: str
+    #: The API root, e.g. ``https://pvog.fitko.net/suchdienst/api`` (pvog).
+    base_url: str = ""
+    #: Amtlicher Regionalschlüssel of the municipality, 12 digits (Jena: 160530000000) (pvog).
+    ars: str = ""
     #: Sent as ``pvog-sud-api-client-id`` when set (issued by FITKO).
     client_id: str = ""
     #: Page size of the service-description listing (the API rejects < 5).
     page_size: int = 100
-    #: Parallel requests to this source at most.
+    #: Parallel requests to this source at most (links: parallel link checks).
     max_concurrency: int = 3
-    #: Minimum seconds between two requests to this source.
+    #: Minimum seconds between two requests to this source (links: to the same host).
     min_interval: float = 0.2
     #: A crawl that sees a larger share of records fewer than the history holds fails as
     #: suspicious (an empty or cut listing is never read as mass removal).
@@ -113,25 +131,107 @@ class SourceSettings:
     #: When the daemon crawls this source: cron "minute hour day month weekday" (local
     #: time), or with a leading seconds field.
     schedule: str = "30 5 * * *"
+    #: (links) The sources whose records' links are checked; empty: every other source.
+    watch: tuple[str, ...] = ()
+    #: (links) Also follow links in text modules and office web addresses, not only the
+    #: online-service links.
+    text_links: bool = False
+    #: (links) A link is broken after failing this many consecutive checks (reported once).
+    broken_after: int = 3
+    #: (links) When a larger share of the links fails in one check, the fault is taken to be
+    #: on this side (network, DNS): the check fails and no link counts a failure.
+    max_failures: float = 0.5
+    #: (links) Redirects followed per link at most.
+    max_redirects: int = 5
+    #: (links) Bytes of a target page read at most.
+    max_bytes: int = 1_000_000
+    #: (links) Seconds one link check may take at most, redirects included.
+    timeout: float = 30.0
+    #: (links) Endpoints "address:port" that may be reached although they are loopback or
+    #: private addresses. For the simulator in tests and demos only: never in production.
+    allow_local: tuple[str, ...] = ()
+    #: (links) "host:port=address:port": connect there instead, keeping the host name for
+    #: TLS and the Host header ("*:443=127.0.0.1:8443" maps every host). Simulator only.
+    connect_to: tuple[str, ...] = ()
+    #: (links) A PEM file of CA certificates to trust instead of the bundled ones.
+    ca_file: str = ""
+    #: (links) CSS selectors for the authority a target page names (first match wins).
+    authority_selectors: tuple[str, ...] = DEFAULT_AUTHORITY_SELECTORS
+    #: (links) Regular expression over the page text; group 1 is the authority (fallback).
+    authority_pattern: str = DEFAULT_AUTHORITY_PATTERN
 
     def validate(self, where: str) -> None:
         _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name)), f"{where}.name",
                  "letters, digits, '.', '_' or '-'")
         _require(self.kind in SOURCE_KINDS, f"{where}.kind", f"one of {list(SOURCE_KINDS)}")
+        if self.kind == "links":
+            self._validate_links(where)
+        else:
+            self._validate_directory(where)
+        _require(self.max_concurrency >= 1, f"{where}.max_concurrency", "an integer >= 1")
+        _require(self.min_interval >= 0, f"{where}.min_interval", "a number >= 0")
+        _require(0 < self.max_loss < 1, f"{where}.max_loss", "a share between 0 and 1")
+        _require(self.removal_after >= 1, f"{where}.removal_after", "an integer >= 1")
+        _require(self.flap_window_days >= 0, f"{where}.flap_window_days", "a number >= 0")
+        _require(_valid_cron(self.schedule), f"{where}.schedule",
+                 "a cron expression such as '30 5 * * *' (minute hour day month weekday)")
+
+    def _validate_directory(self, where: str) -> None:
+        for key in _LINK_KEYS:
+            _require(getattr(self, key) == _DEFAULTS[key], f"{where}.{key}",
+                     "nothing here: this key is for sources of kind 'links'")
+        for key in ("base_url", "ars"):
+            _require(bool(getattr(self, key)), f"{where}.{key}",
+                     f"a value (this key is required for kind {self.kind!r})")
         _require(bool(re.match(r"https?://[^/]+", self.base_url)), f"{where}.base_url",
                  "an http(s) URL")
         _require(bool(re.fullmatch(r"\d{12}", self.ars)), f"{where}.ars",
                  "12 digits (Amtlicher Regionalschlüssel)")
         _require(self.page_size >= 5, f"{where}.page_size", "an integer >= 5")
-        _require(self.max_concurrency >= 1, f"{where}.max_concurrency", "an integer >= 1")
-        _require(self.min_interval >= 0, f"{where}.min_interval", "a number >= 0")
-        _require(0 < self.max_loss < 1, f"{where}.max_loss", "a share between 0 and 1")
-        _require(self.removal_after >= 1, f"{where}.removal_after", "an integer >= 1")
         _require(self.verify_every_days > 0, f"{where}.verify_every_days", "a number > 0")
-        _require(self.flap_window_days >= 0, f"{where}.flap_window_days", "a number >= 0")
-        _require(_valid_cron(self.schedule), f"{where}.schedule",
-                 "a cron expression such as '30 5 * * *' (minute hour day month weekday)")
 
+    def _validate_links(self, where: str) -> None:
+        for key in _DIRECTORY_KEYS:
+            _require(getattr(self, key) == _DEFAULTS[key], f"{where}.{key}",
+                     f"nothing here: a source of kind 'links' has no {key}")
+        _require(self.name not in self.watch, f"{where}.watch",
+                 "names of other sources (a link checker cannot watch itself)")
+        _require(self.broken_after >= 1, f"{where}.broken_after", "an integer >= 1")
+        _require(0 < self.max_failures <= 1, f"{where}.max_failures",
+                 "a share greater than 0 and at most 1")
+        _require(0 <= self.max_redirects <= 30, f"{where}.max_redirects",
+                 "an integer from 0 to 30")
+        _require(self.max_bytes >= 1024, f"{where}.max_bytes", "an integer >= 1024")
+        _require(self.timeout > 0, f"{where}.timeout", "a number > 0")
+        for endpoint in self.allow_local:
+            _require(_ENDPOINT.fullmatch(endpoint) is not None, f"{where}.allow_local",
+                     "endpoints such as '127.0.0.1:8080' or '[::1]:8080'")
+        for rule in self.connect_to:
+            host, sep, target = rule.partition("=")
+            _require(bool(sep) and _HOST_PORT.fullmatch(host) is not None
+                     and _ENDPOINT.fullmatch(target) is not None, f"{where}.connect_to",
+                     "entries such as 'thavelp.thueringen.de:443=127.0.0.1:8443'")
+        try:
+            re.compile(self.authority_pattern)
+        except re.error:
+            _require(False, f"{where}.authority_pattern", "a regular expression")
+        from .linkpage import valid_selector  # soupsieve is only needed here
+
+        for selector in self.authority_selectors:
+            _require(valid_selector(selector), f"{where}.authority_selectors",
+                     "CSS selectors such as '.zustaendige-stelle'")
+
+    @property
+    def connect_rules(self) -> tuple[tuple[str, str], ...]:
+        """``connect_to`` as (host:port, address:port) pairs."""
+        return tuple(tuple(rule.split("=", 1)) for rule in self.connect_to)  # type: ignore[misc]
+
+
+_ENDPOINT = re.compile(r"(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
+_HOST_PORT = re.compile(r"(\*|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SourceSettings)}
 
 SECURITY_MODES = ("starttls", "tls", "plain")
 LANGUAGES = ("de", "en")
@@ -239,6 +339,10 @@ class RulesSettings:
     #: The city's own ThAVEL applications, as "go/a/<n>", "zs/<n>" or "verfahren/<n>".
     #: A ThAVEL link to any other instance is critical. Empty: no such check.
     own_thavel: tuple[str, ...] = ()
+    #: The authorities the city calls its own, as a checked link target names them
+    #: ("Stadtverwaltung Jena", "Stadt Jena*"; case-insensitive, * matches anything). A
+    #: target naming another authority is critical. Empty: no such check.
+    own_authorities: tuple[str, ...] = ()
     override: tuple[RuleOverride, ...] = ()
 
     def validate(self, where: str) -> None:

@@ -1,12 +1,15 @@
 """``zufiwatch demo``: the simulated directory on localhost, crawled day by day.
 
-Starts the simulated PVOG on 127.0.0.1, crawls it once per simulated day into a
-temporary (or kept) database, and prints what each day changed, then what one entry
-looked like before its ThAVEL link was replaced. No configuration, no network.
+Starts the simulated PVOG and the simulated link targets (ThAVEL and other hosts) on
+127.0.0.1, crawls the directory once per simulated day into a temporary (or kept)
+database, checks every online-service link after it, and prints what each day changed and
+what the link checker found, then what one entry looked like before its ThAVEL link was
+replaced. No configuration, no network.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -14,13 +17,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import queries
+from .alerts import Alerts
 from .archive import Archive
-from .config import HttpSettings, SourceSettings
+from .config import HttpSettings, RulesSettings, Settings, SourceSettings
 from .fetch import Fetcher
 from .model import Change
 from .render import change_pair
-from .runner import run_crawl
+from .runner import CrawlResult, run_crawl
 from .sim import JENA_ARS, Scenario, SimulatedPVOG, build_directory
+from .sim.targets import OWN_AUTHORITY, LinkTargets
+from .sim.web import SimulatedWeb
 from .store import History
 from .timeutil import show_time, stored
 
@@ -54,23 +60,30 @@ def run_demo(*, days: int, size: int, keep: Path | None,
 
 def _run(workdir: Path, *, days: int, size: int, echo: Callable[[str], None]) -> None:
     scenario = Scenario(build_directory(size))
+    targets = LinkTargets(scenario.directory_for(0))
     database = workdir / "zufiwatch.db"
     echo(f"zufiwatch demo: a simulated PVOG for Jena (ARS {JENA_ARS}) with "
-         f"{size} Leistungen on 127.0.0.1, {days} simulated days")
+         f"{size} Leistungen and simulated link targets on 127.0.0.1, {days} simulated days")
     link_change: tuple[str, Change, str] | None = None
-    with SimulatedPVOG(scenario) as server, History(database) as history, \
-            Fetcher(HttpSettings(), retries=0) as fetcher:
+    alerts = Alerts(Settings(rules=RulesSettings(own_thavel=targets.own_instances,
+                                                 own_authorities=(OWN_AUTHORITY,))))
+    with SimulatedPVOG(scenario) as server, SimulatedWeb() as web, \
+            History(database) as history, Fetcher(HttpSettings(), retries=0) as fetcher:
         source = SourceSettings(name="pvog-jena-sim", kind="pvog", base_url=server.base_url,
                                 ars=JENA_ARS, page_size=50, max_concurrency=4, min_interval=0)
+        links = _link_checker(web, watch=source.name)
         archive = Archive(workdir / "snapshots")
         for day in range(days + 1):
             server.set_day(day)
+            targets.apply(web, day)
             moment = _crawl_time(scenario.date_of(day))
             result = run_crawl(source, history=history, archive=archive, fetcher=fetcher,
-                               clock=lambda moment=moment: moment)
+                               clock=lambda moment=moment: moment, alerts=alerts)
             echo("")
             echo(f"Day {day} ({show_time(stored(moment), TZ)[:10]}): "
                  f"{_without_day_prefix(scenario.describe(day))}")
+            for event in targets.started(day):
+                echo(f"  link targets: {event.description}")
             echo(f"  crawl {result.outcome}: {result.stats['observed']} records observed, "
                  f"{result.stats['requests']} requests, {len(result.changes)} changes")
             for key, change in result.changes[:12]:
@@ -78,8 +91,39 @@ def _run(workdir: Path, *, days: int, size: int, echo: Callable[[str], None]) ->
                 echo(f"  • {key} [{change.change_type}] {change.label}: {old} → {new}")
                 if link_change is None and change.label.startswith("Online-Dienst"):
                     link_change = (key, change, stored(moment - timedelta(seconds=1)))
+            checked_at = moment + timedelta(hours=1)
+            checked = run_crawl(links, history=history, archive=archive, fetcher=fetcher,
+                                clock=lambda checked_at=checked_at: checked_at, alerts=alerts)
+            _echo_link_check(history, checked, echo)
         if link_change:
             _show_before_after(history, *link_change, echo=echo)
+
+
+def _link_checker(web: SimulatedWeb, *, watch: str) -> SourceSettings:
+    """The link checker, reaching the simulated hosts on 127.0.0.1 (only these)."""
+    return SourceSettings(
+        name="links-sim", kind="links", watch=(watch,), max_concurrency=4, min_interval=0,
+        timeout=10, allow_local=web.endpoints(), ca_file=web.ca_file,
+        connect_to=tuple(f"{host}={address}" for host, address in web.connect_to()))
+
+
+def _echo_link_check(history: History, result: CrawlResult,
+                     echo: Callable[[str], None]) -> None:
+    broken = history.db.execute(
+        "SELECT count(*) FROM records r JOIN versions v ON v.id = r.current_version "
+        "WHERE r.source = ? AND json_extract(v.content, '$.zustand') != 'erreichbar'",
+        [result.source]).fetchone()[0]
+    failing = len(set(history.strikes(result.source)))
+    echo(f"  link check {result.outcome}: {result.stats['observed']} links checked, "
+         f"{broken} broken or refused, {failing} failed this time")
+    findings = history.db.execute(
+        "SELECT r.key, c.label, c.new_value, c.severity, c.reasons FROM changes c "
+        "JOIN records r ON r.id = c.record_id WHERE c.crawl_id = ? "
+        "AND c.severity IN ('high', 'critical') ORDER BY c.id", [result.crawl_id]).fetchall()
+    for key, label, new, severity, reasons in findings[:8]:
+        why = "; ".join(json.loads(reasons)) or f"{label}: {json.loads(new) if new else ''}"
+        echo(f"  ! {severity}: {key.removeprefix('link:')}")
+        echo(f"      {why}")
 
 
 def _without_day_prefix(text: str) -> str:

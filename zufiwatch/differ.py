@@ -38,9 +38,9 @@ def diff_records(kind: str, old: dict[str, Any] | None,
     if old is None and new is None:
         return []
     if old is None:
-        return [Change(ChangeType.ADDED, "", f"{label} neu", None, (new or {}).get("name"))]
+        return [Change(ChangeType.ADDED, "", f"{label} neu", None, _name(new))]
     if new is None:
-        return [Change(ChangeType.REMOVED, "", f"{label} entfernt", old.get("name"), None)]
+        return [Change(ChangeType.REMOVED, "", f"{label} entfernt", _name(old), None)]
     return diff_content(kind, old, new)
 
 
@@ -48,8 +48,14 @@ def reappeared(kind: str, last: dict[str, Any] | None, new: dict[str, Any]) -> l
     """A removed record is back: one change saying so, then what differs from its last
     version before the removal."""
     label = KIND_LABELS.get(kind, kind)
-    back = Change(ChangeType.REAPPEARED, "", f"{label} wieder vorhanden", None, new.get("name"))
+    back = Change(ChangeType.REAPPEARED, "", f"{label} wieder vorhanden", None, _name(new))
     return [back, *(diff_content(kind, last, new) if last is not None else [])]
+
+
+def _name(content: dict[str, Any] | None) -> Any:
+    """What names a record in its added/removed change: its name (a link: its URL)."""
+    content = content or {}
+    return content.get("name", content.get("url"))
 
 
 def diff_content(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:

@@ -121,6 +121,11 @@ class Fetcher:
         if http.contact:
             self._session.headers["From"] = http.contact
 
+    @property
+    def settings(self) -> HttpSettings:
+        """The ``[http]`` settings this fetcher was made with."""
+        return self._http
+
     def limit_host(self, host: str, *, max_concurrency: int, min_interval: float) -> None:
         """Set the pacing for one host (``netloc`` of its URLs)."""
         with self._limits_lock:

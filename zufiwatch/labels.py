@@ -54,6 +54,19 @@ FIELD_LABELS = {
         "leistungen": "Zugeordnete Leistung",
         "geerbt": "Geerbt von Land/Bund",
     },
+    "link": {
+        "url": "Link",
+        "zustand": "Link-Prüfung › Zustand",
+        "status": "Link-Prüfung › HTTP-Status",
+        "fehler": "Link-Prüfung › Fehler",
+        "weiterleitungen": "Link-Prüfung › Weiterleitungen",
+        "ziel": "Link-Prüfung › Ziel-URL",
+        "zielhost": "Link-Prüfung › Ziel-Host",
+        "inhaltstyp": "Link-Prüfung › Inhaltstyp",
+        "seitentitel": "Link-Prüfung › Seitentitel",
+        "stelle": "Link-Prüfung › Genannte Stelle",
+        "thavel": "Link-Prüfung › ThAVEL-Instanz",
+    },
 }
 
 SUB_LABELS = {

@@ -81,7 +81,7 @@ class Record:
 
     @property
     def title(self) -> str:
-        return str(self.content.get("name") or "")
+        return str(self.content.get("name") or self.content.get("url") or "")
 
     @property
     def hash(self) -> str:

@@ -107,7 +107,20 @@ def links(history: History, *, at: str, host: str | None = None,
     if host:
         needle = host.lower()
         rows = [r for r in rows if needle in r["host"]]
+    checks = link_checks(history, at=at)
+    for row in rows:
+        check = checks.get(row["url"], {})
+        row["check"] = check.get("zustand", "")
+        row["check_error"] = check.get("fehler", "")
+        row["check_authority"] = check.get("stelle", "")
+        row["check_target"] = check.get("ziel", "")
     return rows
+
+
+def link_checks(history: History, *, at: str) -> dict[str, dict[str, Any]]:
+    """What the link checker knew at ``at`` about each link, by URL (its record content)."""
+    return {json.loads(row["content"])["url"]: json.loads(row["content"])
+            for row in history.state_at(at, kind="link")}
 
 
 def changes(history: History, *, since: str | None = None, until: str | None = None,

@@ -11,6 +11,17 @@ Defaults, as the AG OZG asked for them:
 - **medium**: address, phone, e-mail, opening hours, fees, the fachliche Freigabe;
 - **low**: text edits and everything else.
 
+Link records (the link checker's findings about a link's target):
+
+- **critical**: a link the safety rules refuse (a non-public address, not http(s)); a
+  target that now lies on another host, or on a host outside ``allowed_hosts``; a
+  target naming an authority not among ``own_authorities`` or a ThAVEL instance not among
+  ``own_thavel``; an https link that ends on http;
+- **high**: a link found broken (after ``broken_after`` failed checks); a change of the
+  authority or ThAVEL instance a target names;
+- **medium**: a broken link that works again;
+- **low**: the rest (title, status, redirect chain).
+
 ``[[rules.override]]`` entries set the severity of a field (its German label, or the
 label's start) for a kind of record; the critical link checks still apply on top.
 """
@@ -43,14 +54,20 @@ class Classification:
     reasons: tuple[str, ...] = ()
 
 
-def classify(kind: str, change: Change, rules: RulesSettings) -> Classification:
-    """The severity of one change of a record of ``kind``."""
-    severity, reasons = _default(kind, change)
+def classify(kind: str, change: Change, rules: RulesSettings,
+             content: dict[str, Any] | None = None) -> Classification:
+    """The severity of one change of a record of ``kind``; ``content`` is the record's
+    content after the change (the link checker's findings are judged on it)."""
+    if kind == "link":
+        severity, reasons = _link_default(change, content or {})
+    else:
+        severity, reasons = _default(kind, change)
     for override in rules.override:
         if override.kind in ("*", kind) and change.label.startswith(override.field):
             severity = override.severity
             reasons = [f"Regel: {override.field} = {override.severity}"]
-    critical = _critical_reasons(change, rules)
+    critical = (_link_critical(change, content or {}, rules) if kind == "link"
+                else _critical_reasons(change, rules))
     if critical:
         severity = "critical"
         reasons = [*critical, *reasons]
@@ -67,6 +84,59 @@ def _default(kind: str, change: Change) -> tuple[str, list[str]]:
     if change.label.startswith(_MEDIUM_LABELS):
         return "medium", []
     return "low", []
+
+
+_REACHABLE, _BROKEN, _REFUSED = "erreichbar", "nicht erreichbar", "gesperrt"
+
+
+def _link_default(change: Change, content: dict[str, Any]) -> tuple[str, list[str]]:
+    field = change.path.split(".", 1)[0].split("[", 1)[0]
+    if change.change_type is ChangeType.REMOVED:
+        return "low", []
+    if not change.path and content.get("zustand") == _BROKEN:
+        return "high", [f"Link nicht erreichbar: {content.get('fehler', '')}"]
+    if field == "zustand" and change.new == _BROKEN:
+        return "high", ["Link nicht erreichbar"]
+    if field == "zustand" and change.new == _REACHABLE:
+        return "medium", ["Link wieder erreichbar"]
+    if field in ("stelle", "thavel") and change.new:
+        return "high", ["Genannte Stelle oder ThAVEL-Instanz geändert"]
+    return "low", []
+
+
+def _link_critical(change: Change, content: dict[str, Any],
+                   rules: RulesSettings) -> list[str]:
+    """Findings about a link's target that are critical: on a new link record, all of
+    them; on a change, those the changed field brings."""
+    if change.change_type is ChangeType.REMOVED:
+        return []
+    field = change.path.split(".", 1)[0].split("[", 1)[0]
+    whole = not change.path  # a new (or returning) link record: judge all it says
+    reasons = []
+    if (whole or field == "zustand") and content.get("zustand") == _REFUSED:
+        reasons.append(f"Link-Ziel gesperrt: {content.get('fehler', '')}")
+    target_host = str(content.get("zielhost") or "")
+    if target_host and (whole or field == "zielhost"):
+        if not _allowed(target_host, rules.allowed_hosts):
+            reasons.append(f"Link-Ziel auf nicht freigegebenem Host: {target_host}")
+        elif field == "zielhost" and isinstance(change.old, str) and change.old \
+                and change.old != target_host:
+            reasons.append(f"Link leitet jetzt auf einen anderen Host um: {change.old} → "
+                           f"{target_host}")
+    target = str(content.get("ziel") or "")
+    if (whole or field == "ziel") and str(content.get("url", "")).startswith("https://") \
+            and target.startswith("http://"):
+        reasons.append("https → http: das Link-Ziel ist unverschlüsselt")
+    authority = str(content.get("stelle") or "")
+    if (whole or field == "stelle") and authority and rules.own_authorities \
+            and not any(fnmatchcase(authority.casefold(), own.casefold())
+                        for own in rules.own_authorities):
+        reasons.append(f"Link-Ziel nennt eine andere Stelle: {authority}")
+    instance = str(content.get("thavel") or "")
+    if (whole or field == "thavel") and instance and rules.own_thavel \
+            and instance not in rules.own_thavel:
+        reasons.append(f"ThAVEL-Instanz einer anderen Stelle: {instance}")
+    return reasons
 
 
 def links_of(value: Any) -> list[str]:

@@ -47,6 +47,7 @@ from .sources.base import (
     Incomplete,
     Listing,
     Observed,
+    Strike,
     Unobserved,
     Unverified,
     Vouched,
@@ -78,8 +79,12 @@ class Planner:
 
     def __init__(self, current: dict[str, Current],
                  load_content: Callable[[int], dict[str, Any]], *,
-                 removal_after: int = 2, incremental: bool = False) -> None:
+                 removal_after: int = 2, incremental: bool = False,
+                 strikes: Mapping[str, int] | None = None) -> None:
         self._current = current
+        #: Consecutive failed checks before this crawl, by key.
+        self._strikes = dict(strikes or {})
+        self._struck: set[str] = set()
         self.removal_after = removal_after
         #: Read only what the listing says changed (never for a baseline).
         self.incremental = incremental and bool(current)
@@ -87,6 +92,8 @@ class Planner:
         self.vouched = 0
         #: The content of every record with changes (new, or old for removals), by key.
         self.contents: dict[str, dict[str, Any]] = {}
+        #: The volatile fields of every new record version with changes, by key.
+        self.volatiles: dict[str, dict[str, Any]] = {}
         self._load = load_content
         self.plan = CommitPlan()
         self._seen: set[str] = set()
@@ -105,7 +112,8 @@ class Planner:
 
     def seen_by_kind(self) -> dict[str, int]:
         """Records this crawl read or at least knew of (listed but unreadable)."""
-        return Counter(split_key(k)[0] for k in chain(self._seen, self._unobserved))
+        return Counter(split_key(k)[0] for k in chain(self._seen, self._unobserved,
+                                                       self._struck - self._seen))
 
     def fingerprints(self) -> dict[str, str]:
         """Stored fingerprints of the current versions, for sources to skip parsing."""
@@ -140,10 +148,29 @@ class Planner:
         current = self._current.get(key)
         if current is None or current.fingerprint != fingerprint or current.version_id is None:
             raise ValueError(f"{key}: confirmed against a fingerprint the history does not hold")
+        self._unstrike(key)
         if self._first_sighting(key):
             self.plan.seen.append(key)
             if current.status == "missing":
                 self.plan.recovered.append(key)
+
+    def strike(self, key: str, reason: str) -> None:
+        """A check of the entry failed: one more consecutive strike. A stored entry keeps
+        its last known state and counts as seen (it is still listed)."""
+        if key in self._struck:
+            return
+        self._struck.add(key)
+        self.plan.strikes[key] = (self._strikes.get(key, 0) + 1, reason)
+        current = self._current.get(key)
+        if current is not None and current.version_id is not None \
+                and self._first_sighting(key):
+            self.plan.seen.append(key)
+            if current.status == "missing":
+                self.plan.recovered.append(key)
+
+    def _unstrike(self, key: str) -> None:
+        if key in self._strikes:
+            self.plan.unstruck.append(key)
 
     def _first_sighting(self, key: str) -> bool:
         if key in self._seen:
@@ -156,6 +183,7 @@ class Planner:
         key = record.key
         if not self._first_sighting(key):
             return
+        self._unstrike(key)
         self.plan.seen.append(key)
         current = self._current.get(key)
         if fingerprint != (current.fingerprint if current else ""):
@@ -216,6 +244,7 @@ class Planner:
         self.plan.changes.extend((record.key, c) for c in changes)
         if changes:
             self.contents[record.key] = record.content
+            self.volatiles[record.key] = record.volatile
 
 
 @dataclass
@@ -251,7 +280,9 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                                parser_version=source.parser_version, timings=timings,
                                fingerprints=planner.fingerprints(), archive_get=archive.get,
                                cached=_cached_answers(history, source.name),
-                               incremental=planner.incremental, stamps=planner.stamps())
+                               incremental=planner.incremental, stamps=planner.stamps(),
+                               strikes=history.strikes(source.name),
+                               directory=lambda: _directory(history, settings), stop=stop)
             yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys))
             planner.plan.answers = {
                 url: (a.validators.etag, a.validators.last_modified, a.sha256, a.content_type)
@@ -267,6 +298,15 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                     if result else "no archived crawl to re-derive from")
     return _conclude(settings, source, history, clock, gather, traffic, mode="live",
                      alerts=alerts, stop=stop, progress=progress)
+
+
+def _directory(history: History, settings: SourceSettings) -> Iterator[tuple[str, str, str,
+                                                                            dict[str, Any]]]:
+    """The records a link checker follows: of the sources it watches (default: all others)."""
+    watched = settings.watch or [name for name in history.sources() if name != settings.name]
+    for row in history.present_records(watched):
+        if row[2] != "link":
+            yield row
 
 
 def find_flaps(changes: list[tuple[str, Change]],
@@ -389,7 +429,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
     at = stored(clock())
     planner = Planner(history.current(source.name), history.content_of,
                       removal_after=settings.removal_after,
-                      incremental=mode == "incremental")
+                      incremental=mode == "incremental",
+                      strikes=history.strikes(source.name) if mode != "reparse" else {})
     if mode == "reparse":
         planner.plan.cause = "parser"
     crawl_id = history.begin_crawl(source.name, at, source.parser_version, mode)
@@ -413,6 +454,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
             if mode == "reparse":
                 planner.plan.seen.clear()  # old payloads confirm nothing about now
                 planner.plan.recovered.clear()
+                planner.plan.strikes.clear()
+                planner.plan.unstruck.clear()
             elif verdict.outcome is Outcome.COMPLETE:
                 candidates = planner.removal_candidates(verdict.incomplete_kinds)
                 gone = session.recheck(candidates) if candidates else {}
@@ -441,8 +484,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                                         history.recent_changes(source.name, since))
     plan = planner.plan
     if alerts is not None and plan.changes and plan.cause == "source":
-        plan.annotations = alerts.annotate(history, plan.changes, at)
-        contexts = {key: record_context(split_key(key)[0], content)
+        plan.annotations = alerts.annotate(history, plan.changes, at, planner.contents)
+        contexts = {key: record_context(split_key(key)[0], content, planner.volatiles.get(key))
                     for key, content in planner.contents.items()}
         plan.compose = alerts.composer(source.name, plan.changes, plan.annotations,
                                        contexts, plan.flaps, at, clock())
@@ -481,6 +524,8 @@ def _take(item: object, planner: Planner, tally: _Tally) -> None:
         planner.confirm(item.key, item.fingerprint)
     elif isinstance(item, Vouched):
         planner.vouch(item.key)
+    elif isinstance(item, Strike):
+        planner.strike(item.key, item.reason)
     elif isinstance(item, Unverified):
         tally.unverified[item.kind] = item.reason
     elif isinstance(item, Unobserved):

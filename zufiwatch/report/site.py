@@ -44,6 +44,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "untracked_open": "Offene ungeklärte Änderungen", "never": "nie",
         "links": "Online-Dienst-Links", "leistung": "Leistung", "office": "Zuständige Stelle",
         "host": "Host", "host_class": "Host-Klasse", "link": "Link", "status": "Status",
+        "check": "Link-Prüfung", "names": "nennt",
         "changes": "Letzte Änderungen", "detected": "Erkannt", "record": "Eintrag",
         "field": "Feld", "type": "Art", "severity": "Schwere", "old_new": "Alt → Neu",
         "chart": "Änderungen pro Woche nach Schwere (letzte 52 Wochen)",
@@ -64,6 +65,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "medium": "mittel", "low": "niedrig", "added": "neu", "modified": "geändert",
         "removed": "entfernt", "reappeared": "wieder vorhanden", "present": "vorhanden",
         "missing": "fehlt",
+        "erreichbar": "erreichbar", "nicht erreichbar": "nicht erreichbar",
+        "gesperrt": "gesperrt (nicht öffentliche Adresse oder kein http/https)",
         "hc_thavel": "ThAVEL", "hc_stadt": "Stadt", "hc_efa": "EfA/Bund", "hc_other": "sonstige",
     },
     "en": {
@@ -73,6 +76,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "untracked_open": "Open untracked changes", "never": "never",
         "links": "Online-service links", "leistung": "Leistung", "office": "Zuständige Stelle",
         "host": "Host", "host_class": "Host class", "link": "Link", "status": "Status",
+        "check": "Link check", "names": "names",
         "changes": "Recent changes", "detected": "Detected", "record": "Entry",
         "field": "Field", "type": "Type", "severity": "Severity", "old_new": "Old → new",
         "chart": "Changes per week by severity (last 52 weeks)",
@@ -92,6 +96,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "medium": "medium", "low": "low", "added": "added", "modified": "changed",
         "removed": "removed", "reappeared": "reappeared", "present": "present",
         "missing": "missing",
+        "erreichbar": "reachable", "nicht erreichbar": "broken",
+        "gesperrt": "refused (not a public address or not http/https)",
         "hc_thavel": "ThAVEL", "hc_stadt": "City", "hc_efa": "EfA/Federal", "hc_other": "other",
     },
 }
@@ -347,6 +353,7 @@ def build_overview(history: History, settings: Settings, out: Path, *, now: date
     link_status = _link_status(history, [row["key"] for row in links])
     for row in links:
         row["status"] = link_status.get(row["key"], "")
+        row["check_page"] = page_of_key.get(f"link:{row['url']}", "")
 
     env = _environment()
     common = {"t": words, "v": view, "lang": language, "generated": view.time(at),

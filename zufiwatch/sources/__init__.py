@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from ..config import SourceSettings
 from .base import Source
+from .links import LinkSource
 from .pvog import PvogSource
 
 __all__ = ["SOURCE_TYPES", "Source", "make_source"]
 
-SOURCE_TYPES: dict[str, type[Source]] = {PvogSource.kind: PvogSource}
+SOURCE_TYPES: dict[str, type[Source]] = {PvogSource.kind: PvogSource,
+                                         LinkSource.kind: LinkSource}
 
 
 def make_source(settings: SourceSettings) -> Source:

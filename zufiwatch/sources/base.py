@@ -11,6 +11,8 @@ what it learned as a stream of items:
   (nothing may be concluded about it);
 - :class:`Incomplete` — a whole kind of record could not be read completely;
 - :class:`Listing` — how many entries the source's own listing promised and delivered;
+- :class:`Strike` — one more failed check of an entry whose last known state stands (the
+  runner counts consecutive strikes; the link checker reports a link broken after N);
 - :class:`Fatal` — the crawl cannot say anything reliable (the listing failed).
 
 The runner decides the outcome of the crawl from these items; a source never writes to
@@ -47,6 +49,7 @@ __all__ = [
     "Listing",
     "Observed",
     "Source",
+    "Strike",
     "Unobserved",
     "Unverified",
     "Vouched",
@@ -106,12 +109,25 @@ class Listing:
 
 
 @dataclass(frozen=True)
+class Strike:
+    """A check of ``key`` failed; its last known state stands until the source concludes
+    otherwise. The runner keeps the count of consecutive strikes (``CrawlContext.strikes``)
+    and resets it when the entry is observed."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Fatal:
     reason: str
 
 
 CrawlItem = (Observed | Confirmed | Vouched | Unobserved | Incomplete | Unverified | Listing
-             | Fatal)
+             | Strike | Fatal)
+
+#: (source name, key, kind, content) of a present record of another source.
+DirectoryRecord = tuple[str, str, str, dict[str, Any]]
 
 
 @dataclass
@@ -139,6 +155,12 @@ class CrawlContext:
     cached: Mapping[str, CachedAnswer] = field(default_factory=dict)
     #: Validators of this crawl's answers, to remember for the next crawl.
     fresh: dict[str, CachedAnswer] = field(default_factory=dict)
+    #: Consecutive failed checks before this crawl, by key (see :class:`Strike`).
+    strikes: Mapping[str, int] = field(default_factory=dict)
+    #: The current records of the other sources (what the link checker follows).
+    directory: Callable[[], Iterable[DirectoryRecord]] = lambda: ()
+    #: Set when the crawl should stop after the step it is in.
+    stop: threading.Event | None = None
     _fresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fingerprint(self, *bodies: bytes) -> str:

@@ -83,6 +83,10 @@ class CommitPlan:
     compose: Callable[[list[int]], list[tuple[str, EmailMessage, list[int]]]] | None = None
     #: url → (etag, last_modified, sha256, content_type) of answers to remember.
     answers: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    #: key → (consecutive failed checks, reason of the last): counted by this crawl.
+    strikes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: Keys observed by this crawl whose count of failed checks ends.
+    unstruck: list[str] = field(default_factory=list)
 
 
 class History:
@@ -258,6 +262,37 @@ class History:
         return {row[0]: Current(row[1], row[2], row[3], row[4] or "{}", *row[5:])
                 for row in rows}
 
+    def strikes(self, source: str) -> dict[str, int]:
+        """key → consecutive failed checks so far (entries with at least one)."""
+        return dict(self.db.execute("SELECT key, count FROM strikes WHERE source = ?",
+                                    [source]).fetchall())
+
+    def strike_rows(self, source: str | None = None) -> list[dict[str, Any]]:
+        """The failing entries: source, key, count, first_at, last_at, reason."""
+        where, params = ("WHERE source = ?", [source]) if source else ("", [])
+        return list(self.db.query(f"SELECT * FROM strikes {where} ORDER BY source, key",
+                                  params))
+
+    def present_records(self, sources: Iterable[str]) -> Iterator[tuple[str, str, str,
+                                                                           dict[str, Any]]]:
+        """(source, key, kind, content) of every record of these sources held as present
+        or missing (not removed), current version."""
+        names = sorted(set(sources))
+        if not names:
+            return
+        marks = ",".join("?" * len(names))
+        for source, key, kind, content in self.db.execute(
+                "SELECT r.source, r.key, r.kind, v.content FROM records r "
+                "JOIN versions v ON v.id = r.current_version "
+                f"WHERE r.source IN ({marks}) AND r.status IN ('present', 'missing') "
+                "ORDER BY r.source, r.key", names):
+            yield source, key, kind, json.loads(content)
+
+    def sources(self) -> list[str]:
+        """Names of the sources the history has crawled."""
+        return [row[0] for row in self.db.execute(
+            "SELECT DISTINCT source FROM crawls ORDER BY source")]
+
     def cached_answers(self, source: str) -> dict[str, tuple[str, str, str, str]]:
         """url → (etag, last_modified, sha256, content_type) of the last answers."""
         rows = self.db.execute("SELECT url, etag, last_modified, sha256, content_type "
@@ -361,6 +396,14 @@ class History:
             "INSERT OR REPLACE INTO http_cache (source, url, etag, last_modified, sha256, "
             "content_type) VALUES (?, ?, ?, ?, ?, ?)",
             ((source, url, *answer) for url, answer in plan.answers.items()))
+        conn.executemany(
+            "INSERT INTO strikes (source, key, count, first_at, last_at, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, key) DO UPDATE SET "
+            "count = excluded.count, last_at = excluded.last_at, reason = excluded.reason",
+            ((source, key, count, at, at, reason)
+             for key, (count, reason) in plan.strikes.items()))
+        conn.executemany("DELETE FROM strikes WHERE source = ? AND key = ?",
+                         ((source, key) for key in plan.unstruck))
         conn.executemany(
             "INSERT OR REPLACE INTO observation_gaps (crawl_id, record_id, reason) "
             "VALUES (?, ?, ?)",

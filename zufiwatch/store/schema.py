@@ -11,6 +11,7 @@ Tables::
     changes       field-level differences: record, crawl, added/modified/removed,
                   path, German label, old and new value (JSON)
     observation_gaps  records a crawl should have seen but did not read (not observed)
+    strikes       consecutive failed checks of an entry (link checker), until it is observed
     http_cache    the validators (ETag, Last-Modified) of the last answer to each request
                   and the archived body they stand for
 
@@ -242,6 +243,26 @@ def m007_triage(db: Database) -> None:
             body TEXT NOT NULL,
             prev TEXT NOT NULL,
             hash TEXT NOT NULL
+        )
+        """,
+    )
+
+
+@MIGRATIONS()
+def m008_strikes(db: Database) -> None:
+    """Consecutive failed checks of an entry (the link checker's broken-link count): reset
+    when the entry is observed, kept only by crawls that were not failed."""
+    _run(
+        db,
+        """
+        CREATE TABLE strikes (
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (source, key)
         )
         """,
     )
