@@ -173,3 +173,10 @@ def test_connect_to_rules_split_into_pairs(tmp_path: Path) -> None:
                     'allow_local = ["127.0.0.1:8443", "[::1]:8080"]\n')
     links = load_settings(write(tmp_path, text)).source("links")
     assert links.connect_rules == (("*:443", "127.0.0.1:8443"), ("a.example:80", "[::1]:8080"))
+
+
+def test_a_link_checker_may_only_watch_configured_directories(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, LINKS + 'watch = ["pvog-gera"]\n'))
+    assert "key 'sources[1].watch': expected names of configured directory sources " \
+        "['pvog-jena']" in str(info.value)

@@ -327,10 +327,111 @@ def test_without_the_local_switch_the_simulator_itself_is_refused(
     assert states == {"gesperrt"}
 
 
-def test_a_link_checker_with_no_directory_to_follow_concludes_nothing(
+def test_a_link_checker_with_no_directory_to_follow_fails_and_concludes_nothing(
         history: History, archive: Archive, fetcher: Fetcher, clock: FakeClock,
         web: SimulatedWeb) -> None:
     result = run_crawl(link_settings(web), history=history, archive=archive, fetcher=fetcher,
                        clock=clock)
-    assert result.outcome is Outcome.COMPLETE
-    assert result.stats["observed"] == 0 and web.request_count == 0
+    assert result.outcome is Outcome.FAILED
+    assert "no links to check: the current records of pvog-test hold none" in result.reason
+    assert web.request_count == 0
+
+
+def test_links_leaving_the_directory_in_numbers_are_removed_not_suspicious(
+        links: LinkCrawler, scenario: Scenario) -> None:
+    """The link checker's listing is the gated history: a third of the links leaving the
+    directory is no reason to distrust the check."""
+    links.day(0)
+    before = links.history.db.execute(
+        "SELECT count(*) FROM records WHERE source = 'links' AND status = 'present'"
+    ).fetchone()[0]
+    # Take a third of the Leistungen with links out of the directory the checker follows.
+    dropped = links.history.db.execute(
+        "SELECT id FROM records WHERE source = 'pvog-test' AND kind IN ('leistung', "
+        "'onlinedienst') ORDER BY key").fetchall()[::2]
+    with links.history.db.conn:
+        links.history.db.conn.executemany(
+            "UPDATE records SET status = 'removed' WHERE id = ?", dropped)
+    results = [links.check(), links.check()]
+    assert [r.outcome for r in results] == [Outcome.COMPLETE, Outcome.COMPLETE]
+    after = links.history.db.execute(
+        "SELECT count(*) FROM records WHERE source = 'links' AND status = 'present'"
+    ).fetchone()[0]
+    assert after < 0.8 * before
+
+
+def _plain(raw: bytes) -> str:
+    from email import message_from_bytes, policy
+
+    message = message_from_bytes(raw, policy=policy.default)
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_a_critical_link_finding_is_mailed_in_german_under_the_office_holding_it(
+        crawler: Crawler, web: SimulatedWeb, targets: LinkTargets) -> None:
+    from zufiwatch.config import NotifySettings
+
+    settings = Settings(rules=rules(targets), notify=NotifySettings(
+        recipients=("ag-ozg@jena.de",), sender="zufiwatch@jena.de"))
+    links = LinkCrawler(crawler, web, targets, link_settings(web), Alerts(settings))
+    links.day(0)
+    links.day(1)
+    result = links.day(2)
+    started = links.history.crawl(result.crawl_id)["started_at"]
+    (subject, raw), = links.history.db.execute(
+        "SELECT subject, message FROM outbox WHERE kind = 'immediate' AND created_at = ?",
+        [started]).fetchall()
+    text = " ".join(_plain(raw).split())  # lines are wrapped
+    assert "kritisch" in subject.lower()
+    assert GERA_LINK in text
+    assert "Link-Ziel nennt eine andere Stelle: Stadtverwaltung Gera" in text
+    assert "ThAVEL-Instanz einer anderen Stelle: go/a/5741" in text
+    # Placed under the zuständige Stelle of the Leistung holding the link.
+    assert "Zuständige Stelle: Standesamt Jena" in text
+
+
+def test_the_overview_shows_what_the_link_checker_found(links: LinkCrawler,
+                                                        tmp_path: Path) -> None:
+    from zufiwatch.report import build_overview
+
+    for day in range(3):
+        links.day(day)
+    index = build_overview(links.history, Settings(), tmp_path / "site",
+                           now=links.crawler.clock()).read_text(encoding="utf-8")
+    assert "<th>Link-Prüfung</th>" in index
+    row = next(r for r in index.split('<tr class="link">') if GERA_LINK.replace("&", "&amp;")
+               in r)
+    assert "nennt: Stadtverwaltung Gera" in row and "erreichbar" in row
+    assert 'href="records/link_' in row
+
+
+def test_crawl_and_links_commands_run_the_link_checker_from_the_configuration(
+        crawler: Crawler, web: SimulatedWeb, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from zufiwatch.cli import cli
+
+    mapping = ", ".join(f'"{host}={address}"' for host, address in web.connect_to())
+    allowed = ", ".join(f'"{endpoint}"' for endpoint in web.endpoints())
+    config = crawler.write_config(tmp_path / "zufiwatch.toml")
+    config.write_text(config.read_text(encoding="utf-8") + f"""
+[[sources]]
+name = "links"
+kind = "links"
+watch = ["pvog-test"]
+min_interval = 0
+connect_to = [{mapping}]
+allow_local = [{allowed}]
+ca_file = "{web.ca_file}"
+""", encoding="utf-8")
+    runner = CliRunner()
+    crawled = runner.invoke(cli, ["--config", str(config), "crawl"])
+    assert crawled.exit_code == 0, crawled.output
+    assert "links" in crawled.output
+    listed = runner.invoke(cli, ["--config", str(config), "links", "--host", "thavelp",
+                                 "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)
+    assert rows and {row["check"] for row in rows} == {"erreichbar"}
+    assert {row["check_authority"] for row in rows} == {"Stadtverwaltung Jena"}
+    assert all(row["check_target"].startswith("https://thavelp.thueringen.de/") for row in rows)

@@ -115,7 +115,8 @@ class SourceSettings:
     #: Minimum seconds between two requests to this source (links: to the same host).
     min_interval: float = 0.2
     #: A crawl that sees a larger share of records fewer than the history holds fails as
-    #: suspicious (an empty or cut listing is never read as mass removal).
+    #: suspicious (an empty or cut listing is never read as mass removal). Not for links:
+    #: their listing is the already checked history.
     max_loss: float = 0.10
     #: An entry missing from this many consecutive complete crawls is concluded removed
     #: (sooner when its detail endpoint answers 404 or 410 on a direct recheck).
@@ -436,6 +437,11 @@ class Settings:
         names = [s.name for s in self.sources]
         for i, name in enumerate(names):
             _require(name not in names[:i], f"sources[{i}].name", "a name no other source has")
+        directories = [s.name for s in self.sources if s.kind != "links"]
+        for i, source in enumerate(self.sources):
+            for name in source.watch:
+                _require(name in directories, f"sources[{i}].watch",
+                         f"names of configured directory sources {directories}")
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:

@@ -172,6 +172,11 @@ class LinkSource(Source):
 
     def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         targets = collect_links(ctx.directory(), text_links=self.settings.text_links)
+        if not targets:
+            watched = ", ".join(self.settings.watch) or "every other source"
+            yield Fatal(f"no links to check: the current records of {watched} hold none "
+                        "(has the directory been crawled yet?)")
+            return
         http = getattr(ctx.fetcher, "settings", None)
         policy = policy_of(self.settings, getattr(http, "user_agent", "zufiwatch"),
                            getattr(http, "connect_timeout", 10.0),
