@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -98,6 +98,8 @@ class Check:
     facts: PageFacts = field(default_factory=PageFacts)
     #: A meta refresh that was followed: the first page's answer.
     refreshed_from: LinkAnswer | None = None
+    #: Where the final page is archived (its body is not kept in memory after that).
+    sha256: str = ""
 
 
 def collect_links(records: Iterable[DirectoryRecord], *,
@@ -205,7 +207,7 @@ class LinkSource(Source):
             check = Check(target, error=exc)
         else:
             check = self._read_page(client, target, answer)
-        return check
+        return _archived(ctx, check)
 
     def _read_page(self, client: SafeClient, target: Target, answer: LinkAnswer) -> Check:
         facts = self._facts(answer)
@@ -232,8 +234,8 @@ class LinkSource(Source):
         if ctx.manifest is None:
             return
         entry = _manifest_entry(check)
-        if check.answer is not None and check.answer.body:
-            entry["sha256"] = ctx.archive_put(check.answer.body)
+        if check.sha256:
+            entry["sha256"] = check.sha256
         ctx.manifest.add(endpoint=ENDPOINT, key=check.target.key,
                          parser_version=self.parser_version, recorded=recorded, **entry)
 
@@ -277,6 +279,21 @@ class LinkSource(Source):
                 continue
             yield Observed((Record("link", check.target.url, link_content(check),
                                    _volatile(check)),))
+
+
+def _archived(ctx: CrawlContext, check: Check) -> Check:
+    """Put the final page into the archive and keep only its address: a check of
+    thousands of links never holds their pages in memory."""
+    sha256 = ""
+    answer = check.answer
+    if answer is not None and answer.body and ctx.manifest is not None:
+        sha256 = ctx.archive_put(answer.body)
+    return replace(check, answer=_without_body(answer),
+                   refreshed_from=_without_body(check.refreshed_from), sha256=sha256)
+
+
+def _without_body(answer: LinkAnswer | None) -> LinkAnswer | None:
+    return None if answer is None else replace(answer, body=b"")
 
 
 def link_content(check: Check) -> dict[str, Any]:
@@ -374,7 +391,7 @@ def _manifest_entry(check: Check) -> dict[str, Any]:
     }
     if check.answer is not None:
         entry.update(status=check.answer.status, final_url=check.answer.final_url,
-                     content_type=check.answer.content_type, size=len(check.answer.body),
+                     content_type=check.answer.content_type,
                      truncated=check.answer.truncated)
     if check.error is not None:
         entry.update(error=str(check.error), category=check.error.category,
