@@ -20,10 +20,10 @@ import smtplib
 import ssl
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
-from pathlib import Path
 
 from ..config import SECURITY_MODES, SmtpSettings
-from ..errors import ConfigError, ZufiwatchError
+from ..credentials import read_secret
+from ..errors import ZufiwatchError
 
 __all__ = ["LOCAL_HOSTS", "DeliveryError", "SmtpTransport", "load_password"]
 
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 
 #: Hosts a plain (unencrypted) connection may log in to: the password stays on this machine.
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-#: The systemd variable naming the directory of LoadCredential= files.
-CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
-#: Longest first line read from a password file.
-_MAX_LINE = 4096
 
 
 class DeliveryError(ZufiwatchError):
@@ -62,52 +58,10 @@ def load_password(settings: SmtpSettings,
 
     Raises :class:`ConfigError` naming the source and why it failed, never the value.
     """
-    if settings.password_env:
-        return _password_from_env(settings.password_env, environ)
-    if settings.password_file:
-        path = Path(settings.password_file).expanduser()
-        return _first_line("smtp.password_file", path)
-    if settings.password_credential:
-        return _password_from_credential(settings.password_credential, environ)
-    return None
-
-
-def _password_from_env(name: str, environ: Mapping[str, str]) -> str:
-    key = "smtp.password_env"
-    if name not in environ:
-        raise ConfigError(f"{key}: environment variable {name} is not set")
-    if not environ[name]:
-        raise ConfigError(f"{key}: environment variable {name} is empty")
-    log.debug("SMTP password read from environment variable %s", name)
-    return environ[name]
-
-
-def _password_from_credential(name: str, environ: Mapping[str, str]) -> str:
-    key = "smtp.password_credential"
-    if "/" in name or name in (".", ".."):
-        raise ConfigError(f"{key}: {name!r} is not a credential name (no '/' allowed)")
-    directory = environ.get(CREDENTIALS_ENV, "")
-    if not directory:
-        raise ConfigError(f"{key}: {CREDENTIALS_ENV} is not set (run zufiwatch as a systemd "
-                          f"service with LoadCredential={name}:<file>)")
-    return _first_line(key, Path(directory) / name)
-
-
-def _first_line(key: str, path: Path) -> str:
-    """The first line of ``path``, stripped; ConfigError when unreadable or empty."""
-    try:
-        with path.open(encoding="utf-8") as fh:
-            line = fh.readline(_MAX_LINE)
-    except UnicodeDecodeError:
-        # ``from None``: the decode error quotes a byte of the secret.
-        raise ConfigError(f"{key}: {path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror or exc}") from exc
-    password = line.strip()
-    if not password:
-        raise ConfigError(f"{key}: {path} is empty (the password is its first line)")
-    log.debug("SMTP password read from %s", path)
-    return password
+    return read_secret(what="password", env_key="smtp.password_env", env=settings.password_env,
+                       file_key="smtp.password_file", file=settings.password_file,
+                       credential_key="smtp.password_credential",
+                       credential=settings.password_credential, environ=environ)
 
 
 # -- the transport ------------------------------------------------------------------------
