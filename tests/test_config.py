@@ -83,7 +83,7 @@ def test_minimal_configuration_gets_defaults_and_resolves_paths(tmp_path: Path) 
      "key 'sources[0].ars': expected a string, got 160530000000"),
     (MINIMAL.replace('ars = "160530000000"', 'ars = "1605300"'),
      "key 'sources[0].ars': expected 12 digits"),
-    (MINIMAL.replace('kind = "pvog"', 'kind = "tsa"'), "key 'sources[0].kind': expected one of"),
+    (MINIMAL.replace('kind = "pvog"', 'kind = "zufi"'), "key 'sources[0].kind': expected one of"),
     (MINIMAL + "\n[http]\nread_timeout = \"slow\"\n",
      "key 'http.read_timeout': expected a number, got 'slow'"),
     (MINIMAL + "\n[http]\nread_timeout = true\n", "key 'http.read_timeout': expected a number"),
@@ -150,10 +150,11 @@ def test_a_link_checker_needs_no_base_url_and_gets_safe_defaults(tmp_path: Path)
 
 @pytest.mark.parametrize(("text", "message"), [
     (LINKS + 'ars = "160530000000"\n',
-     "key 'sources[1].ars': expected nothing here: a source of kind 'links' has no ars"),
+     "key 'sources[1].ars': expected nothing here: ars is for sources of kind 'pvog', this "
+     "one is 'links'"),
     (MINIMAL + "broken_after = 2\n",
-     "key 'sources[0].broken_after': expected nothing here: this key is for sources of kind "
-     "'links'"),
+     "key 'sources[0].broken_after': expected nothing here: broken_after is for sources of "
+     "kind 'links', this one is 'pvog'"),
     (LINKS + 'watch = ["links"]\n', "key 'sources[1].watch'"),
     (LINKS + 'allow_local = ["localhost"]\n', "key 'sources[1].allow_local': expected endpoints"),
     (LINKS + 'connect_to = ["*:443"]\n', "key 'sources[1].connect_to': expected entries"),
@@ -180,3 +181,39 @@ def test_a_link_checker_may_only_watch_configured_directories(tmp_path: Path) ->
         load_settings(write(tmp_path, LINKS + 'watch = ["pvog-gera"]\n'))
     assert "key 'sources[1].watch': expected names of configured directory sources " \
         "['pvog-jena']" in str(info.value)
+
+
+ZUFI = MINIMAL + """
+[[sources]]
+name = "zufi"
+kind = "tsa"
+base_url = "https://restapi-v4-th.infodienste.de"
+root_ou = "19000"
+area_id = "351529"
+api_key_env = "TSA_KEY"
+crosscheck = "pvog-jena"
+"""
+
+
+def test_a_zufi_source_needs_root_area_and_exactly_one_key_source(tmp_path: Path) -> None:
+    zufi = load_settings(write(tmp_path, ZUFI)).source("zufi")
+    assert (zufi.kind, zufi.root_ou, zufi.area_id, zufi.sync_window_hours) == (
+        "tsa", "19000", "351529", 48.0)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (ZUFI.replace('root_ou = "19000"\n', ""), "key 'sources[1].root_ou': expected a value"),
+    (ZUFI.replace('api_key_env = "TSA_KEY"\n', ""),
+     "key 'sources[1].api_key_env': expected exactly one of api_key_env, api_key_file"),
+    (ZUFI + 'api_key_file = "/etc/key"\n', "key 'sources[1].api_key_env': expected exactly"),
+    (ZUFI.replace('crosscheck = "pvog-jena"', 'crosscheck = "pvog-gera"'),
+     "key 'sources[1].crosscheck': expected the name of a pvog source ['pvog-jena']"),
+    (ZUFI + 'ars = "160530000000"\n', "key 'sources[1].ars': expected nothing here"),
+    (ZUFI.replace('area_id = "351529"', 'area_id = "Jena"'), "key 'sources[1].area_id'"),
+    (ZUFI + "sync_window_hours = 0\n", "key 'sources[1].sync_window_hours'"),
+    (ZUFI + '\n[rules]\ncrosscheck_severity = "urgent"\n', "key 'rules.crosscheck_severity'"),
+])
+def test_bad_zufi_settings_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    assert message in str(info.value)

@@ -20,7 +20,7 @@ from typing import Any
 from .config import Settings
 from .model import Change, split_key
 from .notify import messages
-from .notify.model import ChangeNotice, CrawlProblem, OverdueExpectation
+from .notify.model import ChangeNotice, CrawlProblem, DisagreementNotice, OverdueExpectation
 from .rules import SEVERITY_ORDER, classify
 from .store import History
 from .store import outbox as queue
@@ -109,6 +109,25 @@ class Alerts:
             return [("immediate", message, [n.change_id for n in urgent])]
 
         return compose
+
+    def disagreement(self, rows: Sequence[Mapping[str, Any]], now: datetime,
+                     window_hours: float) -> EmailMessage | None:
+        """The message about differences between ZuFi and PVOG that outlasted the sync
+        window, when their severity goes out at once (high, critical) and anyone is to hear
+        it; ``None`` otherwise (the overview still shows them)."""
+        recipients = self.settings.notify.recipients
+        urgent = [row for row in rows
+                  if SEVERITY_ORDER.get(row["severity"], 0) >= SEVERITY_ORDER["high"]]
+        if not urgent or not recipients:
+            return None
+        items = [DisagreementNotice(
+            zufi_id=row["zufi_id"], title=row["title"], office=row["office"],
+            aspect=row["aspect"], zufi_value=tuple(json.loads(row["zufi_value"])),
+            pvog_value=tuple(json.loads(row["pvog_value"])), first_seen=row["first_seen"],
+            severity=row["severity"], tsa_key=row["tsa_key"], pvog_key=row["pvog_key"])
+            for row in urgent]
+        return messages.disagreement_alert(items, self.mail(recipients), now=now,
+                                           window_hours=window_hours)
 
     def failed_crawl(self, source: str, crawl_id: int, reason: str,
                      now: datetime) -> list[tuple[str, EmailMessage]]:

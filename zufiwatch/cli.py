@@ -259,6 +259,43 @@ def crawls(app: App, source: str | None, limit: int, fmt: str | None) -> None:
                      "observed", "changes", "requests", "reason"])
 
 
+@cli.command()
+@click.option("--all", "include_resolved", is_flag=True,
+              help="Also the differences that ended (by default only the open ones).")
+@output_options
+@pass_app
+@handle_errors
+def disagreements(app: App, include_resolved: bool, fmt: str | None) -> None:
+    """List where the ZuFi (a tsa source) and the PVOG disagree about a Leistung.
+
+    A difference is reported once it outlasts the tsa source's sync_window_hours; before
+    that it may be the PVOG's daily import catching up.
+
+    \b
+    Example:
+      zufiwatch disagreements --all
+    """
+    from .crosscheck import open_disagreements
+
+    with app.history() as history:
+        rows = open_disagreements(history, include_resolved=include_resolved)
+    if fmt is None:
+        rows = [{**row, "since": show_time(row["first_seen"], app.timezone),
+                 "reported": show_time(row["reported_at"], app.timezone)
+                 if row["reported_at"] else "not yet (sync window)",
+                 "ended": show_time(row["resolved_at"], app.timezone)
+                 if row["resolved_at"] else "",
+                 "zufi": "; ".join(row["zufi_value"]) or "—",
+                 "pvog": "; ".join(row["pvog_value"]) or "—"} for row in rows]
+    columns = ["zufi_id", "title", "aspect_label", "zufi", "pvog", "since", "reported",
+               "ended"] if fmt is None else [
+        "id", "tsa_source", "pvog_source", "zufi_id", "title", "office", "aspect",
+        "aspect_label", "zufi_value", "pvog_value", "tsa_key", "pvog_key", "first_seen",
+        "last_seen", "severity", "reported_at", "resolved_at"]
+    emit(rows, fmt, columns, ["ZuFi id", "Leistung", "what", "in the ZuFi", "in the PVOG",
+                              "since", "reported", "ended"] if fmt is None else None)
+
+
 CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change_type", "path",
                   "label", "old_value", "new_value", "cause", "flap_of", "severity", "reasons",
                   "status", "crawl_id", "version_id"]
@@ -735,10 +772,15 @@ def check_config(app: App) -> None:
       zufiwatch --config /etc/zufiwatch/zufiwatch.toml check-config
     """
     from .notify.smtp import load_password
+    from .sources.tsa import load_api_key
 
     settings = app.settings
     names = ", ".join(s.name for s in settings.sources) or "none"
     click.echo(f"{settings.origin}: valid; sources: {names}; database: {settings.database}")
+    for source in settings.sources:
+        if source.kind == "tsa":
+            load_api_key(source)  # a ConfigError names the source and the key
+            click.echo(f"{source.name}: api_key found (not shown)")
     if settings.smtp.host:
         password = "set" if load_password(settings.smtp) else "none (no login)"
         click.echo(f"mail via {settings.smtp.host}:{settings.smtp.port} "

@@ -42,7 +42,7 @@ __all__ = [
 
 ENV_VAR = "ZUFIWATCH_CONFIG"
 DEFAULT_FILE = "zufiwatch.toml"
-SOURCE_KINDS = ("pvog", "links")
+SOURCE_KINDS = ("pvog", "tsa", "links")
 _RECORD_KINDS = ("leistung", "organisationseinheit", "onlinedienst", "link")
 
 
@@ -84,13 +84,17 @@ DEFAULT_AUTHORITY_SELECTORS = ("meta[name='zustaendige-stelle']", ".zustaendige-
 #: Fallback: a pattern over the page's text whose first group is the authority.
 DEFAULT_AUTHORITY_PATTERN = r"(?:Zuständige Stelle|Zuständige Behörde|Behörde)\s*:\s*([^\n]+)"
 
-#: Keys that only the link checker (``kind = "links"``) reads.
-_LINK_KEYS = ("watch", "text_links", "broken_after", "max_failures", "max_redirects",
+#: Keys that only some kinds of source read; any other kind must leave them unset.
+_KIND_KEYS = {
+    "pvog": ("base_url", "ars", "client_id", "page_size", "incremental", "verify_every_days"),
+    "tsa": ("base_url", "root_ou", "area_id", "api_key_env", "api_key_file",
+            "api_key_credential", "page_size", "crosscheck", "sync_window_hours"),
+    "links": ("watch", "text_links", "broken_after", "max_failures", "max_redirects",
               "max_bytes", "timeout", "allow_local", "connect_to", "ca_file",
-              "authority_selectors", "authority_pattern")
-#: Keys that only directory sources (PVOG) read.
-_DIRECTORY_KEYS = ("base_url", "ars", "client_id", "page_size", "incremental",
-                   "verify_every_days")
+              "authority_selectors", "authority_pattern"),
+}
+#: Keys a kind of source cannot do without.
+_REQUIRED_KEYS = {"pvog": ("base_url", "ars"), "tsa": ("base_url", "root_ou", "area_id")}
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,15 @@ class SourceSettings:
     #: The adapter: ``"pvog"`` (PVOG Suchdienst REST API) or ``"links"`` (follows the
     #: online-service links the other sources' records hold).
     kind: str
-    #: The API root, e.g. ``https://pvog.fitko.net/suchdienst/api`` (pvog).
+    #: The API root, e.g. ``https://pvog.fitko.net/suchdienst/api`` (pvog), or the TSA REST
+    #: API v4 of the Land (tsa).
     base_url: str = ""
     #: Amtlicher Regionalschlüssel of the municipality, 12 digits (Jena: 160530000000) (pvog).
     ars: str = ""
     #: Sent as ``pvog-sud-api-client-id`` when set (issued by FITKO).
     client_id: str = ""
-    #: Page size of the service-description listing (the API rejects < 5).
+    #: Page size of the service-description listing (the API rejects < 5); tsa: the
+    #: ``limit`` of the office and competence pages.
     page_size: int = 100
     #: Parallel requests to this source at most (links: parallel link checks).
     max_concurrency: int = 3
@@ -132,6 +138,23 @@ class SourceSettings:
     #: When the daemon crawls this source: cron "minute hour day month weekday" (local
     #: time), or with a leading seconds field.
     schedule: str = "30 5 * * *"
+    #: (tsa) The id of the city's root Organisationseinheit in the ZuFi; the office tree
+    #: below it is walked.
+    root_ou: str = ""
+    #: (tsa) The ZuFi area (Gebiet) of the city: Jena 351529.
+    area_id: str = ""
+    #: (tsa) Name of an environment variable holding the api_key.
+    api_key_env: str = ""
+    #: (tsa) A file holding the api_key (first line).
+    api_key_file: str = ""
+    #: (tsa) Name of a systemd credential ($CREDENTIALS_DIRECTORY/<name>) holding the api_key.
+    api_key_credential: str = ""
+    #: (tsa) The PVOG source to compare with: online-service links and zuständige Stelle of
+    #: the Leistungen both hold. Empty: no cross-check.
+    crosscheck: str = ""
+    #: (tsa) Hours a difference between ZuFi and PVOG may last before it is a finding (the
+    #: PVOG receives the ZuFi's data about once a day).
+    sync_window_hours: float = 48.0
     #: (links) The sources whose records' links are checked; empty: every other source.
     watch: tuple[str, ...] = ()
     #: (links) Also follow links in text modules and office web addresses, not only the
@@ -165,8 +188,20 @@ class SourceSettings:
         _require(bool(re.fullmatch(r"[A-Za-z0-9_.-]+", self.name)), f"{where}.name",
                  "letters, digits, '.', '_' or '-'")
         _require(self.kind in SOURCE_KINDS, f"{where}.kind", f"one of {list(SOURCE_KINDS)}")
+        own = _KIND_KEYS.get(self.kind, ())
+        for kind, keys in _KIND_KEYS.items():
+            for key in keys:
+                if key not in own:
+                    _require(getattr(self, key) == _DEFAULTS[key], f"{where}.{key}",
+                             f"nothing here: {key} is for sources of kind {kind!r}, "
+                             f"this one is {self.kind!r}")
+        for key in _REQUIRED_KEYS.get(self.kind, ()):
+            _require(bool(getattr(self, key)), f"{where}.{key}",
+                     f"a value (this key is required for kind {self.kind!r})")
         if self.kind == "links":
             self._validate_links(where)
+        elif self.kind == "tsa":
+            self._validate_tsa(where)
         else:
             self._validate_directory(where)
         _require(self.max_concurrency >= 1, f"{where}.max_concurrency", "an integer >= 1")
@@ -178,12 +213,6 @@ class SourceSettings:
                  "a cron expression such as '30 5 * * *' (minute hour day month weekday)")
 
     def _validate_directory(self, where: str) -> None:
-        for key in _LINK_KEYS:
-            _require(getattr(self, key) == _DEFAULTS[key], f"{where}.{key}",
-                     "nothing here: this key is for sources of kind 'links'")
-        for key in ("base_url", "ars"):
-            _require(bool(getattr(self, key)), f"{where}.{key}",
-                     f"a value (this key is required for kind {self.kind!r})")
         _require(bool(re.match(r"https?://[^/]+", self.base_url)), f"{where}.base_url",
                  "an http(s) URL")
         _require(bool(re.fullmatch(r"\d{12}", self.ars)), f"{where}.ars",
@@ -191,10 +220,21 @@ class SourceSettings:
         _require(self.page_size >= 5, f"{where}.page_size", "an integer >= 5")
         _require(self.verify_every_days > 0, f"{where}.verify_every_days", "a number > 0")
 
+    def _validate_tsa(self, where: str) -> None:
+        _require(bool(re.match(r"https?://[^/]+", self.base_url)), f"{where}.base_url",
+                 "an http(s) URL")
+        _require(bool(re.fullmatch(r"[A-Za-z0-9_.:-]+", self.root_ou)), f"{where}.root_ou",
+                 "the id of an Organisationseinheit, such as '19000'")
+        _require(bool(re.fullmatch(r"\d+", self.area_id)), f"{where}.area_id",
+                 "the numeric id of a ZuFi area (Jena: '351529')")
+        named = [n for n in (self.api_key_env, self.api_key_file, self.api_key_credential) if n]
+        _require(len(named) == 1, f"{where}.api_key_env",
+                 "exactly one of api_key_env, api_key_file, api_key_credential (the key "
+                 "itself never goes into this file)")
+        _require(1 <= self.page_size <= 100, f"{where}.page_size", "an integer from 1 to 100")
+        _require(self.sync_window_hours > 0, f"{where}.sync_window_hours", "a number > 0")
+
     def _validate_links(self, where: str) -> None:
-        for key in _DIRECTORY_KEYS:
-            _require(getattr(self, key) == _DEFAULTS[key], f"{where}.{key}",
-                     f"nothing here: a source of kind 'links' has no {key}")
         _require(self.name not in self.watch, f"{where}.watch",
                  "names of other sources (a link checker cannot watch itself)")
         _require(self.broken_after >= 1, f"{where}.broken_after", "an integer >= 1")
@@ -344,9 +384,13 @@ class RulesSettings:
     #: ("Stadtverwaltung Jena", "Stadt Jena*"; case-insensitive, * matches anything). A
     #: target naming another authority is critical. Empty: no such check.
     own_authorities: tuple[str, ...] = ()
+    #: The severity of a difference between ZuFi and PVOG that outlasts the sync window.
+    crosscheck_severity: str = "high"
     override: tuple[RuleOverride, ...] = ()
 
     def validate(self, where: str) -> None:
+        _require(self.crosscheck_severity in SEVERITIES, f"{where}.crosscheck_severity",
+                 f"one of {list(SEVERITIES)}")
         for host in self.allowed_hosts:
             _require(bool(host) and "/" not in host, f"{where}.allowed_hosts",
                      "host names such as 'thavelp.thueringen.de' or '*.jena.de'")
@@ -442,6 +486,10 @@ class Settings:
             for name in source.watch:
                 _require(name in directories, f"sources[{i}].watch",
                          f"names of configured directory sources {directories}")
+        pvog = [s.name for s in self.sources if s.kind == "pvog"]
+        for i, source in enumerate(self.sources):
+            _require(not source.crosscheck or source.crosscheck in pvog,
+                     f"sources[{i}].crosscheck", f"the name of a pvog source {pvog}")
 
     def source(self, name: str) -> SourceSettings:
         for source in self.sources:

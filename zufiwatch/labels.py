@@ -40,6 +40,7 @@ FIELD_LABELS = {
         "onlinedienste": "Online-Dienst › Link",
         "zustaendigkeiten": "Zuständigkeit",
         "ursprungsportal": "Ursprungsportal",
+        "zufi_id": "ZuFi-ID",
     },
     "organisationseinheit": {
         "name": "Bezeichnung",
@@ -47,12 +48,16 @@ FIELD_LABELS = {
         "kommunikation": "Kommunikation",
         "internetadressen": "Internetadresse",
         "oeffnungszeiten": "Öffnungszeiten",
+        "uebergeordnet": "Übergeordnete Stelle",
+        "beschreibung": "Beschreibung",
+        "termin": "Terminvereinbarung",
     },
     "onlinedienst": {
         "name": "Name des Onlinedienstes",
         "links": "Online-Dienst › Link",
         "leistungen": "Zugeordnete Leistung",
         "geerbt": "Geerbt von Land/Bund",
+        "vertrauensniveau": "Vertrauensniveau",
     },
     "link": {
         "url": "Link",
@@ -82,6 +87,8 @@ SUB_LABELS = {
     "rollenname": "Rolle",
     "wert": "",
     "thavel": "ThAVEL",
+    "erforderlich": "erforderlich",
+    "online": "Online-Termin",
 }
 
 #: Channel codes as text. PVOG sends ``communications[].code``; numeric codes (an XÖV code

@@ -43,7 +43,7 @@ SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 _LINK_LABELS = ("Online-Dienst › Link",)
 _MEDIUM_LABELS = ("Anschrift", "Kommunikation", "Internetadresse", "Öffnungszeiten",
-                  "Gebühren", "Fachliche Freigabe")
+                  "Gebühren", "Fachliche Freigabe", "Terminvereinbarung")
 _HIGH_LABELS = ("Zuständige Stelle",)
 
 

@@ -55,8 +55,8 @@ from .sources.base import (
 from .store import CommitPlan, Current, History, NewVersion
 from .timeutil import Clock, stored, system_clock
 
-__all__ = ["CrawlResult", "Planner", "crawl_sources", "rebaseline", "refresh_overview",
-           "replay_crawl", "run_crawl"]
+__all__ = ["CrawlResult", "Planner", "crawl_sources", "crosscheck_after", "rebaseline",
+           "refresh_overview", "replay_crawl", "run_crawl"]
 
 log = logging.getLogger(__name__)
 
@@ -566,6 +566,24 @@ def _stats(planner: Planner, tally: _Tally, requests: int, received: int,
     }
 
 
+def crosscheck_after(settings: Settings, crawled: SourceSettings, *, history: History,
+                     clock: Clock = system_clock, alerts: Alerts | None = None) -> list[Any]:
+    """After a complete crawl: compare every tsa source with its PVOG source where the
+    crawled source is one of the two. A failure is logged, never raised."""
+    from .crosscheck import run_crosscheck
+
+    results = []
+    for tsa in settings.sources:
+        if tsa.kind != "tsa" or not tsa.crosscheck or crawled.name not in (tsa.name,
+                                                                            tsa.crosscheck):
+            continue
+        try:
+            results.append(run_crosscheck(history, settings, tsa, now=clock(), alerts=alerts))
+        except (ZufiwatchError, ValueError) as exc:
+            log.error("cross-check of %s and %s failed: %s", tsa.name, tsa.crosscheck, exc)
+    return results
+
+
 def refresh_overview(settings: Settings, history: History, clock: Clock) -> Path | None:
     """Write the static overview if one is configured; a failure is logged, not raised."""
     if not settings.report.directory:
@@ -598,6 +616,9 @@ def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history:
                 results.append(run_crawl(source, history=history, archive=archive,
                                          fetcher=fetcher, clock=clock, alerts=alerts,
                                          stop=stop, progress=report))
+                if results[-1].outcome is Outcome.COMPLETE:
+                    crosscheck_after(settings, source, history=history, clock=clock,
+                                     alerts=alerts)
             except CrawlInProgress as exc:
                 log.error("%s", exc)
                 results.append(CrawlResult(0, source.name, Outcome.FAILED, str(exc),

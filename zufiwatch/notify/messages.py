@@ -45,10 +45,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from ..config import LANGUAGES, SEVERITIES
 from ..model import KIND_LABELS
 from ..render import change_pair, host_of, short_value
-from .model import ChangeNotice, CrawlProblem, OverdueExpectation
+from .model import ChangeNotice, CrawlProblem, DisagreementNotice, OverdueExpectation
 
-__all__ = ["Mail", "ack_command", "digest", "immediate_alert", "message_id",
-           "operator_alert", "reminder", "test_message"]
+__all__ = ["Mail", "ack_command", "digest", "disagreement_alert", "immediate_alert",
+           "message_id", "operator_alert", "reminder", "test_message"]
 
 #: Width of the plain-text part; URLs and commands may run longer.
 TEXT_WIDTH = 78
@@ -129,6 +129,15 @@ _WORDS: dict[str, dict[str, str]] = {
                       "Nachrichten von zufiwatch diese Adresse.",
         "sent": "Gesendet", "sender": "Absender", "recipients": "Empfänger",
         "language": "Sprache", "language_value": "Deutsch (de)",
+        "disagreement_title": "ZuFi und PVOG widersprechen sich",
+        "disagreement_intro": "Für {count} sagen der Zuständigkeitsfinder (ZuFi) und das "
+                              "PVOG länger als {hours} Stunden Verschiedenes. Das PVOG "
+                              "übernimmt die Daten des ZuFi etwa einmal am Tag: Entweder "
+                              "kamen sie nicht an, oder ein Eintrag wurde nur auf einer Seite "
+                              "geändert. Bitte prüfen Sie den Eintrag im ZuFi.",
+        "in_zufi": "Im ZuFi", "in_pvog": "Im PVOG", "since": "Seit", "zufi_id": "ZuFi-ID",
+        "aspect_onlinedienste": "Online-Dienst-Links",
+        "aspect_zustaendige_stelle": "Zuständige Stelle", "nothing": "(nichts)",
     },
     "en": {
         "critical": "critical", "high": "high", "medium": "medium", "low": "low",
@@ -170,6 +179,15 @@ _WORDS: dict[str, dict[str, str]] = {
                       "zufiwatch reach this address.",
         "sent": "Sent", "sender": "Sender", "recipients": "Recipients",
         "language": "Language", "language_value": "English (en)",
+        "disagreement_title": "ZuFi and PVOG disagree",
+        "disagreement_intro": "For {count}, the Zuständigkeitsfinder (ZuFi) and the PVOG have "
+                              "said different things for more than {hours} hours. The PVOG "
+                              "takes over the ZuFi's data about once a day: either it did not "
+                              "arrive, or an entry was changed on one side only. Please check "
+                              "the entry in the ZuFi.",
+        "in_zufi": "In the ZuFi", "in_pvog": "In the PVOG", "since": "Since",
+        "zufi_id": "ZuFi id", "aspect_onlinedienste": "Online-service links",
+        "aspect_zustaendige_stelle": "Zuständige Stelle", "nothing": "(nothing)",
     },
 }
 
@@ -207,6 +225,7 @@ _SUBJECTS = {
         "operator": "Betrieb: {what}",
         "operator_more": "{what} (und {count})",
         "test": "Testnachricht",
+        "disagreement": "ZuFi und PVOG widersprechen sich: {count}",
     },
     "en": {
         "immediate": "{count} ({severities}) – {source}",
@@ -217,6 +236,7 @@ _SUBJECTS = {
         "operator": "Operations: {what}",
         "operator_more": "{what} (and {count})",
         "test": "Test message",
+        "disagreement": "ZuFi and PVOG disagree: {count}",
     },
 }
 
@@ -762,6 +782,35 @@ def operator_alert(problems: Sequence[CrawlProblem], mail: Mail, *,
     identity = sorted([p.kind, p.source, p.at] for p in problems)
     return _message(mail, "operator", subjects["operator"].format(what=what), identity, now,
                     parts)
+
+
+def disagreement_alert(items: Sequence[DisagreementNotice], mail: Mail, *, now: datetime,
+                       window_hours: float) -> EmailMessage:
+    """The differences between ZuFi and PVOG that outlasted the sync window."""
+    if not items:
+        raise ValueError("disagreement_alert needs at least one difference")
+    view = _View(mail, now)
+    words = view.words
+    leistungen = len({item.zufi_id for item in items})
+    count = _count(leistungen, "leistung", mail.language)
+    blocks = []
+    for item in sorted(items, key=lambda i: (i.title.casefold(), i.zufi_id, i.aspect)):
+        blocks.append({
+            "heading": f"{words[item.severity].upper()} – {item.title} – "
+                       f"{words['aspect_' + item.aspect]}",
+            "fields": [(words["zufi_id"], item.zufi_id), (words["office"], item.office or "—"),
+                       (words["in_zufi"], "; ".join(item.zufi_value) or words["nothing"]),
+                       (words["in_pvog"], "; ".join(item.pvog_value) or words["nothing"]),
+                       (words["since"], view.time(item.first_seen)),
+                       (words["severity"], words[item.severity]),
+                       (words["key"], f"{item.tsa_key} / {item.pvog_key}")]})
+    hours = f"{window_hours:g}"
+    parts = _render("disagreement", view, words["disagreement_title"],
+                    intro=words["disagreement_intro"].format(count=count, hours=hours),
+                    blocks=blocks)
+    subject = _SUBJECTS[mail.language]["disagreement"].format(count=count)
+    identity = sorted([i.zufi_id, i.aspect, i.first_seen] for i in items)
+    return _message(mail, "disagreement", subject, identity, now, parts)
 
 
 def test_message(mail: Mail, *, now: datetime) -> EmailMessage:

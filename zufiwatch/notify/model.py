@@ -73,3 +73,23 @@ class CrawlProblem:
     at: str
     detail: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DisagreementNotice:
+    """A difference between the ZuFi and the PVOG that outlasted the sync window."""
+
+    zufi_id: str
+    #: The Leistung's name (as the ZuFi has it).
+    title: str
+    #: Its zuständige Stelle in the ZuFi.
+    office: str
+    #: "onlinedienste" or "zustaendige_stelle".
+    aspect: str
+    zufi_value: tuple[str, ...]
+    pvog_value: tuple[str, ...]
+    #: UTC ISO time the difference was first seen.
+    first_seen: str
+    severity: str
+    tsa_key: str
+    pvog_key: str

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from .. import queries
 from ..config import LANGUAGES, SEVERITIES, Settings
+from ..crosscheck import open_disagreements
 from ..model import KIND_LABELS
 from ..render import change_pair, change_row
 from ..store import History
@@ -45,6 +46,15 @@ _WORDS: dict[str, dict[str, str]] = {
         "links": "Online-Dienst-Links", "leistung": "Leistung", "office": "Zuständige Stelle",
         "host": "Host", "host_class": "Host-Klasse", "link": "Link", "status": "Status",
         "check": "Link-Prüfung", "names": "nennt",
+        "disagreements": "ZuFi und PVOG widersprechen sich",
+        "disagreements_intro": "Leistungen, zu denen der Zuständigkeitsfinder und das PVOG "
+                               "Verschiedenes sagen. Das PVOG übernimmt die Daten etwa einmal "
+                               "am Tag; erst was länger als das Sync-Fenster dauert, wird "
+                               "gemeldet.",
+        "aspect": "Was", "in_zufi": "Im ZuFi", "in_pvog": "Im PVOG", "since": "Seit",
+        "aspect_onlinedienste": "Online-Dienst-Links",
+        "aspect_zustaendige_stelle": "Zuständige Stelle",
+        "within_window": "im Sync-Fenster",
         "changes": "Letzte Änderungen", "detected": "Erkannt", "record": "Eintrag",
         "field": "Feld", "type": "Art", "severity": "Schwere", "old_new": "Alt → Neu",
         "chart": "Änderungen pro Woche nach Schwere (letzte 52 Wochen)",
@@ -77,6 +87,14 @@ _WORDS: dict[str, dict[str, str]] = {
         "links": "Online-service links", "leistung": "Leistung", "office": "Zuständige Stelle",
         "host": "Host", "host_class": "Host class", "link": "Link", "status": "Status",
         "check": "Link check", "names": "names",
+        "disagreements": "ZuFi and PVOG disagree",
+        "disagreements_intro": "Leistungen about which the Zuständigkeitsfinder and the PVOG "
+                               "say different things. The PVOG takes over the data about once "
+                               "a day; only what outlasts the sync window is reported.",
+        "aspect": "What", "in_zufi": "In the ZuFi", "in_pvog": "In the PVOG",
+        "since": "Since", "aspect_onlinedienste": "Online-service links",
+        "aspect_zustaendige_stelle": "Zuständige Stelle",
+        "within_window": "within the sync window",
         "changes": "Recent changes", "detected": "Detected", "record": "Entry",
         "field": "Field", "type": "Type", "severity": "Severity", "old_new": "Old → new",
         "chart": "Changes per week by severity (last 52 weeks)",
@@ -375,6 +393,8 @@ def build_overview(history: History, settings: Settings, out: Path, *, now: date
                 html, encoding="utf-8")
         index = env.get_template("index.html").render(
             **common, sources=_source_rows(history, settings), links=links,
+            disagreements=[{**d, "page": page_of_key.get(d["tsa_key"], "")}
+                           for d in open_disagreements(history)],
             changes=[_change_view(c, view, pages) for c in latest[:RECENT_CHANGES]],
             change_total=history.db.execute("SELECT count(*) FROM changes").fetchone()[0],
             chart=_chart(history, now, words),

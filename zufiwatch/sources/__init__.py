@@ -6,11 +6,12 @@ from ..config import SourceSettings
 from .base import Source
 from .links import LinkSource
 from .pvog import PvogSource
+from .tsa import TsaSource
 
 __all__ = ["SOURCE_TYPES", "Source", "make_source"]
 
 SOURCE_TYPES: dict[str, type[Source]] = {PvogSource.kind: PvogSource,
-                                         LinkSource.kind: LinkSource}
+                                         TsaSource.kind: TsaSource, LinkSource.kind: LinkSource}
 
 
 def make_source(settings: SourceSettings) -> Source:

@@ -11,6 +11,7 @@ Tables::
     changes       field-level differences: record, crawl, added/modified/removed,
                   path, German label, old and new value (JSON)
     observation_gaps  records a crawl should have seen but did not read (not observed)
+    disagreements where ZuFi (TSA) and PVOG differ about a Leistung, since when, reported
     strikes       consecutive failed checks of an entry (link checker), until it is observed
     http_cache    the validators (ETag, Last-Modified) of the last answer to each request
                   and the archived body they stand for
@@ -264,5 +265,35 @@ def m008_strikes(db: Database) -> None:
             reason TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (source, key)
         )
+        """,
+    )
+
+
+@MIGRATIONS()
+def m009_disagreements(db: Database) -> None:
+    """Where the ZuFi (TSA) and the PVOG say different things about the same Leistung:
+    since when, and when it was reported or ended."""
+    _run(
+        db,
+        """
+        CREATE TABLE disagreements (
+            id INTEGER PRIMARY KEY,
+            tsa_source TEXT NOT NULL,
+            pvog_source TEXT NOT NULL,
+            zufi_id TEXT NOT NULL,
+            aspect TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            office TEXT NOT NULL DEFAULT '',
+            tsa_key TEXT NOT NULL,
+            pvog_key TEXT NOT NULL,
+            zufi_value TEXT NOT NULL,
+            pvog_value TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            severity TEXT NOT NULL DEFAULT 'high',
+            reported_at TEXT,
+            resolved_at TEXT
+        );
+        CREATE INDEX disagreements_open ON disagreements (tsa_source, resolved_at)
         """,
     )
