@@ -199,10 +199,13 @@ retries = 0
 def test_demo_runs_without_configuration_or_network(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ZUFIWATCH_CONFIG", raising=False)
-    result = CliRunner().invoke(cli, ["demo", "--days", "3", "--size", "60",
+    result = CliRunner().invoke(cli, ["demo", "--days", "5", "--size", "60",
                                       "--keep", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
-    assert "Day 3" in result.output
+    assert "Day 5" in result.output
+    assert "ZuFi crawl complete" in result.output
+    assert "! high: ZuFi und PVOG widersprechen sich: Gewerbe anmelden" in result.output
+    assert "! critical: https://thavelp.thueringen.de/thavelp/go/a/5741" in result.output
     assert "looked like before" in result.output
     assert "go/a/1273" in result.output and "go/a/5741" in result.output
     assert (tmp_path / "demo" / "zufiwatch.db").exists()
