@@ -116,7 +116,7 @@ def collect_links(records: Iterable[DirectoryRecord], *,
         online = ONLINE_FIELDS.get(kind, ())
         for name, value in content.items():
             if name in online or text_links:
-                for url in _urls(value):
+                for url in _urls(value, bare=text_links and name not in online):
                     users.setdefault(url, set()).add(holder)
     return [Target(url, tuple(sorted(holders))) for url, holders in sorted(users.items())
             if _checkable(url)]
@@ -132,17 +132,21 @@ def _office(kind: str, content: dict[str, Any]) -> str:
     return ""
 
 
-def _urls(value: Any) -> Iterator[str]:
+def _urls(value: Any, *, bare: bool = False) -> Iterator[str]:
+    """The URLs of link objects (``{"url": …}``) in a value; with ``bare``, also strings
+    that are URLs themselves (an office's web addresses, an appointment link)."""
     if isinstance(value, dict):
         url = value.get("url")
         if isinstance(url, str) and url.strip():
             yield canonical_url(url)
         for name, item in value.items():
-            if name != "url" and isinstance(item, dict | list):
-                yield from _urls(item)
+            if name != "url":
+                yield from _urls(item, bare=bare)
     elif isinstance(value, list):
         for item in value:
-            yield from _urls(item)
+            yield from _urls(item, bare=bare)
+    elif bare and isinstance(value, str) and value.startswith(("http://", "https://")):
+        yield canonical_url(value)
 
 
 def _checkable(url: str) -> bool:
