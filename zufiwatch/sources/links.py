@@ -255,7 +255,7 @@ class LinkSource(Source):
             return
         for check in checks:
             yield self._item(ctx, check)
-        yield Listing("links", len(targets), len(checks))
+        yield Listing("link", len(targets), len(checks))
 
     def _item(self, ctx: CrawlContext, check: Check) -> CrawlItem:
         content = link_content(check)
