@@ -133,3 +133,16 @@ def test_empty_html_is_empty_text() -> None:
     assert html_to_text(None) == ("", [])
     assert html_to_text("") == ("", [])
     assert html_to_text("<p> </p>") == ("", [])
+
+
+def test_thavel_instance_names_what_the_city_lists_as_its_own() -> None:
+    from zufiwatch.normalize import thavel_instance
+
+    assert thavel_instance("https://thavelp.thueringen.de/thavelp/go/a/1273?c=bc") == "go/a/1273"
+    assert thavel_instance("https://thavelp.thueringen.de/thavelp/portal/zs/251251/start?pe=7"
+                           ) == "zs/251251"
+    assert thavel_instance("https://thavelp.thueringen.de/thavelp/portal/a3start/0/client/"
+                           "index.html?verfahrenId=6914&startAPI=x") == "verfahren/6914"
+    assert thavel_instance("https://thavel.thueringen.de/thavel/portal?f=leistung&aid=1") == ""
+    assert thavel_instance("https://ajproxy.jena.de/olav/olav.htm") == ""
+    assert thavel_instance({"form": "go", "antrag": "5741"}) == "go/a/5741"

@@ -23,6 +23,7 @@ __all__ = [
     "link",
     "sorted_by",
     "thavel_identity",
+    "thavel_instance",
 ]
 
 #: Query parameters that carry a session or flow state, never content (lower case).
@@ -228,6 +229,24 @@ def thavel_identity(url: str) -> dict[str, str] | None:
     else:
         identity.update(form="other")
     return identity
+
+
+def thavel_instance(identity: dict[str, str] | str | None) -> str:
+    """The application instance a ThAVEL link (or its identity) names, as the
+    configuration lists the city's own: ``go/a/<n>``, ``zs/<n>`` or ``verfahren/<n>``;
+    "" for a statewide link and for other hosts."""
+    if isinstance(identity, str):
+        identity = thavel_identity(identity)
+    if not identity:
+        return ""
+    form = identity.get("form")
+    if form == "go":
+        return f"go/a/{identity.get('antrag', '')}"
+    if form == "zs":
+        return f"zs/{identity.get('zs', '')}"
+    if form == "a3start":
+        return f"verfahren/{identity.get('verfahrenId', '')}"
+    return ""
 
 
 def _after(segments: list[str], marker: list[str]) -> str | None:

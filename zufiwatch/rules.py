@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from .config import RulesSettings
 from .model import Change, ChangeType
+from .normalize import thavel_instance
 
 __all__ = ["SEVERITY_ORDER", "Classification", "classify", "links_of"]
 
@@ -186,12 +187,5 @@ def _thavel_instance(value: Any, url: str) -> str:
     items = value if isinstance(value, list) else [value]
     for item in items:
         if isinstance(item, dict) and item.get("url") == url and item.get("thavel"):
-            thavel = item["thavel"]
-            form = thavel.get("form")
-            if form == "go":
-                return f"go/a/{thavel.get('antrag', '')}"
-            if form == "zs":
-                return f"zs/{thavel.get('zs', '')}"
-            if form == "a3start":
-                return f"verfahren/{thavel.get('verfahrenId', '')}"
+            return thavel_instance(item["thavel"])
     return ""

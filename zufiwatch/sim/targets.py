@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..normalize import canonical_url, thavel_identity
+from ..normalize import canonical_url, thavel_identity, thavel_instance
 from .dataset import Directory
 from .scenario import GERA_THAVEL_LINK, JENA_THAVEL_LINK
 from .web import SimulatedWeb
@@ -71,15 +71,15 @@ class LinkTargets:
         self.events = tuple(events)
         #: The city's own ThAVEL instances ("go/a/<n>", "zs/<n>", "verfahren/<n>").
         self.own_instances = tuple(sorted(
-            instance for url in links if (instance := _instance(url))))
+            instance for url in links if (instance := thavel_instance(url))))
 
     def apply(self, web: SimulatedWeb, day: int) -> list[LinkEvent]:
         """Make ``web`` serve what the targets do on ``day``; returns the active events."""
-        web.set_authority(_instance(GERA_THAVEL_LINK), GERA_AUTHORITY)
+        web.set_authority(thavel_instance(GERA_THAVEL_LINK), GERA_AUTHORITY)
         active = []
         for event in self.events:
             prefix = _prefix(event.url)
-            instance = _instance(event.url)
+            instance = thavel_instance(event.url)
             if event.day > day:
                 web.restore(prefix)
                 if event.finding == "other-authority":
@@ -100,18 +100,6 @@ class LinkTargets:
     def started(self, day: int) -> list[LinkEvent]:
         """The events that begin on ``day``."""
         return [event for event in self.events if event.day == day]
-
-
-def _instance(url: str) -> str:
-    identity = thavel_identity(url) or {}
-    form = identity.get("form")
-    if form == "go":
-        return f"go/a/{identity['antrag']}"
-    if form == "zs":
-        return f"zs/{identity['zs']}"
-    if form == "a3start":
-        return f"verfahren/{identity['verfahrenId']}"
-    return ""
 
 
 def _prefix(url: str) -> str:

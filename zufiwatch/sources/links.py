@@ -27,7 +27,7 @@ from ..config import SourceSettings
 from ..errors import ArchiveError
 from ..linkpage import PageFacts, page_facts
 from ..model import Record, record_key
-from ..normalize import canonical_url, thavel_identity
+from ..normalize import canonical_url, thavel_instance
 from ..safehttp import (
     Hop,
     LinkAnswer,
@@ -330,7 +330,7 @@ def link_content(check: Check) -> dict[str, Any]:
     content["inhaltstyp"] = answer.content_type.split(";", 1)[0].strip().lower()
     content["seitentitel"] = check.facts.title
     content["stelle"] = check.facts.authority
-    content["thavel"] = _instance(final) or _instance(url)
+    content["thavel"] = thavel_instance(final) or thavel_instance(url)
     return content
 
 
@@ -352,21 +352,6 @@ def _host(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
-
-
-def _instance(url: str) -> str:
-    """``go/a/<n>``, ``zs/<n>`` or ``verfahren/<n>`` of a ThAVEL URL; "" otherwise."""
-    identity = thavel_identity(url)
-    if not identity:
-        return ""
-    form = identity.get("form")
-    if form == "go":
-        return f"go/a/{identity['antrag']}"
-    if form == "zs":
-        return f"zs/{identity['zs']}"
-    if form == "a3start":
-        return f"verfahren/{identity['verfahrenId']}"
-    return ""
 
 
 def _volatile(check: Check) -> dict[str, Any]:
