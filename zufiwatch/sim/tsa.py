@@ -27,26 +27,32 @@ injected per path substring (:meth:`SimulatedTSA.inject`), as for the simulated 
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import html
-import json
 import re
 import secrets
-import socket
-import sys
 import threading
 import zlib
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._common import id_number, stable_bucket
+from ._http import HTML_TYPE as HTML_TYPE  # re-exported: these were defined here
+from ._http import JSON_TYPE as JSON_TYPE
+from ._http import REQUEST_LOG_LIMIT as REQUEST_LOG_LIMIT
+from ._http import SHUTDOWN_POLL_SECONDS as SHUTDOWN_POLL_SECONDS
+from ._http import (
+    ApiHandler,
+    Fault,
+    JsonApi,
+    Response,
+    common_fault,
+    dumps,
+    joined_headers,
+    maintenance_page,
+    phrase,
+)
 from ._links import link_title
 from ._offices import EMAIL, FAX, PHONE, ROLE_ZUSTAENDIG
 from .dataset import Directory
@@ -77,11 +83,7 @@ SYNTHETIC_OS_BASE = 900_000  # ids of online services the Directory does not kno
 SYNTHETIC_OS_SPAN = 100_000
 TRUST_LEVEL = "SUBSTANTIELL"
 TREE_LAST_UPDATED = "2025-11-03T07:00:00.000Z"  # root and departments never change
-SHUTDOWN_POLL_SECONDS = 0.05  # how fast stop() returns
-REQUEST_LOG_LIMIT = 100_000  # requests kept for SimulatedTSA.requests
 VIEW_CACHE_SIZE = 8  # converted directories kept by tsa_view
-JSON_TYPE = "application/json; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
 FAULT_KINDS = ("status", "malformed", "truncated", "maintenance", "empty")
 
 _OU = re.compile(r"^/ou/(\d+)$")
@@ -96,12 +98,7 @@ _COMMUNICATIONS = {
     EMAIL: ("email", "E-Mail"),
 }
 
-MAINTENANCE_PAGE = (
-    '<!DOCTYPE html>\n<html lang="de"><head><meta charset="utf-8">'
-    "<title>Wartungsarbeiten</title></head><body><h1>Wartungsarbeiten</h1>"
-    "<p>Der Zuständigkeitsfinder Thüringen ist wegen Wartungsarbeiten vorübergehend "
-    "nicht erreichbar. Bitte versuchen Sie es später erneut.</p></body></html>\n"
-).encode()
+MAINTENANCE_PAGE = maintenance_page("Der Zuständigkeitsfinder Thüringen")
 
 
 # conversion
@@ -371,47 +368,19 @@ def tsa_view(directory: Directory, area_id: str = AREA_ID) -> TsaData:
 
 
 @dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = JSON_TYPE
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Fault:
-    path_substring: str
-    kind: str
-    remaining: int | None
-    status: int
-    retry_after: str | None = None
-
-
-@dataclass
 class _Request:
     target: str  # path with query
     headers: dict[str, str]
 
 
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
-def _error(status: int, message: str) -> _Response:
+def _error(status: int, message: str) -> Response:
     """A TSA error answer. It never echoes the request (which may carry the api_key)."""
-    return _Response(status, _dumps({"status": status, "error": _phrase(status),
-                                     "message": message}))
+    return Response(status, dumps({"status": status, "error": phrase(status),
+                                   "message": message}))
 
 
 UNAUTHORIZED = _error(401, "invalid or missing api_key")
-EMPTY_LIST = _dumps({"count": 0, "results": []})
+EMPTY_LIST = dumps({"count": 0, "results": []})
 
 
 def _first(query: dict[str, list[str]], name: str) -> str | None:
@@ -450,7 +419,7 @@ class _Routes:
 
     def handle(
         self, path: str, query: dict[str, list[str]], api_key: str | None
-    ) -> tuple[str, _Response]:
+    ) -> tuple[str, Response]:
         """The route name (for faults) and the normal response."""
         if api_key is None or not secrets.compare_digest(
             api_key.encode("utf-8"), self._app.api_key.encode("utf-8")
@@ -476,13 +445,13 @@ class _Routes:
         area = _first(query, "areaId")
         return area is None or area == self._app.area_id
 
-    def _ou(self, data: TsaData, ou_id: int) -> _Response:
+    def _ou(self, data: TsaData, ou_id: int) -> Response:
         ou = data.ous.get(ou_id)
         if ou is None:
             return _error(404, f"OrganisationalUnit {ou_id} not found")
-        return _Response(200, self._app._bytes_of(ou))
+        return Response(200, self._app._bytes_of(ou))
 
-    def _ou_find(self, data: TsaData, query: dict[str, list[str]]) -> _Response:
+    def _ou_find(self, data: TsaData, query: dict[str, list[str]]) -> Response:
         paging = _paging(query)
         if paging is None:
             return _error(400, "offset must be an integer >= 0 and limit an integer >= 1")
@@ -494,28 +463,28 @@ class _Routes:
         offset, limit = paging
         ids = data.children.get(int(parent), [])
         page = [self._app._bytes_of(data.ous[ou]) for ou in ids[offset : offset + limit]]
-        return _Response(200, _list_body(len(ids), page))
+        return Response(200, _list_body(len(ids), page))
 
-    def _competence(self, data: TsaData, ou_id: int, query: dict[str, list[str]]) -> _Response:
+    def _competence(self, data: TsaData, ou_id: int, query: dict[str, list[str]]) -> Response:
         paging = _paging(query)
         if paging is None:
             return _error(400, "offset must be an integer >= 0 and limit an integer >= 1")
         if ou_id not in data.ous:
             return _error(404, f"OrganisationalUnit {ou_id} not found")
         if not self._area_ok(query):
-            return _Response(200, EMPTY_LIST)
+            return Response(200, EMPTY_LIST)
         offset, limit = paging
         psts = self._app._competent_psts(data, ou_id)
-        page = [_dumps(data.competence_entry(pst, ou_id)) for pst in psts[offset : offset + limit]]
-        return _Response(200, _list_body(len(psts), page))
+        page = [dumps(data.competence_entry(pst, ou_id)) for pst in psts[offset : offset + limit]]
+        return Response(200, _list_body(len(psts), page))
 
-    def _pst(self, data: TsaData, pst_id: int, query: dict[str, list[str]]) -> _Response:
+    def _pst(self, data: TsaData, pst_id: int, query: dict[str, list[str]]) -> Response:
         pst = data.psts.get(pst_id)
         if pst is None or not self._area_ok(query):
             return _error(404, f"PublicServiceType {pst_id} not found for this area")
-        return _Response(200, self._app._bytes_of(pst))
+        return Response(200, self._app._bytes_of(pst))
 
-    def _online_services(self, data: TsaData, query: dict[str, list[str]]) -> _Response:
+    def _online_services(self, data: TsaData, query: dict[str, list[str]]) -> Response:
         pst = _first(query, "pstId")
         if not pst:
             return _error(400, "parameter pstId is required")
@@ -523,129 +492,41 @@ class _Routes:
             return _error(400, "parameter pstId must be an integer")
         pst_id = int(pst)
         if pst_id not in data.psts or not self._area_ok(query):
-            return _Response(200, EMPTY_LIST)
+            return Response(200, EMPTY_LIST)
         urls = self._app._link_override(pst_id)
         entries = data.online[pst_id] if urls is None else data.services_for(pst_id, urls)
-        return _Response(200, _list_body(len(entries), [_dumps(entry) for entry in entries]))
+        return Response(200, _list_body(len(entries), [dumps(entry) for entry in entries]))
 
 
 # faults
 
 
-def _status_response(status: int) -> _Response:
-    """A small error answer: HTML as a proxy sends it for 502-504, JSON otherwise."""
-    if status in (502, 503, 504):
-        title = f"{status} {_phrase(status)}"
-        page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>\n"
-        return _Response(status, page.encode(), HTML_TYPE)
+def _fault_error(status: int) -> Response:
+    """The answer of a "status" fault (502-504 get a proxy's HTML page instead)."""
     return _error(status, "injected fault")
 
 
-def _malformed(body: bytes) -> bytes:
-    if b'":' in body:
-        return body.replace(b'":', b'"=', 1)
-    return b"[{,]"
-
-
-def apply_fault(fault: _Fault, route: str, response: _Response) -> _Response:
+def apply_fault(fault: Fault, route: str, response: Response) -> Response:
     """The response as changed by ``fault``."""
-    if fault.kind == "status":
-        answer = _status_response(fault.status)
-        if fault.retry_after is not None:
-            answer.headers["Retry-After"] = fault.retry_after
+    answer = common_fault(fault, response, _fault_error, MAINTENANCE_PAGE)
+    if answer is not None:
         return answer
-    if fault.kind == "maintenance":
-        return _Response(200, MAINTENANCE_PAGE, HTML_TYPE)
-    if fault.kind == "malformed":
-        return _Response(200, _malformed(response.body))
-    if fault.kind == "truncated":
-        return _Response(200, response.body[: max(1, len(response.body) // 2)])
     # "empty": a list answer with nothing in it, or an empty object
-    return _Response(200, EMPTY_LIST if route in _LIST_ROUTES else b"{}")
+    return Response(200, EMPTY_LIST if route in _LIST_ROUTES else b"{}")
 
 
 # server
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 30
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: no request log on stderr."""
-
+class _Handler(ApiHandler):
     def do_GET(self) -> None:
-        app = self.server.app
-        headers: dict[str, str] = {}
-        for name, value in self.headers.items():
-            key = _canonical(name)
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        app._record(_Request(self.path, headers))
+        app: SimulatedTSA = self.server.app
+        app._record(_Request(self.path, joined_headers(self.headers, _canonical)))
         parts = urlsplit(self.path)
         route, response = app._routes.handle(
             parts.path, parse_qs(parts.query), self.headers.get("api_key")
         )
-        fault = app._take_fault(self.path)
-        if fault is not None:
-            response = apply_fault(fault, route, response)
-        extra = dict(response.headers)
-        if app.etags and response.status == 200:
-            etag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
-            extra["ETag"] = etag
-            if self.headers.get("If-None-Match") == etag:
-                response = _Response(304, b"", response.content_type)
-                app._count_not_modified()
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], app: SimulatedTSA) -> None:
-        self.app = app
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client goes away; report real errors as usual."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """Unblock handler threads waiting on idle keep-alive connections."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        self._reply(route, response, apply_fault)
 
 
 def _number(value: int | str, what: str) -> int:
@@ -660,8 +541,12 @@ def _number(value: int | str, what: str) -> int:
     return int(text)
 
 
-class SimulatedTSA:
+class SimulatedTSA(JsonApi):
     """The simulated TSA API: ``with SimulatedTSA(scenario) as tsa: tsa.base_url``."""
+
+    _api_prefix = API_PREFIX
+    _handler = _Handler
+    _thread_name = "simulated-tsa"
 
     def __init__(
         self, scenario: Scenario, *, api_key: str = "sim-api-key", lead_days: int = 1,
@@ -673,86 +558,14 @@ class SimulatedTSA:
             raise ValueError(f"lead_days must be >= 0, got {lead_days}")
         if not api_key:
             raise ValueError("api_key must not be empty")
+        super().__init__(host, port, etags)
         self.scenario = scenario
         self.api_key = api_key
         self.lead_days = lead_days
         self.area_id = area_id
-        self.etags = etags
-        self.not_modified = 0
-        self._address = (host, port)
-        self._day = 0
-        self._views: dict[int, TsaData] = {}
-        self._bytes: dict[int, tuple[object, bytes]] = {}
         self._links: dict[int, list[str]] = {}
         self._responsible: dict[int, int] = {}
-        self._faults: list[_Fault] = []
-        self._requests: deque[_Request] = deque(maxlen=REQUEST_LOG_LIMIT)
-        self._request_count = 0
-        self._lock = threading.Lock()
-        self._requests_seen = threading.Condition(self._lock)
         self._routes = _Routes(self)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # lifecycle
-
-    def start(self) -> SimulatedTSA:
-        """Bind and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        self._server = _Server(self._address, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
-            name="simulated-tsa",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket (idempotent)."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> SimulatedTSA:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # properties
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("SimulatedTSA is not running; call start() first")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """E.g. ``http://127.0.0.1:54321/rest/v4``."""
-        return f"http://{self._address[0]}:{self.port}{API_PREFIX}"
-
-    @property
-    def day(self) -> int:
-        return self._day
-
-    @day.setter
-    def day(self, value: int) -> None:
-        self.set_day(value)
 
     def set_day(self, day: int) -> None:
         """Simulated day ``day``: serve the scenario's directory of ``day + lead_days``."""
@@ -802,11 +615,6 @@ class SimulatedTSA:
     # request log
 
     @property
-    def request_count(self) -> int:
-        with self._lock:
-            return self._request_count
-
-    @property
     def requests(self) -> list[str]:
         """The request paths (with query) received so far, oldest first.
 
@@ -821,17 +629,6 @@ class SimulatedTSA:
         which are lowered ("api_key"); repeated ones joined."""
         with self._lock:
             return dict(self._requests[index].headers)
-
-    def reset_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._request_count = 0
-
-    def wait_for_requests(self, count: int, timeout: float = 30.0) -> bool:
-        """Block until ``count`` requests have arrived in all (False on timeout)."""
-        with self._requests_seen:
-            return self._requests_seen.wait_for(lambda: self._request_count >= count,
-                                                timeout=timeout)
 
     # faults
 
@@ -849,37 +646,9 @@ class SimulatedTSA:
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
-        if times is not None and times < 1:
-            raise ValueError(f"times must be >= 1 or None, got {times}")
-        with self._lock:
-            self._faults.append(_Fault(path_substring, kind, times, status, retry_after))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        self._add_fault(path_substring, kind, times, status, retry_after)
 
     # internals used by the handler
-
-    def _record(self, request: _Request) -> None:
-        with self._requests_seen:
-            self._requests.append(request)
-            self._request_count += 1
-            self._requests_seen.notify_all()
-
-    def _count_not_modified(self) -> None:
-        with self._lock:
-            self.not_modified += 1
-
-    def _take_fault(self, path: str) -> _Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.path_substring in path:
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining == 0:
-                            self._faults.remove(fault)
-                    return fault
-        return None
 
     def _link_override(self, pst_id: int) -> list[str] | None:
         with self._lock:
@@ -895,21 +664,7 @@ class SimulatedTSA:
         return sorted(kept)
 
     def _current_data(self) -> TsaData:
-        effective = self.served_day()
-        data = self._views.get(effective)
-        if data is None:
-            with self._lock:
-                data = self._views.get(effective)
-                if data is None:
-                    data = tsa_view(self.scenario.directory_for(effective), self.area_id)
-                    self._views[effective] = data
-        return data
-
-    def _bytes_of(self, value: object) -> bytes:
-        """The serialised ``value``, cached by identity (served objects are immutable)."""
-        entry = self._bytes.get(id(value))
-        if entry is not None and entry[0] is value:
-            return entry[1]
-        body = _dumps(value)
-        self._bytes[id(value)] = (value, body)
-        return body
+        return self._view(
+            self.served_day(),
+            lambda day: tsa_view(self.scenario.directory_for(day), self.area_id),
+        )

@@ -33,25 +33,23 @@ port, host without port, path and query); the longest matching prefix wins.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import re
 import secrets
 import socket
 import ssl
-import sys
 import tempfile
 import threading
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ._http import HTML_TYPE as HTML_TYPE  # re-exported: these were defined here
+from ._http import REQUEST_LOG_LIMIT as REQUEST_LOG_LIMIT
+from ._http import SHUTDOWN_POLL_SECONDS as SHUTDOWN_POLL_SECONDS
+from ._http import ServedApp, TrackingHandler, TrackingServer, joined_headers, phrase
 from ._links import BUND_HOSTS, LAND_HOSTS
 
 __all__ = ["CERT_WILDCARDS", "SIM_HOSTS", "SimulatedWeb"]
@@ -102,9 +100,6 @@ CERT_WILDCARDS: tuple[str, ...] = (
 )
 
 DEFAULT_AUTHORITY = "Stadtverwaltung Jena"
-SHUTDOWN_POLL_SECONDS = 0.05  # how fast stop() returns
-REQUEST_LOG_LIMIT = 100_000  # requests kept for SimulatedWeb.requests
-HTML_TYPE = "text/html; charset=utf-8"
 THAVEL_HEADER = "ThAVEL – Thüringer Antragssystem für Verwaltungsleistungen"
 
 _INSTANCE = re.compile(r"^(go/a|zs|verfahren)/(\d+)$")
@@ -153,13 +148,6 @@ class _Request:
         return f"{self.scheme}://{self.host}{self.target}"
 
 
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
 def _document(title: str, main: str, head: str = "", header: str = "") -> bytes:
     return (
         f'<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"><title>{title}</title>'
@@ -204,7 +192,7 @@ def _host_page(host: str) -> bytes:
 
 
 def _status_response(status: int) -> _Response:
-    title = f"{status} {html.escape(_phrase(status))}"
+    title = f"{status} {html.escape(phrase(status))}"
     text = _ERROR_TEXTS.get(status, "Die Anfrage konnte nicht bearbeitet werden.")
     return _Response(status, _document(title, f"<h1>{title}</h1><p>{text}</p>"))
 
@@ -246,30 +234,17 @@ def _first(query: dict[str, list[str]], name: str) -> str:
     return query.get(name, [""])[0]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    timeout = 30
+class _Handler(TrackingHandler):
     server: _Server
 
     def setup(self) -> None:
         super().setup()
-        self.server.track(self.connection)
         if isinstance(self.connection, ssl.SSLSocket):
             try:
                 self.connection.do_handshake()
             except BaseException:
                 self.server.untrack(self.connection)
                 raise
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: no request log on stderr."""
 
     def do_GET(self) -> None:
         self._answer(body=True)
@@ -284,10 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
             parts = urlsplit(target)
             host = host or (parts.hostname or "")
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        headers: dict[str, str] = {}
-        for name, value in self.headers.items():
-            key = _canonical(name)
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        headers = joined_headers(self.headers, _canonical)
         request = _Request(scheme, host, target, self.command, headers)
         app._record(request)
         if not host:
@@ -313,22 +285,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(TrackingServer):
+    # Quiet when a client goes away or fails the handshake.
+    quiet_errors = (OSError,)
 
     def __init__(
         self, address: tuple[str, int], app: SimulatedWeb, context: ssl.SSLContext | None,
         stopping: threading.Event,
     ) -> None:
-        self.app = app
         self.context = context
         self.scheme = "https" if context is not None else "http"
         self.stopping = stopping
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, app, f"simulated-web-{self.scheme}")
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
@@ -342,30 +312,8 @@ class _Server(ThreadingHTTPServer):
             raise
         return tls, address
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client goes away or fails the handshake."""
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
 
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """Unblock handler threads waiting on idle keep-alive connections."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class SimulatedWeb:
+class SimulatedWeb(ServedApp):
     """Link targets on 127.0.0.1: one plain-HTTP port and (with tls) one HTTPS port; requests are
     routed by their Host header, so a link checker reaches them through a connect-to mapping
     ("*:443" -> 127.0.0.1:<https_port>, "*:80" -> 127.0.0.1:<http_port>).
@@ -379,17 +327,12 @@ class SimulatedWeb:
         self, *, tls: bool = True, host: str = "127.0.0.1",
         authority: str = DEFAULT_AUTHORITY, extra_hosts: Iterable[str] = (),
     ) -> None:
+        super().__init__()
         self.tls = tls
         self.host = host
         self.authority = authority
         self._authorities: dict[str, str] = {}
         self._rules: dict[str, _Rule] = {}
-        self._requests: deque[_Request] = deque(maxlen=REQUEST_LOG_LIMIT)
-        self._request_count = 0
-        self._lock = threading.Lock()
-        self._requests_seen = threading.Condition(self._lock)
-        self._servers: list[_Server] = []
-        self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._ca_file = ""
@@ -409,12 +352,10 @@ class SimulatedWeb:
 
     # lifecycle
 
-    def start(self) -> SimulatedWeb:
-        """Bind both ports (0 = free ones) and serve in daemon threads."""
-        if self._servers:
-            return self
+    def _bind(self) -> list[TrackingServer]:
+        """Both ports (0 = free ones) and, with tls, the CA file."""
         self._stopping = threading.Event()
-        servers = [_Server((self.host, 0), self, None, self._stopping)]
+        servers: list[TrackingServer] = [_Server((self.host, 0), self, None, self._stopping)]
         try:
             if self._context is not None:
                 servers.append(_Server((self.host, 0), self, self._context, self._stopping))
@@ -426,58 +367,20 @@ class SimulatedWeb:
             path = Path(self._tempdir.name) / "ca.pem"
             self._ca.cert_pem.write_to_path(str(path))
             self._ca_file = str(path)
-        self._servers = servers
-        self._threads = []
-        for server in servers:
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
-                name=f"simulated-web-{server.scheme}",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
-        return self
+        return servers
 
     def stop(self) -> None:
         """Stop serving, release hanging requests, remove the CA file (idempotent)."""
-        servers, threads = self._servers, self._threads
-        if not servers:
+        if not self._servers:
             return
-        self._servers, self._threads = [], []
         self._stopping.set()
-        stoppers = [threading.Thread(target=server.shutdown) for server in servers]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join()
-        for server in servers:
-            server.close_connections()
-            server.server_close()
-        for thread in threads:
-            thread.join(timeout=5)
+        super().stop()
         if self._tempdir is not None:
             self._tempdir.cleanup()
             self._tempdir = None
         self._ca_file = ""
 
-    def __enter__(self) -> SimulatedWeb:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # addresses
-
-    def _running(self) -> list[_Server]:
-        if not self._servers:
-            raise RuntimeError("SimulatedWeb is not running; call start() first")
-        return self._servers
 
     @property
     def http_port(self) -> int:
@@ -569,11 +472,6 @@ class SimulatedWeb:
         with self._lock:
             return [request.url for request in self._requests]
 
-    @property
-    def request_count(self) -> int:
-        with self._lock:
-            return self._request_count
-
     def headers_of(self, index: int) -> dict[str, str]:
         """The headers of request ``index`` (as in :attr:`requests`), names capitalised
         canonically ("Cookie", "Authorization", "User-Agent"), repeated ones joined."""
@@ -585,24 +483,7 @@ class SimulatedWeb:
         with self._lock:
             return self._requests[index].method
 
-    def reset_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
-            self._request_count = 0
-
-    def wait_for_requests(self, count: int, timeout: float = 30.0) -> bool:
-        """Block until ``count`` requests have arrived in all (False on timeout)."""
-        with self._requests_seen:
-            return self._requests_seen.wait_for(lambda: self._request_count >= count,
-                                                timeout=timeout)
-
     # internals used by the handler
-
-    def _record(self, request: _Request) -> None:
-        with self._requests_seen:
-            self._requests.append(request)
-            self._request_count += 1
-            self._requests_seen.notify_all()
 
     def _rule_for(self, url: str) -> _Rule | None:
         with self._lock:
