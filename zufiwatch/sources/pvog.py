@@ -46,7 +46,11 @@ from ..errors import (
 )
 from ..fetch import Response
 from ..model import Record, record_key, split_key
-from ..normalize import clean_text, html_to_text, html_to_texts, link, sorted_by
+from ..normalize import html_to_text, html_to_texts, link, sorted_by
+from ._payload import json_object as _object
+from ._payload import optional_list as _optional_list
+from ._payload import text as _text
+from ._payload import unique_links as _unique_links
 from .base import (
     Confirmed,
     CrawlContext,
@@ -103,26 +107,6 @@ def _require(obj: Any, name: str, endpoint: str, kind: type | tuple[type, ...],
     if value is None or not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise MissingField(endpoint, name, expected)
     return value
-
-
-def _optional_list(obj: dict[str, Any], name: str, endpoint: str) -> list[Any]:
-    value = obj.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MissingField(endpoint, name, "a list")
-    return value
-
-
-def _object(payload: Any, endpoint: str) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise PayloadError(f"{endpoint}: expected a JSON object, got {type(payload).__name__}",
-                           endpoint=endpoint)
-    return payload
-
-
-def _text(value: Any) -> str:
-    return clean_text(value if isinstance(value, str) else "" if value is None else str(value))
 
 
 @dataclass(frozen=True)
@@ -266,13 +250,6 @@ def _organisations(items: list[Any], endpoint: str) -> dict[tuple[str, str], dic
                  "rolle": _text(role.get("code")), "rollenname": _text(role.get("name"))}
         offices[(value["rolle"], oe_id)] = value
     return offices
-
-
-def _unique_links(links: Any) -> list[dict[str, Any]]:
-    unique: dict[tuple[str, str], dict[str, Any]] = {}
-    for item in links:
-        unique.setdefault((item["url"], item["titel"]), item)
-    return list(unique.values())
 
 
 def parse_office(payload: Any) -> Record:

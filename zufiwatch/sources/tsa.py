@@ -46,7 +46,11 @@ from ..errors import (
 )
 from ..fetch import Response
 from ..model import Record, record_key, split_key
-from ..normalize import clean_text, html_to_text, link, sorted_by
+from ..normalize import html_to_text, link, sorted_by
+from ._payload import json_object as _object
+from ._payload import optional_list as _list
+from ._payload import text as _text
+from ._payload import unique_links as _unique
 from .base import (
     Confirmed,
     CrawlContext,
@@ -81,13 +85,6 @@ ROLE_RESPONSIBLE = "01"
 # -- pure parsing --------------------------------------------------------------------------
 
 
-def _object(payload: Any, endpoint: str) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise PayloadError(f"{endpoint}: expected a JSON object, got {type(payload).__name__}",
-                           endpoint=endpoint)
-    return payload
-
-
 def _id(obj: Any, endpoint: str, name: str = "id") -> str:
     """An id as text: the API sends numbers, other versions may send strings."""
     if not isinstance(obj, dict):
@@ -98,21 +95,8 @@ def _id(obj: Any, endpoint: str, name: str = "id") -> str:
     return str(value)
 
 
-def _text(value: Any) -> str:
-    return clean_text(value if isinstance(value, str) else "" if value is None else str(value))
-
-
 def _html_text(value: Any) -> tuple[str, list[dict[str, str]]]:
     return html_to_text(value) if isinstance(value, str) else ("", [])
-
-
-def _list(obj: dict[str, Any], name: str, endpoint: str) -> list[Any]:
-    value = obj.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MissingField(endpoint, name, "a list")
-    return value
 
 
 def parse_page(payload: Any, endpoint: str) -> tuple[list[Any], int | None]:
@@ -272,13 +256,6 @@ def _module(title: str, text: str, links: list[dict[str, Any]]) -> dict[str, Any
     if links:
         value["links"] = sorted_by(_unique(links), "url", "titel")
     return value
-
-
-def _unique(links: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for item in links:
-        found.setdefault((item["url"], item["titel"]), item)
-    return list(found.values())
 
 
 def service_records(services: dict[str, tuple[Service, set[str]]]) -> list[Record]:
