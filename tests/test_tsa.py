@@ -450,3 +450,19 @@ def test_the_overview_shows_open_disagreements(both: Both, tmp_path: Path) -> No
                if "Geburtsurkunde beantragen" in r)
     assert "Zuständige Stelle" in row and "Bürgerservice Jena" in row
     assert "Standesamt Jena" in row and "hoch" in row
+
+
+def test_no_cross_check_against_a_side_not_read_completely_within_the_window(
+        both: Both) -> None:
+    both.day(0)
+    # The ZuFi fails from now on; the PVOG takes over the scenario's day-2 link edit, which
+    # the ZuFi's last complete crawl (day 0, showing day 1) does not have.
+    both.tsa.inject(f"/ou/{ROOT_OU}", "status", status=500)
+    for day in range(1, 5):
+        both.day(day)
+    (result,) = crosscheck_after(both.settings, both.crawler.source, history=both.history,
+                                 clock=both.crawler.clock, alerts=both.alerts)
+    assert not result.ran
+    assert result.reason == ("the last complete crawl of zufi-test is older than the sync "
+                             "window of 48 h")
+    assert open_disagreements(both.history, reported_only=True) == []

@@ -187,10 +187,11 @@ class CrosscheckResult:
     resolved: int = 0
 
 
-def _complete(history: History, source: str) -> bool:
-    return history.db.execute(
-        "SELECT 1 FROM crawls WHERE source = ? AND outcome = ? LIMIT 1",
-        [source, str(Outcome.COMPLETE)]).fetchone() is not None
+def _last_complete(history: History, source: str) -> datetime | None:
+    row = history.db.execute(
+        "SELECT max(started_at) FROM crawls WHERE source = ? AND outcome = ?",
+        [source, str(Outcome.COMPLETE)]).fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
 def run_crosscheck(history: History, settings: Settings, tsa: SourceSettings, *,
@@ -203,12 +204,20 @@ def run_crosscheck(history: History, settings: Settings, tsa: SourceSettings, *,
     if not pvog:
         result.reason = "no crosscheck source configured"
         return result
-    missing = [name for name in (tsa.name, pvog) if not _complete(history, name)]
+    last = {name: _last_complete(history, name) for name in (tsa.name, pvog)}
+    missing = [name for name, when in last.items() if when is None]
     if missing:
         result.reason = f"no complete crawl of {', '.join(missing)} yet"
         return result
-    at = stored(now)
     window = timedelta(hours=tsa.sync_window_hours)
+    # Comparing with a side that has not been read completely for longer than the window
+    # would report its outage as the two disagreeing.
+    stale = [name for name, when in last.items() if when is not None and now - when > window]
+    if stale:
+        result.reason = (f"the last complete crawl of {', '.join(stale)} is older than the "
+                         f"sync window of {tsa.sync_window_hours:g} h")
+        return result
+    at = stored(now)
     current = {(d.pair.zufi_id, d.aspect): d for d in differences(history, tsa.name, pvog)}
     with history.db.atomic():
         rows = {(row["zufi_id"], row["aspect"]): row for row in history.db.query(
