@@ -14,10 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from crawl_bench import START, cpu
 
 from zufiwatch.archive import Archive
 from zufiwatch.config import HttpSettings, Settings, SourceSettings
@@ -27,13 +32,6 @@ from zufiwatch.runner import run_crawl
 from zufiwatch.sim import JENA_ARS, Scenario, SimulatedPVOG, build_directory
 from zufiwatch.sim.tsa import AREA_ID, ROOT_OU, SimulatedTSA
 from zufiwatch.store import History
-
-START = datetime(2026, 1, 1, 5, 0, tzinfo=UTC)
-
-
-def cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:

@@ -167,14 +167,9 @@ def test_a_missing_api_key_stops_the_crawl_naming_the_setting(both: Both,
     assert both.tsa.request_count == 0
 
 
-def test_the_cli_reports_a_rejected_key_as_a_configuration_problem(
-        crawler: Crawler, tsa: SimulatedTSA, tmp_path: Path, monkeypatch) -> None:
-    from click.testing import CliRunner
-
-    from zufiwatch.cli import cli
-
-    key_file = tmp_path / "tsa-key"
-    key_file.write_text("not-the-key\n", encoding="utf-8")
+def _config_with_zufi(crawler: Crawler, tsa: SimulatedTSA, tmp_path: Path,
+                      key: str = 'api_key_env = "ZUFIWATCH_TEST_TSA_KEY"') -> Path:
+    """A configuration file with the crawler's PVOG source and the simulated ZuFi."""
     config = crawler.write_config(tmp_path / "zufiwatch.toml")
     config.write_text(config.read_text(encoding="utf-8") + f"""
 [[sources]]
@@ -183,9 +178,22 @@ kind = "tsa"
 base_url = "{tsa.base_url}"
 root_ou = "{ROOT_OU}"
 area_id = "{AREA_ID}"
-api_key_file = "{key_file}"
+{key}
+crosscheck = "pvog-test"
 min_interval = 0
 """, encoding="utf-8")
+    return config
+
+
+def test_the_cli_reports_a_rejected_key_as_a_configuration_problem(
+        crawler: Crawler, tsa: SimulatedTSA, tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from zufiwatch.cli import cli
+
+    key_file = tmp_path / "tsa-key"
+    key_file.write_text("not-the-key\n", encoding="utf-8")
+    config = _config_with_zufi(crawler, tsa, tmp_path, key=f'api_key_file = "{key_file}"')
     result = CliRunner().invoke(cli, ["--config", str(config), "crawl", "--source",
                                       "zufi-test"])
     assert result.exit_code == 1
@@ -377,20 +385,6 @@ def test_pure_parsers_accept_other_page_shapes_and_unknown_fields() -> None:
         parse_pst({"id": 1}, [], [])
 
 
-def _config_with_zufi(crawler: Crawler, tsa: SimulatedTSA, tmp_path: Path) -> Path:
-    config = crawler.write_config(tmp_path / "zufiwatch.toml")
-    config.write_text(config.read_text(encoding="utf-8") + f"""
-[[sources]]
-name = "zufi-test"
-kind = "tsa"
-base_url = "{tsa.base_url}"
-root_ou = "{ROOT_OU}"
-area_id = "{AREA_ID}"
-api_key_env = "ZUFIWATCH_TEST_TSA_KEY"
-crosscheck = "pvog-test"
-min_interval = 0
-""", encoding="utf-8")
-    return config
 
 
 def test_the_cli_lists_disagreements_with_documented_json_fields(

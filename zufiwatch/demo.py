@@ -172,7 +172,7 @@ def _echo_link_check(history: History, result: CrawlResult,
         "SELECT count(*) FROM records r JOIN versions v ON v.id = r.current_version "
         "WHERE r.source = ? AND json_extract(v.content, '$.zustand') != 'erreichbar'",
         [result.source]).fetchone()[0]
-    failing = len(set(history.strikes(result.source)))
+    failing = len(history.strikes(result.source))
     echo(f"  link check {result.outcome}: {result.stats['observed']} links checked, "
          f"{broken} broken or refused, {failing} failed this time")
     findings = history.db.execute(

@@ -119,8 +119,8 @@ def links(history: History, *, at: str, host: str | None = None,
 
 def link_checks(history: History, *, at: str) -> dict[str, dict[str, Any]]:
     """What the link checker knew at ``at`` about each link, by URL (its record content)."""
-    return {json.loads(row["content"])["url"]: json.loads(row["content"])
-            for row in history.state_at(at, kind="link")}
+    contents = (json.loads(row["content"]) for row in history.state_at(at, kind="link"))
+    return {content["url"]: content for content in contents}
 
 
 def changes(history: History, *, since: str | None = None, until: str | None = None,

@@ -90,8 +90,14 @@ def _default(kind: str, change: Change) -> tuple[str, list[str]]:
 _REACHABLE, _BROKEN, _REFUSED = "erreichbar", "nicht erreichbar", "gesperrt"
 
 
+def _top_field(change: Change) -> str:
+    """The record field a change is in: ``zielhost`` of ``zielhost``, ``weiterleitungen`` of
+    ``weiterleitungen[0].url``."""
+    return change.path.split(".", 1)[0].split("[", 1)[0]
+
+
 def _link_default(change: Change, content: dict[str, Any]) -> tuple[str, list[str]]:
-    field = change.path.split(".", 1)[0].split("[", 1)[0]
+    field = _top_field(change)
     if change.change_type is ChangeType.REMOVED:
         return "low", []
     if not change.path and content.get("zustand") == _BROKEN:
@@ -111,7 +117,7 @@ def _link_critical(change: Change, content: dict[str, Any],
     them; on a change, those the changed field brings."""
     if change.change_type is ChangeType.REMOVED:
         return []
-    field = change.path.split(".", 1)[0].split("[", 1)[0]
+    field = _top_field(change)
     whole = not change.path  # a new (or returning) link record: judge all it says
     reasons = []
     if (whole or field == "zustand") and content.get("zustand") == _REFUSED:

@@ -120,6 +120,11 @@ class Planner:
         return {key: c.fingerprint for key, c in self._current.items()
                 if c.fingerprint and c.version_id is not None}
 
+    @property
+    def strikes(self) -> Mapping[str, int]:
+        """Consecutive failed checks before this crawl, by key."""
+        return self._strikes
+
     def stamps(self) -> dict[str, str]:
         """The stored ``lastUpdate`` of every current version (incremental crawls only)."""
         if not self.incremental:
@@ -281,7 +286,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                                fingerprints=planner.fingerprints(), archive_get=archive.get,
                                cached=_cached_answers(history, source.name),
                                incremental=planner.incremental, stamps=planner.stamps(),
-                               strikes=history.strikes(source.name),
+                               strikes=planner.strikes,
                                directory=lambda: _directory(history, settings), stop=stop)
             yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys))
             planner.plan.answers = {

@@ -171,11 +171,6 @@ class LinkSource(Source):
     kind = "links"
     parser_version = "links-1"
 
-    def __init__(self, settings: SourceSettings,
-                 client_factory: Callable[[SafetyPolicy], SafeClient] | None = None) -> None:
-        super().__init__(settings)
-        self._client_factory = client_factory or SafeClient
-
     def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         targets = collect_links(ctx.directory(), text_links=self.settings.text_links)
         if not targets:
@@ -183,11 +178,12 @@ class LinkSource(Source):
             yield Fatal(f"no links to check: the current records of {watched} hold none "
                         "(has the directory been crawled yet?)")
             return
-        http = getattr(ctx.fetcher, "settings", None)
-        policy = policy_of(self.settings, getattr(http, "user_agent", "zufiwatch"),
-                           getattr(http, "connect_timeout", 10.0),
-                           getattr(http, "read_timeout", 30.0))
-        with self._client_factory(policy) as client:
+        if ctx.fetcher is None:
+            raise RuntimeError("a live check needs the crawl's fetcher (its [http] settings)")
+        http = ctx.fetcher.settings
+        policy = policy_of(self.settings, http.user_agent, http.connect_timeout,
+                           http.read_timeout)
+        with SafeClient(policy) as client:
             checks = list(self._check_all(ctx, client, targets))
         yield from self._conclude(ctx, targets, checks)
 
