@@ -435,3 +435,50 @@ ca_file = "{web.ca_file}"
     assert rows and {row["check"] for row in rows} == {"erreichbar"}
     assert {row["check_authority"] for row in rows} == {"Stadtverwaltung Jena"}
     assert all(row["check_target"].startswith("https://thavelp.thueringen.de/") for row in rows)
+
+
+def test_links_stored_in_the_directory_to_local_addresses_are_refused_without_a_connection(
+        crawler: Crawler, web: SimulatedWeb, scenario: Scenario, canary: Canary,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anyone can store a link: here the (simulated) ZuFi holds links straight to local
+    and metadata addresses, and the link checker follows that source."""
+    import urllib3.util.connection
+
+    from zufiwatch.sim.tsa import AREA_ID, ROOT_OU, SimulatedTSA
+
+    hostile = [f"http://127.0.0.1:{canary.port}/admin", "http://10.0.0.1/",
+               "http://169.254.169.254/latest/meta-data/", f"http://[::1]:{canary.port}/",
+               f"http://localhost:{canary.port}/"]
+    monkeypatch.setenv("ZUFIWATCH_TEST_TSA_KEY", "sim-api-key")
+    with SimulatedTSA(scenario) as tsa:
+        tsa.set_links("354790", hostile)
+        zufi = SourceSettings(name="zufi-test", kind="tsa", base_url=tsa.base_url,
+                              root_ou=str(ROOT_OU), area_id=AREA_ID, min_interval=0,
+                              api_key_env="ZUFIWATCH_TEST_TSA_KEY")
+        assert run_crawl(zufi, history=crawler.history, archive=crawler.archive,
+                         fetcher=crawler.fetcher, clock=crawler.clock).outcome \
+            is Outcome.COMPLETE
+    attempts: list[tuple] = []
+    original = urllib3.util.connection.create_connection
+
+    def recording(address, *args, **kwargs):
+        attempts.append(address)
+        return original(address, *args, **kwargs)
+
+    monkeypatch.setattr("urllib3.connection.connection.create_connection", recording)
+    result = run_crawl(link_settings(web, watch=("zufi-test",)), history=crawler.history,
+                       archive=crawler.archive, fetcher=crawler.fetcher, clock=crawler.clock)
+    assert result.outcome is Outcome.COMPLETE
+    contents = {json.loads(c)["url"]: json.loads(c) for (c,) in crawler.history.db.execute(
+        "SELECT v.content FROM records r JOIN versions v ON v.id = r.current_version "
+        "WHERE r.source = 'links'")}
+    for url in hostile:
+        found = next(c for u, c in contents.items() if u.startswith(url.rstrip("/")))
+        assert found["zustand"] == "gesperrt", found
+        assert found["fehler"].startswith("Nicht öffentliche Adresse")
+        assert "weiterleitungen" not in found  # refused at the first hop
+    assert canary.accepted == 0
+    assert attempts  # the recorder saw the connections to the simulated targets
+    forbidden = {"127.0.0.1", "10.0.0.1", "169.254.169.254", "::1", "localhost"}
+    assert not [a for a in attempts if a[0] in forbidden
+                and a[1] not in (web.http_port, web.https_port)]
