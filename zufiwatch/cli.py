@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import click
 
@@ -67,6 +67,13 @@ class App:
             raise StoreError(f"{path}: no history database here yet (run 'zufiwatch crawl' "
                              "first, or pass --database)")
         return History(path)
+
+    @overload
+    def when(self, text: str, *, end_of_day: bool = ...) -> str: ...
+    @overload
+    def when(self, text: None, *, end_of_day: bool = ...) -> None: ...
+    @overload
+    def when(self, text: str | None, *, end_of_day: bool = ...) -> str | None: ...
 
     def when(self, text: str | None, *, end_of_day: bool = True) -> str | None:
         if text is None:
@@ -717,6 +724,8 @@ def health(ctx: click.Context) -> None:
     from . import health as check
 
     app = ctx.find_object(App)
+    if app is None:  # the cli group always sets it; like pass_app, fail loudly otherwise
+        raise RuntimeError("health needs the App object of the zufiwatch command group")
     try:
         settings = app.settings
         path = app.database_path()

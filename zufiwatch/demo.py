@@ -31,7 +31,7 @@ from .sim.targets import OWN_AUTHORITY, LinkTargets
 from .sim.tsa import AREA_ID, ROOT_OU, SimulatedTSA
 from .sim.web import SimulatedWeb
 from .store import History
-from .timeutil import show_time, stored
+from .timeutil import Clock, show_time, stored
 
 __all__ = ["run_demo"]
 
@@ -93,9 +93,9 @@ def _run(workdir: Path, *, days: int, size: int, echo: Callable[[str], None]) ->
                 zufi_server.set_links(ZUFI_ONLY_EDIT[1], [ZUFI_ONLY_EDIT[2]])
             moment = _crawl_time(scenario.date_of(day))
             result = run_crawl(source, history=history, archive=archive, fetcher=fetcher,
-                               clock=lambda moment=moment: moment, alerts=alerts)
+                               clock=_fixed_clock(moment), alerts=alerts)
             crosscheck_after(settings, source, history=history,
-                             clock=lambda moment=moment: moment, alerts=alerts)
+                             clock=_fixed_clock(moment), alerts=alerts)
             echo("")
             echo(f"Day {day} ({show_time(stored(moment), TZ)[:10]}): "
                  f"{_without_day_prefix(scenario.describe(day))}")
@@ -115,7 +115,7 @@ def _run(workdir: Path, *, days: int, size: int, echo: Callable[[str], None]) ->
             _zufi_day(history, settings, zufi, archive, fetcher, alerts, zufi_at, echo)
             checked_at = moment + timedelta(hours=1)
             checked = run_crawl(links, history=history, archive=archive, fetcher=fetcher,
-                                clock=lambda checked_at=checked_at: checked_at, alerts=alerts)
+                                clock=_fixed_clock(checked_at), alerts=alerts)
             _echo_link_check(history, checked, echo)
         if link_change:
             _show_before_after(history, *link_change, echo=echo)
@@ -193,6 +193,15 @@ def _without_day_prefix(text: str) -> str:
 def _crawl_time(edited: datetime) -> datetime:
     """Crawls run some hours after the day's edits."""
     return edited + timedelta(hours=3)
+
+
+def _fixed_clock(moment: datetime) -> Clock:
+    """A clock that always reads ``moment`` (bound now, not when the loop variable changes)."""
+
+    def clock() -> datetime:
+        return moment
+
+    return clock
 
 
 def _show_before_after(history: History, key: str, change: Change, before: str, *,

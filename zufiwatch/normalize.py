@@ -93,12 +93,12 @@ def html_to_texts(htmls: list[str]) -> dict[str, tuple[str, list[dict[str, str]]
             number = str(part.get("n", ""))
             if number.isdigit() and int(number) < len(rich):
                 parts.setdefault(int(number), []).append(part)
-        for number, found in parts.items():
+        for index, found in parts.items():
             if len(found) == 1 and found[0].find(_PART) is None:
                 texts: list[str] = []
                 links: list[dict[str, Any]] = []
                 _walk(found[0], texts, links)
-                results[rich[number]] = _finish(texts, links)
+                results[rich[index]] = _finish(texts, links)
     for html in rich:
         if html not in results:
             results[html] = html_to_text(html)

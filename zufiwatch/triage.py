@@ -17,6 +17,7 @@ from .model import Change, split_key
 from .render import short_value
 from .store import History
 from .store import ledger as evidence
+from .store.history import inserted_id
 from .timeutil import stored
 
 __all__ = ["acknowledge", "expect", "expectations", "mark_overdue", "match", "open_for"]
@@ -40,8 +41,9 @@ def expect(history: History, *, key: str, field: str, value: str, until: datetim
             "INSERT INTO expectations (created_at, key, field, value, until, by, note) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", [at, key, field.strip(), value, stored(until),
                                            by.strip(), note])
-        evidence.append(history.db.conn, "expectation", int(cursor.lastrowid), at)
-    return int(cursor.lastrowid)
+        expectation_id = inserted_id(cursor)
+        evidence.append(history.db.conn, "expectation", expectation_id, at)
+    return expectation_id
 
 
 def acknowledge(history: History, change_ids: Sequence[int], *, by: str, note: str = "",
@@ -63,7 +65,7 @@ def acknowledge(history: History, change_ids: Sequence[int], *, by: str, note: s
             cursor = history.db.execute(
                 "INSERT INTO acknowledgements (change_id, at, by, note) VALUES (?, ?, ?, ?)",
                 [change_id, at, by.strip(), note])
-            evidence.append(history.db.conn, "acknowledgement", int(cursor.lastrowid), at)
+            evidence.append(history.db.conn, "acknowledgement", inserted_id(cursor), at)
             history.db.execute("UPDATE changes SET status = 'acknowledged' WHERE id = ?",
                                [change_id])
     return fresh

@@ -270,7 +270,7 @@ def _chart(history: History, now: datetime, words: dict[str, str]) -> dict[str, 
     bars = []
     for i, (start, counts) in enumerate(zip(starts, totals, strict=True)):
         x = left + i * step + (step - bar) / 2
-        y = height - bottom
+        y: float = height - bottom
         total = sum(counts.values())
         segments = []
         for severity in SEVERITIES:
