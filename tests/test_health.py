@@ -178,7 +178,8 @@ def test_one_failed_crawl_after_a_complete_one_warns(crawler: Crawler) -> None:
     word, summary, perf = parse(report)
     assert report.state == WARNING and word == "WARNING"
     assert states(report) == {"age:pvog-test": OK, "failed:pvog-test": WARNING,
-                              "outbox:failed": OK, "outbox:pending": OK, "untracked": OK}
+                              "outbox:failed": OK, "outbox:pending": OK, "untracked": OK,
+                              "drift:pvog-test": OK}
     assert summary.startswith("pvog-test: last crawl failed (")
     assert "500" in summary
     assert perf["failed_in_row_pvog-test"] == Perf("1", "", "0", "2", "0")

@@ -28,6 +28,9 @@ outbox: ``failed``         –                                                an
 (undeliverable)                                                             most 7 days ago
 untracked changes (cause   any of severity ``high`` or ``critical``         –
 ``source``)                detected more than 24 hours ago
+keys the parser does not   the newest finished crawl of the source met      –
+know (shape drift), per    any (see ``sources/drift.py``)
+configured source
 =========================  ===============================================  =============
 
 - "Complete crawl" means outcome ``complete`` and not a ``reparse`` (re-deriving archived
@@ -52,10 +55,12 @@ failed crawl" is written ``0`` and "CRITICAL at three" is written ``2``::
     'undeliverable'=<n>;;0;0                          (failed, created within 7 days)
     'untracked'=<n>;;;0
     'untracked_overdue'=<n>;0;;0                      (high/critical, untracked > 24 h)
+    'unknown_keys_<source>'=<n>;0;;0                  (distinct unknown keys, newest crawl)
 
 Each finding is a :class:`Check` named ``age:<source>``, ``failed:<source>``,
-``outbox:failed``, ``outbox:pending``, ``untracked`` (``config`` without sources,
-``health`` in :func:`unknown`). Ages of outbox messages are counted from ``created_at``.
+``outbox:failed``, ``outbox:pending``, ``untracked``, ``drift:<source>`` (``config``
+without sources, ``health`` in :func:`unknown`). Ages of outbox messages are counted
+from ``created_at``.
 
 The database is only read, with plain SQL. A caller prints ``report.line`` and exits
 with ``report.state``; it reports a missing or unreadable database, or a configuration
@@ -64,6 +69,7 @@ error, with :func:`unknown`.
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Sequence
@@ -71,6 +77,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .config import Settings
+from .sources.drift import format_drift
 from .store import History
 from .timeutil import stored
 
@@ -170,6 +177,9 @@ def _evaluate(settings: Settings, history: History, now: datetime) -> HealthRepo
         findings.append(finding)
         perf.append(_perf(f"failed_in_row_{source.name}", failed, "", FAILED_WARN - 1,
                           FAILED_CRIT - 1, 0))
+        unknown_keys, finding = _drift(history, source.name)
+        findings.append(finding)
+        perf.append(_perf(f"unknown_keys_{source.name}", unknown_keys, "", 0, None, 0))
     undeliverable, finding = _undeliverable(history, now)
     findings.append(finding)
     pending, finding = _pending(history, now)
@@ -225,6 +235,25 @@ def _failed_in_row(history: History, source: str) -> tuple[int, _Finding]:
     reason = _shorten(_clean(newest_reason), 60)
     message = f"{source}: {what}" + (f" ({reason})" if reason else "")
     return count, _Finding(Check(name, state, message))
+
+
+def _drift(history: History, source: str) -> tuple[int, _Finding]:
+    """Keys the parser does not know in the answers of the newest finished crawl."""
+    row = history.db.execute(
+        "SELECT shapes FROM crawls WHERE source = ? AND outcome != 'running' "
+        "AND mode != 'reparse' ORDER BY started_at DESC, id DESC LIMIT 1", [source]).fetchone()
+    try:
+        shapes = json.loads(row[0]) if row and row[0] else {}
+    except ValueError:
+        shapes = {}
+    count = sum(len(tally.get("unknown") or {}) for tally in shapes.values()
+                if isinstance(tally, dict)) if isinstance(shapes, dict) else 0
+    name = f"drift:{source}"
+    if not count:
+        return 0, _Finding(Check(name, OK, f"{source}: answers in the known shape"))
+    detail = _shorten(_clean(format_drift(shapes, limit=3)), 120)
+    message = f"{source}: {_plural(count, 'unknown key')} in the answers ({detail})"
+    return count, _Finding(Check(name, WARNING, message))
 
 
 def _undeliverable(history: History, now: datetime) -> tuple[int, _Finding]:

@@ -52,6 +52,7 @@ from .sources.base import (
     Unverified,
     Vouched,
 )
+from .sources.drift import ShapeLog
 from .store import CommitPlan, Current, History, NewVersion
 from .timeutil import Clock, stored, system_clock
 
@@ -288,7 +289,8 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                                incremental=planner.incremental, stamps=planner.stamps(),
                                strikes=planner.strikes,
                                directory=lambda: _directory(history, settings), stop=stop)
-            yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys))
+            yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys),
+                           ctx.shapes)
             planner.plan.answers = {
                 url: (a.validators.etag, a.validators.last_modified, a.sha256, a.content_type)
                 for url, a in ctx.fresh.items()}
@@ -372,7 +374,7 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
         ctx = CrawlContext(settings=settings, fetcher=None, archive_put=archive.put,
                            manifest=None, now=clock, parser_version=source.parser_version,
                            timings=timings, fingerprints=planner.fingerprints())
-        yield _Session(source.replay(ctx, entries, archive.get), lambda keys: {})
+        yield _Session(source.replay(ctx, entries, archive.get), lambda keys: {}, ctx.shapes)
 
     return _conclude(settings, source, history, clock, gather, lambda: (0, 0),
                      mode="reparse" if rebaseline else "full")
@@ -400,6 +402,8 @@ class _Session:
     items: Iterator[CrawlItem]
     #: key → True (the source says it is gone: 404/410), False (still there), None.
     recheck: Callable[[list[str]], dict[str, bool | None]]
+    #: What the crawl saw of its answers' shapes.
+    shapes: ShapeLog = field(default_factory=ShapeLog)
 
 
 Gather = Callable[[int, str, "Planner", dict[str, float]], AbstractContextManager[_Session]]
@@ -440,6 +444,7 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         planner.plan.cause = "parser"
     crawl_id = history.begin_crawl(source.name, at, source.parser_version, mode)
     tally = _Tally()
+    shapes: dict[str, Any] = {}
     process = 0.0
     timings: dict[str, float] = {}
     verdict = None
@@ -452,9 +457,13 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                 if progress is not None:
                     progress(planner.observed)
                 if stop is not None and stop.is_set():
-                    session.items.close()  # lets in-flight requests finish, then stops
+                    close = getattr(session.items, "close", None)
+                    if close is not None:
+                        close()  # a generator: lets in-flight requests finish, then stops
                     tally.stopped = True
                     break
+            shapes = session.shapes.summary()
+            _drifted(session.shapes, planner, tally)
             verdict = _verdict(settings, planner, tally)
             if mode == "reparse":
                 planner.plan.seen.clear()  # old payloads confirm nothing about now
@@ -479,7 +488,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         notices = alerts.failed_crawl(source.name, crawl_id, verdict.reason, clock()) \
             if alerts else []
         history.finish_crawl(crawl_id, outcome=verdict.outcome, finished_at=finished,
-                             reason=verdict.reason, stats=stats, messages=notices)
+                             reason=verdict.reason, stats=stats, messages=notices,
+                             shapes=shapes)
         log.error("crawl %s of %s failed: %s", crawl_id, source.name, verdict.reason)
         return CrawlResult(crawl_id, source.name, verdict.outcome, verdict.reason, stats, [],
                            process)
@@ -501,7 +511,7 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         reason = f"{note} | {reason}" if reason else note
     history.commit_crawl(crawl_id, source.name, at, source.parser_version, planner.plan,
                          outcome=verdict.outcome, finished_at=finished, reason=reason,
-                         stats=stats)
+                         stats=stats, shapes=shapes)
     process += time.thread_time() - begin
     log.info("crawl %s of %s %s: %d observed, %d changes%s", crawl_id, source.name,
              verdict.outcome, stats["observed"], stats["changes"],
@@ -549,6 +559,20 @@ def _take(item: object, planner: Planner, tally: _Tally) -> None:
         tally.listings.append(item)
     elif isinstance(item, Fatal):
         tally.fatal = item.reason
+
+
+def _drifted(shapes: ShapeLog, planner: Planner, tally: _Tally) -> None:
+    """A field the parser needs that every answer of an endpoint lacked: the source moved
+    or renamed it, so nothing of the kinds this crawl reads may be concluded."""
+    lost = shapes.missing_everywhere()
+    if not lost:
+        return
+    reason = "answers changed shape: " + "; ".join(
+        f"required field {name!r} missing in all {answers} answers of {endpoint}"
+        for endpoint, name, answers in lost)
+    kinds = set(planner.present_by_kind()) | set(planner.seen_by_kind())
+    for kind in kinds or {"leistung", "organisationseinheit", "onlinedienst"}:
+        tally.incomplete.setdefault(kind, reason)
 
 
 def _stats_none() -> dict[str, int]:

@@ -38,6 +38,7 @@ from ..config import SourceSettings
 from ..errors import ArchiveError, FetchError, MalformedPayload, ZufiwatchError
 from ..fetch import Fetcher, Response, Validators
 from ..model import Record
+from .drift import ShapeLog
 
 __all__ = [
     "CachedAnswer",
@@ -161,6 +162,8 @@ class CrawlContext:
     directory: Callable[[], Iterable[DirectoryRecord]] = lambda: ()
     #: Set when the crawl should stop after the step it is in.
     stop: threading.Event | None = None
+    #: The shapes of the answers: unknown keys and needed fields missing, per endpoint.
+    shapes: ShapeLog = field(default_factory=ShapeLog)
     _fresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fingerprint(self, *bodies: bytes) -> str:

@@ -181,7 +181,7 @@ class History:
                 "INSERT INTO crawls (source, started_at, outcome, parser_version, mode) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [source, started_at, Outcome.RUNNING, parser_version, mode])
-        return int(cursor.lastrowid)
+        return inserted_id(cursor)
 
     def needs_rebaseline(self, source: str, parser_version: str) -> bool:
         """Whether the source has a history that ``parser_version`` has not re-derived."""
@@ -216,24 +216,26 @@ class History:
 
     def finish_crawl(self, crawl_id: int, *, outcome: Outcome, finished_at: str,
                      reason: str = "", stats: dict[str, int] | None = None,
-                     messages: list[tuple[str, EmailMessage]] = ()) -> None:
+                     messages: Iterable[tuple[str, EmailMessage]] = (),
+                     shapes: dict[str, Any] | None = None) -> None:
         """Record how a crawl ended without concluding anything (failed crawls), with the
         operator messages about it in the same transaction."""
         with self.db.atomic():
-            self._finish(crawl_id, outcome, finished_at, reason, stats or {})
+            self._finish(crawl_id, outcome, finished_at, reason, stats or {}, shapes)
             for kind, message in messages:
                 outbox.enqueue(self.db.conn, kind, message, finished_at)
 
     def _finish(self, crawl_id: int, outcome: Outcome, finished_at: str, reason: str,
-                stats: dict[str, int]) -> None:
+                stats: dict[str, int], shapes: dict[str, Any] | None = None) -> None:
         allowed = {"listed", "expected", "observed", "not_observed", "versions_added",
                    "changes", "requests", "bytes_received"}
         columns = {k: v for k, v in stats.items() if k in allowed}
         assignments = "".join(f", {k} = :{k}" for k in columns)
         self.db.execute(
             f"UPDATE crawls SET outcome = :outcome, finished_at = :finished_at, "
-            f"reason = :reason{assignments} WHERE id = :id",
+            f"reason = :reason, shapes = :shapes{assignments} WHERE id = :id",
             {"outcome": str(outcome), "finished_at": finished_at, "reason": reason,
+             "shapes": json.dumps(shapes or {}, sort_keys=True, ensure_ascii=False),
              "id": crawl_id, **columns})
 
     def crawl(self, crawl_id: int) -> dict[str, Any]:
@@ -310,12 +312,12 @@ class History:
 
     def commit_crawl(self, crawl_id: int, source: str, at: str, parser_version: str,
                      plan: CommitPlan, *, outcome: Outcome, finished_at: str, reason: str,
-                     stats: dict[str, int]) -> None:
+                     stats: dict[str, int], shapes: dict[str, Any] | None = None) -> None:
         """Write versions, changes, observations and the crawl's end in one transaction."""
         try:
             with self.db.atomic():
                 self._write_plan(crawl_id, source, at, parser_version, plan)
-                self._finish(crawl_id, outcome, finished_at, reason, stats)
+                self._finish(crawl_id, outcome, finished_at, reason, stats, shapes)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: could not store crawl {crawl_id}: {exc}") from exc
 
@@ -376,7 +378,7 @@ class History:
                  plan.flaps.get(index), note.get("severity", "low"),
                  canonical_json(list(note.get("reasons", ()))),
                  note.get("status", "untracked"), note.get("expectation_id")])
-            change_ids.append(int(cursor.lastrowid))
+            change_ids.append(inserted_id(cursor))
             ledger.append(conn, "change", change_ids[-1], at)
             if note.get("expectation_id"):
                 conn.execute("UPDATE expectations SET status = 'met', met_change_id = ? "
@@ -510,6 +512,13 @@ class History:
             "SELECT g.crawl_id, g.reason, c.started_at FROM observation_gaps g "
             "JOIN crawls c ON c.id = g.crawl_id WHERE g.record_id = ? ORDER BY c.started_at",
             [record_id]))
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row the INSERT just run on ``cursor`` added."""
+    if cursor.lastrowid is None:
+        raise StoreError("the database reported no id for the row just inserted")
+    return cursor.lastrowid
 
 
 def _json_or_null(value: Any) -> str | None:

@@ -297,3 +297,10 @@ def m009_disagreements(db: Database) -> None:
         CREATE INDEX disagreements_open ON disagreements (tsa_source, resolved_at)
         """,
     )
+
+
+@MIGRATIONS()
+def m010_shape_drift(db: Database) -> None:
+    """What a crawl saw of its answers' shapes: per endpoint, the answers checked and the
+    keys the parser does not know (JSON, see ``sources/drift.py``)."""
+    _run(db, "ALTER TABLE crawls ADD COLUMN shapes TEXT NOT NULL DEFAULT '{}'")
