@@ -75,10 +75,11 @@ class Alerts:
         ``contents`` holds the records' contents after the changes, by key."""
         candidates = open_for(history, (key for key, _ in changes), at)
         contents = contents or {}
+        today = datetime.fromisoformat(at).date()
         notes = []
         for key, change in changes:
             result = classify(split_key(key)[0], change, self.settings.rules,
-                              contents.get(key))
+                              contents.get(key), today)
             expectation = match(candidates.get(key, []), change)
             if expectation is not None:
                 candidates[key].remove(expectation)

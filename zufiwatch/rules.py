@@ -5,10 +5,14 @@ Defaults, as the AG OZG asked for them:
 - **critical**: an online-service link to a host outside ``allowed_hosts``, a ThAVEL
   application not among ``own_thavel`` (when that list is configured), https turned
   into http;
-- **high**: an online-service link that changes, appears or disappears; a change of the
+- **high**: an online-service link that changes, appears or disappears; a link that ends
+  (its ``gueltig_bis`` now lies within :data:`ENDING_WITHIN` of the change, or moved
+  earlier) or whose level of confidence (Vertrauensniveau) drops; a change of the
   zuständige Stelle (role 01); a Leistung or Organisationseinheit that appears, goes or
   comes back;
-- **medium**: address, phone, e-mail, opening hours, fees, the fachliche Freigabe;
+- **medium**: the other facts of an online-service link (validity moved later, periods,
+  identification methods, its Onlinedienst id); address, phone, e-mail, opening hours,
+  other office information, fees, validity of the Leistung, the fachliche Freigabe;
 - **low**: text edits and everything else.
 
 Link records (the link checker's findings about a link's target):
@@ -28,8 +32,10 @@ label's start) for a kind of record; the critical link checks still apply on top
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,13 +44,23 @@ from .config import RulesSettings
 from .model import Change, ChangeType
 from .normalize import thavel_instance
 
-__all__ = ["SEVERITY_ORDER", "Classification", "classify", "links_of"]
+__all__ = ["ENDING_WITHIN", "SEVERITY_ORDER", "Classification", "classify",
+           "confidence_rank", "links_of"]
 
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 _LINK_LABELS = ("Online-Dienst › Link",)
 _MEDIUM_LABELS = ("Anschrift", "Kommunikation", "Internetadresse", "Öffnungszeiten",
-                  "Gebühren", "Fachliche Freigabe", "Terminvereinbarung")
+                  "Gebühren", "Fachliche Freigabe", "Terminvereinbarung", "Zusatzinformation",
+                  "Gültigkeit der Leistung", "Vertrauensniveau", "Zahlungsarten")
+#: A link whose validity ends within this time of the change is about to stop working.
+ENDING_WITHIN = timedelta(days=60)
+#: The fact of an online-service link a change is about: ``gueltig_bis`` of
+#: ``onlinedienste[https://…].gueltig_bis`` (None for the link itself).
+_LINK_FACT = re.compile(r"^onlinedienste\[.*?\]\.([a-z_]+)")
+#: Levels of confidence in words (eIDAS and the German names), lowest first.
+_CONFIDENCE_WORDS = {"niedrig": 1, "low": 1, "basis": 1, "substanziell": 2, "substantiell": 2,
+                     "substantial": 2, "normal": 2, "hoch": 3, "high": 3}
 _HIGH_LABELS = ("Zuständige Stelle",)
 
 
@@ -56,13 +72,15 @@ class Classification:
 
 
 def classify(kind: str, change: Change, rules: RulesSettings,
-             content: dict[str, Any] | None = None) -> Classification:
+             content: dict[str, Any] | None = None,
+             today: date | None = None) -> Classification:
     """The severity of one change of a record of ``kind``; ``content`` is the record's
-    content after the change (the link checker's findings are judged on it)."""
+    content after the change (the link checker's findings are judged on it); ``today`` is
+    the day the change was detected (without it, no link counts as ending soon)."""
     if kind == "link":
         severity, reasons = _link_default(change, content or {})
     else:
-        severity, reasons = _default(kind, change)
+        severity, reasons = _default(kind, change, today)
     for override in rules.override:
         if override.kind in ("*", kind) and change.label.startswith(override.field):
             severity = override.severity
@@ -75,9 +93,14 @@ def classify(kind: str, change: Change, rules: RulesSettings,
     return Classification(severity, tuple(reasons))
 
 
-def _default(kind: str, change: Change) -> tuple[str, list[str]]:
+def _default(kind: str, change: Change, today: date | None) -> tuple[str, list[str]]:
+    fact = _LINK_FACT.match(change.path)
+    if fact and fact.group(1) not in ("url", "titel", "thavel"):
+        return _link_fact(fact.group(1), change, today)
     if change.label.startswith(_LINK_LABELS):
         return "high", ["Online-Dienst-Link"]
+    if change.path == "vertrauensniveau" and _lowered(change.old, change.new):
+        return "high", [f"Vertrauensniveau gesenkt: {change.old} → {change.new}"]
     if not change.path and kind in ("leistung", "organisationseinheit", "onlinedienst"):
         return "high", []
     if change.label.startswith(_HIGH_LABELS):
@@ -85,6 +108,54 @@ def _default(kind: str, change: Change) -> tuple[str, list[str]]:
     if change.label.startswith(_MEDIUM_LABELS):
         return "medium", []
     return "low", []
+
+
+def _link_fact(fact: str, change: Change, today: date | None) -> tuple[str, list[str]]:
+    """A change of the validity, level of confidence or other facts of a link."""
+    if change.change_type is ChangeType.REMOVED:
+        return "medium", []
+    if fact == "gueltig_bis":
+        new, old = _day(change.new), _day(change.old)
+        if new is not None and today is not None and new <= today + ENDING_WITHIN:
+            return "high", [f"Online-Dienst endet am {new:%d.%m.%Y}"]
+        if new is not None and old is not None and new < old:
+            return "high", [f"Ende des Online-Dienstes vorgezogen: {old:%d.%m.%Y} → "
+                            f"{new:%d.%m.%Y}"]
+        return "medium", ["Gültigkeit des Online-Dienstes geändert"]
+    if fact == "vertrauensniveau" and _lowered(change.old, change.new):
+        return "high", [f"Vertrauensniveau gesenkt: {change.old} → {change.new}"]
+    return "medium", []
+
+
+def _day(value: Any) -> date | None:
+    """The day of ``2027-01-31`` or ``2027-01-31T00:00:00Z``; None when there is none."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def confidence_rank(value: Any) -> int | None:
+    """A level of confidence as a comparable number (``"15"``, ``"substanziell"``); None
+    when it cannot be ranked."""
+    text = str(value or "").strip().casefold()
+    if text.isdigit():
+        return int(text)
+    for word, rank in _CONFIDENCE_WORDS.items():
+        if word in text:
+            return rank
+    return None
+
+
+def _lowered(old: Any, new: Any) -> bool:
+    """Whether the level of confidence dropped (also when it is no longer named)."""
+    before, after = confidence_rank(old), confidence_rank(new)
+    if before is None:
+        return False
+    return after is None if not str(new or "").strip() else (after is not None
+                                                              and after < before)
 
 
 _REACHABLE, _BROKEN, _REFUSED = "erreichbar", "nicht erreichbar", "gesperrt"
@@ -150,6 +221,8 @@ def links_of(value: Any) -> list[str]:
     """The URLs in a change value: a link dict, a list of them, or nothing."""
     if isinstance(value, dict) and isinstance(value.get("url"), str):
         return [value["url"]]
+    if isinstance(value, dict):  # what an added record shows (differ.added_value)
+        return links_of(value.get("onlinedienste")) + links_of(value.get("links"))
     if isinstance(value, list):
         return [url for item in value for url in links_of(item)]
     return []
@@ -191,6 +264,8 @@ def _allowed(host: str, patterns: Iterable[str]) -> bool:
 def _thavel_instance(value: Any, url: str) -> str:
     """``go/a/<n>``, ``zs/<n>`` or ``verfahren/<n>`` of a ThAVEL link; "" when statewide."""
     items = value if isinstance(value, list) else [value]
+    if isinstance(value, dict) and "url" not in value:  # an added record's summary
+        items = [*(value.get("onlinedienste") or []), *(value.get("links") or [])]
     for item in items:
         if isinstance(item, dict) and item.get("url") == url and item.get("thavel"):
             return thavel_instance(item["thavel"])
