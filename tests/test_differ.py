@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 
-from zufiwatch.differ import diff_content, diff_records
+from zufiwatch.differ import diff_content, diff_records, reappeared
 from zufiwatch.model import ChangeType
+from zufiwatch.normalize import link
+from zufiwatch.render import short_value
 
 LEISTUNG = {
     "name": "Gewerbe anmelden",
@@ -109,10 +111,32 @@ def test_new_text_module_is_added() -> None:
 def test_record_added_and_removed() -> None:
     (added,) = diff_records("leistung", None, LEISTUNG)
     (removed,) = diff_records("organisationseinheit", {"name": "Gewerbeamt"}, None)
-    assert (added.change_type, added.label, added.new) == (ChangeType.ADDED, "Leistung neu",
-                                                           "Gewerbe anmelden")
+    assert (added.change_type, added.label) == (ChangeType.ADDED, "Leistung neu")
+    # An added record shows what is needed to judge it, not its name alone.
+    assert added.new == {
+        "name": "Gewerbe anmelden", "zustaendige_stelle": "Gewerbeamt",
+        "onlinedienste": [{"url": "https://thavel.thueringen.de/thavel/portal?aid=354824"
+                                  "&f=leistung", "titel": "A"},
+                          {"url": "https://www.elster.de/eportal/start", "titel": "ELSTER"}]}
     assert (removed.change_type, removed.label, removed.old) == (
         ChangeType.REMOVED, "Organisationseinheit entfernt", "Gewerbeamt")
+
+
+def test_an_added_onlinedienst_shows_its_links_with_the_thavel_identity() -> None:
+    content = {"name": "Geburtsurkunde online", "leistungen": [{"id": "1"}],
+               "links": [link("https://thavelp.thueringen.de/thavelp/go/a/5741?c=bc", "Antrag")]}
+    (added,) = diff_records("onlinedienst", None, content)
+    assert added.new == {"name": "Geburtsurkunde online", "links": [content["links"][0]]}
+    assert short_value(added.new) == (
+        "Geburtsurkunde online — Links: https://thavelp.thueringen.de/thavelp/go/a/5741?c=bc "
+        "(ThAVEL go/a/5741)")
+    office = {"name": "Ordnungsamt", "kommunikation": [{"kanal": "Telefon", "wert": "+49 1"}],
+              "anschriften": [{"typ": "Hausanschrift", "strasse": "Markt", "hausnummer": "1",
+                               "plz": "07743", "ort": "Jena"}], "oeffnungszeiten": "Mo"}
+    (back,) = reappeared("organisationseinheit", None, office)
+    assert short_value(back.new) == "Ordnungsamt — Markt 1, 07743 Jena — Telefon: +49 1"
+    (link_record,) = diff_records("link", None, {"url": "https://a.example/", "zustand": "x"})
+    assert link_record.new == "https://a.example/"
 
 
 def test_phone_change_is_labelled_by_channel() -> None:

@@ -17,7 +17,7 @@ from deepdiff import DeepDiff
 from .labels import field_label
 from .model import KIND_LABELS, Change, ChangeType, canonical_json
 
-__all__ = ["diff_content", "diff_records", "format_path", "reappeared"]
+__all__ = ["added_value", "diff_content", "diff_records", "format_path", "reappeared"]
 
 #: Which fields make up the identity of an item, by the name of its collection.
 IDENTITY_FIELDS = {
@@ -38,7 +38,7 @@ def diff_records(kind: str, old: dict[str, Any] | None,
     if old is None and new is None:
         return []
     if old is None:
-        return [Change(ChangeType.ADDED, "", f"{label} neu", None, _name(new))]
+        return [Change(ChangeType.ADDED, "", f"{label} neu", None, added_value(kind, new))]
     if new is None:
         return [Change(ChangeType.REMOVED, "", f"{label} entfernt", _name(old), None)]
     return diff_content(kind, old, new)
@@ -48,8 +48,38 @@ def reappeared(kind: str, last: dict[str, Any] | None, new: dict[str, Any]) -> l
     """A removed record is back: one change saying so, then what differs from its last
     version before the removal."""
     label = KIND_LABELS.get(kind, kind)
-    back = Change(ChangeType.REAPPEARED, "", f"{label} wieder vorhanden", None, _name(new))
+    back = Change(ChangeType.REAPPEARED, "", f"{label} wieder vorhanden", None,
+                  added_value(kind, new))
     return [back, *(diff_content(kind, last, new) if last is not None else [])]
+
+
+def _links(items: Any) -> list[dict[str, Any]]:
+    """Links as an added record shows them: URL, title and ThAVEL identity only."""
+    return [{k: v for k, v in item.items() if k in ("url", "titel", "thavel")}
+            for item in items or [] if isinstance(item, dict) and item.get("url")]
+
+
+def added_value(kind: str, content: dict[str, Any] | None) -> Any:
+    """What an added (or returning) record's change shows: what the working group needs to
+    judge it. A Leistung: its name, zuständige Stelle and online-service links; an
+    Onlinedienst: its name and links with their ThAVEL identity; an office: its name,
+    addresses and ways of contact; a link record: its URL."""
+    content = content or {}
+    if kind == "link" or "name" not in content:
+        return _name(content)
+    value: dict[str, Any] = {"name": content["name"]}
+    if kind == "leistung":
+        offices = [o for o in content.get("zustaendigkeiten") or []
+                   if isinstance(o, dict) and o.get("rolle") == "01"]
+        value["zustaendige_stelle"] = ", ".join(str(o.get("name") or o.get("id", ""))
+                                                for o in offices)
+        value["onlinedienste"] = _links(content.get("onlinedienste"))
+    elif kind == "onlinedienst":
+        value["links"] = _links(content.get("links"))
+    elif kind == "organisationseinheit":
+        value["anschriften"] = list(content.get("anschriften") or [])
+        value["kommunikation"] = list(content.get("kommunikation") or [])
+    return value
 
 
 def _name(content: dict[str, Any] | None) -> Any:

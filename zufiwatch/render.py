@@ -8,9 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .labels import CODE_LABELS, FIELD_LABELS, ROLE_LABELS
+from .normalize import thavel_instance
 
-__all__ = ["change_pair", "change_row", "content_rows", "link_rows", "short_value",
-           "text_delta"]
+__all__ = ["change_pair", "change_row", "content_rows", "link_rows", "link_text",
+           "short_value", "text_delta"]
 
 
 def short_value(value: Any, width: int = 0) -> str:
@@ -76,7 +77,36 @@ def _dict_text(value: dict[str, Any]) -> str:
     if "text" in value:
         title = value.get("titel", "")
         return f"{title}: {value['text']}" if title else str(value["text"])
+    if "name" in value:
+        return _summary_text(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def link_text(link: dict[str, Any]) -> str:
+    """A link with its ThAVEL instance: ``https://thavelp…/go/a/5741 (ThAVEL go/a/5741)``."""
+    instance = thavel_instance(link.get("thavel")) if isinstance(link.get("thavel"), dict) \
+        else ""
+    return f"{link.get('url', '')} (ThAVEL {instance})" if instance else str(link.get("url", ""))
+
+
+def _summary_text(value: dict[str, Any]) -> str:
+    """What an added record's change shows (see ``differ.added_value``), on one line."""
+    parts = [str(value.get("name") or "")]
+    if value.get("zustaendige_stelle"):
+        parts.append(f"zuständig: {value['zustaendige_stelle']}")
+    links = [item for item in value.get("onlinedienste", value.get("links")) or []
+             if isinstance(item, dict)]
+    if links:
+        parts.append("Links: " + "; ".join(link_text(item) for item in links))
+    elif "onlinedienste" in value or "links" in value:
+        parts.append("kein Link")
+    addresses = [a for a in value.get("anschriften") or [] if isinstance(a, dict)]
+    if addresses:
+        parts.append("; ".join(_dict_text(a) for a in addresses))
+    contacts = [c for c in value.get("kommunikation") or [] if isinstance(c, dict)]
+    if contacts:
+        parts.append("; ".join(_dict_text(c) for c in contacts))
+    return " — ".join(part for part in parts if part)
 
 
 def change_row(row: dict[str, Any]) -> dict[str, Any]:
