@@ -94,9 +94,9 @@ def classify(kind: str, change: Change, rules: RulesSettings,
 
 
 def _default(kind: str, change: Change, today: date | None) -> tuple[str, list[str]]:
-    fact = _LINK_FACT.match(change.path)
-    if fact and fact.group(1) not in ("url", "titel", "thavel"):
-        return _link_fact(fact.group(1), change, today)
+    fact = _link_field(change)
+    if fact not in (None, "url", "titel", "thavel"):
+        return _link_fact(str(fact), change, today)
     if change.label.startswith(_LINK_LABELS):
         return "high", ["Online-Dienst-Link"]
     if change.path == "vertrauensniveau" and _lowered(change.old, change.new):
@@ -108,6 +108,13 @@ def _default(kind: str, change: Change, today: date | None) -> tuple[str, list[s
     if change.label.startswith(_MEDIUM_LABELS):
         return "medium", []
     return "low", []
+
+
+def _link_field(change: Change) -> str | None:
+    """The field of an online-service link a change is in (``gueltig_bis``, ``titel``);
+    None for the link as a whole or a change elsewhere."""
+    fact = _LINK_FACT.match(change.path)
+    return fact.group(1) if fact else None
 
 
 def _link_fact(fact: str, change: Change, today: date | None) -> tuple[str, list[str]]:
@@ -229,8 +236,8 @@ def links_of(value: Any) -> list[str]:
 
 
 def _critical_reasons(change: Change, rules: RulesSettings) -> list[str]:
-    if change.change_type is ChangeType.REMOVED:
-        return []
+    if change.change_type is ChangeType.REMOVED or _link_field(change) not in (None, "url"):
+        return []  # a title, validity or trust level is no link to judge
     new_links = links_of(change.new)
     if not new_links and change.label.startswith(_LINK_LABELS) and isinstance(change.new, str):
         new_links = [change.new]
