@@ -259,11 +259,25 @@ def crawls(app: App, source: str | None, limit: int, fmt: str | None) -> None:
       zufiwatch crawls --limit 5
     """
     with app.history() as history:
-        rows = history.crawls(source=source, limit=limit)
+        rows = [_with_shapes(row) for row in history.crawls(source=source, limit=limit)]
     if fmt is None:
         rows = [{**row, "started": show_time(row["started_at"], app.timezone)} for row in rows]
     emit(rows, fmt, ["id", "source", "started" if fmt is None else "started_at", "outcome",
-                     "observed", "changes", "requests", "reason"])
+                     "observed", "changes", "requests", "reason", "unknown_keys"],
+         ["id", "source", "started" if fmt is None else "started_at", "outcome", "observed",
+          "changes", "requests", "reason", "unknown keys"])
+
+
+def _with_shapes(row: dict[str, Any]) -> dict[str, Any]:
+    """A crawl row with its answers' shapes decoded, and the unknown keys as one line."""
+    from .sources.drift import format_drift  # the sources are heavy to import
+
+    try:
+        shapes = json.loads(row.get("shapes") or "{}")
+    except ValueError:
+        shapes = {}
+    shapes = shapes if isinstance(shapes, dict) else {}
+    return {**row, "shapes": shapes, "unknown_keys": format_drift(shapes)}
 
 
 @cli.command()
