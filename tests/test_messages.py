@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from zufiwatch.differ import diff_records
+from zufiwatch.normalize import link
 from zufiwatch.notify import messages
 from zufiwatch.notify.messages import Mail, ack_command, digest, immediate_alert, reminder
 from zufiwatch.notify.model import ChangeNotice, CrawlProblem, OverdueExpectation
@@ -409,3 +411,17 @@ def test_change_types_in_words(mail: Mail, words: list[str]) -> None:
         assert expected in text
     # An added link shows its host, since there was none before.
     assert "— → thavelp.thueringen.de" in text
+
+
+def test_an_added_onlinedienst_shows_its_links_with_the_thavel_identity() -> None:
+    content = {"name": "Geburtsurkunde online", "leistungen": [{"id": "S1600001.LB.354790"}],
+               "links": [link(NEW_LINK, "Antrag")]}
+    (added,) = diff_records("onlinedienst", None, content)
+    new = notice(change_id=18, key="onlinedienst:S1600001.OD.9", kind="onlinedienst",
+                 title="Geburtsurkunde online", leika=(), change_type="added",
+                 label=added.label, old=None, new=added.new, severity="high", reasons=())
+    result = parse(immediate_alert([new], MAIL, now=NOW, source="pvog-jena"))
+    for part in (result.text, html.unescape(result.html)):
+        flat = " ".join(part.split())
+        assert "Onlinedienst neu" in flat
+        assert f"Geburtsurkunde online — Links: {NEW_LINK} (ThAVEL go/a/5741)" in flat
