@@ -46,14 +46,12 @@ def test_leistung_from_detail_and_titles() -> None:
     assert content["name"] == "Parkausweis - Bewohnerparkausweis beantragen"
     assert content["leika"] == ["99108001001000"]
     assert content["synonyme"] == ["Anwohnerparken", "Bewohnerparken", "Parkausweis"]
-    assert content["gueltigkeit"] == {"von": "2024-01-01", "bis": "2999-12-31", "zeitraeume": [
-        {"von": "2024-01-01", "bis": "2999-12-31"}]}
+    assert content["gueltigkeit"] == {"von": "2024-01-01", "bis": "2999-12-31", "zeitraeume": []}
     assert content["onlinedienste"] == [{
         "url": "https://ajproxy.jena.de/olav/olav.htm?_flowId=parkausweisbeantragen-flow",
         "titel": "Bewohnerparkausweis online beantragen",
         "id": "S1600001.OD.400111", "gueltig_von": "2024-01-01", "gueltig_bis": "2026-12-31",
-        "gueltigkeitszeitraeume": [{"von": "2024-01-01", "bis": "2026-12-31"}],
-        "vertrauensniveau": "10", "identifizierung": []}]
+        "gueltigkeitszeitraeume": [], "vertrauensniveau": "10", "identifizierung": []}]
     assert content["texte"]["06"]["text"] == ("In Gebieten mit Bewohnerparken dürfen Sie mit "
                                               "einem gültigen Ausweis parken.\n"
                                               "Der Ausweis gilt für ein Fahrzeug.")
@@ -116,6 +114,25 @@ def test_null_lists_and_fields_are_absent_ones() -> None:
         "oeffnungszeiten": "", "zusatzinformationen": {}}
     assert parse_office(dict(office, location={"addresses": None, "communications": None})
                         ).content == parse_office(office).content
+
+
+def test_validity_periods_other_than_the_window_are_kept() -> None:
+    periods = [{"validFrom": "2025-01-01", "validTo": "2999-12-31"},
+               {"validFrom": "2020-01-01", "validTo": "2022-06-30"}, None]
+    detail = dict(load("v6_detail_minimal.json"), validFrom="2025-01-01", validTo="2999-12-31",
+                  validityPeriods=periods)
+    detail["onlineServiceLinks"] = [{"uri": "https://www.elster.de/", "validTo": "2026-01-31",
+                                     "validityPeriods": periods}]
+    content = parse_leistung(detail).content
+    assert content["gueltigkeit"] == {"von": "2025-01-01", "bis": "2999-12-31", "zeitraeume": [
+        {"von": "2020-01-01", "bis": "2022-06-30"}]}
+    (link,) = content["onlinedienste"]
+    assert (link["gueltig_von"], link["gueltig_bis"]) == ("", "2026-01-31")
+    assert link["gueltigkeitszeitraeume"] == [{"von": "2020-01-01", "bis": "2022-06-30"},
+                                              {"von": "2025-01-01", "bis": "2999-12-31"}]
+    only_periods = dict(load("v6_detail_minimal.json"), validityPeriods=periods[:1])
+    assert parse_leistung(only_periods).content["gueltigkeit"] == {
+        "von": "", "bis": "", "zeitraeume": [{"von": "2025-01-01", "bis": "2999-12-31"}]}
 
 
 def test_offices_from_organisation_ids_where_no_titles_answer() -> None:

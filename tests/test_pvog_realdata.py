@@ -64,8 +64,9 @@ def test_top_level_facts(raw: dict[str, Any], content: dict[str, Any]) -> None:
     assert content["leika"] == ["99007002017000"]
     assert content["ars"] == ["000000000000"]
     assert content["synonyme"] == sorted(raw["synonyms"]) and len(content["synonyme"]) == 10
-    assert content["gueltigkeit"] == {"von": "1970-01-01", "bis": "2999-12-31",
-                                      "zeitraeume": [{"von": "1970-01-01", "bis": "2999-12-31"}]}
+    # The only period repeats the window: kept once.
+    assert raw["validityPeriods"] == [{"validFrom": "1970-01-01", "validTo": "2999-12-31"}]
+    assert content["gueltigkeit"] == {"von": "1970-01-01", "bis": "2999-12-31", "zeitraeume": []}
     assert content["ursprungsportal"] == [{"url": "https://fimportal.de/detail/L/99007002017000",
                                            "titel": "Ausbildungsgeld Bewilligung"}]
     assert content["fachliche_freigabe"] == {}  # this answer has no module 93
@@ -92,7 +93,7 @@ def test_the_online_service_link_with_id_validity_and_trust(content: dict[str, A
         "titel": "Berufliche Rehabilitation durch die Bundesagentur für Arbeit",
         "id": "B100019.OD.105136908",
         "gueltig_von": "1970-01-01", "gueltig_bis": "2999-12-31",
-        "gueltigkeitszeitraeume": [{"von": "1970-01-01", "bis": "2999-12-31"}],
+        "gueltigkeitszeitraeume": [],  # the one period is the window itself
         "vertrauensniveau": "15",
         # The source's line break and indentation inside a method are formatting only.
         "identifizierung": [EID + "Benutzername/Passwort", EID + "Personalausweis"],

@@ -13,7 +13,9 @@ What a Leistung record holds (the contract of issue 13):
   (``placeholder: true``) says "no content": it is kept as ``{"titel", "text": "",
   "platzhalter": true}`` and its filler text ("nicht angegeben") is never stored;
 - ``gueltigkeit`` of the Leistung, and per online-service link its Onlinedienst ``id``,
-  validity window, level of confidence and identification methods;
+  validity window, level of confidence and identification methods; of the
+  ``validityPeriods`` only those other than the window itself are kept (the live data
+  repeats the window as its only period: a moved ``validTo`` is one change, not two);
 - ``zustaendigkeiten`` from the ``/v2`` titles, or from ``organisationIds`` where no titles
   answer;
 - the import time (``timestamp``, ``lastUpdate``), ``externalLastUpdate`` and the search
@@ -158,18 +160,21 @@ def parse_leistung(detail: Any, titles: Any = None) -> Record:
 
 
 def _periods(obj: dict[str, Any], endpoint: str) -> list[dict[str, str]]:
-    periods = {(_text(p.get("validFrom")), _text(p.get("validTo")))
+    """The ``validityPeriods`` other than the window ``validFrom``–``validTo`` itself: the
+    live data repeats the window as its only period, and a moved window is one change."""
+    window = (_line(obj.get("validFrom")), _line(obj.get("validTo")))
+    periods = {(_line(p.get("validFrom")), _line(p.get("validTo")))
                for p in _optional_list(obj, "validityPeriods", endpoint) if isinstance(p, dict)}
-    return [{"von": von, "bis": bis} for von, bis in sorted(periods)]
+    return [{"von": von, "bis": bis} for von, bis in sorted(periods - {window})]
 
 
 def _validity(detail: dict[str, Any], endpoint: str) -> dict[str, Any]:
     """``{"von", "bis", "zeitraeume"}``; ``{}`` when the detail names no validity."""
-    periods = _periods(detail, endpoint)
+    periods = _optional_list(detail, "validityPeriods", endpoint)
     if detail.get("validFrom") is None and detail.get("validTo") is None and not periods:
         return {}
-    return {"von": _text(detail.get("validFrom")), "bis": _text(detail.get("validTo")),
-            "zeitraeume": periods}
+    return {"von": _line(detail.get("validFrom")), "bis": _line(detail.get("validTo")),
+            "zeitraeume": _periods(detail, endpoint)}
 
 
 def _is_placeholder(module: dict[str, Any]) -> bool:
