@@ -67,8 +67,10 @@ _EXTERNAL_SPAN_SECONDS = int((datetime(2026, 9, 25, tzinfo=UTC) - _EXTERNAL_EPOC
 class Directory:
     """Everything the simulated Suchdienst serves for one day.
 
-    ``leistungen``: LB id -> the /v6 detail object; ``titles``: LB id -> the /v2
-    organisationunits/titles answer; ``offices``: OE id -> the /v5 detail object;
+    ``leistungen``: LB id -> the /v6 detail object (a :class:`LeistungDetail`: it names its
+    offices by ``organisationIds`` only, :func:`titles_for` gives them with names and roles);
+    ``titles``: LB id -> the /v2 organisationunits/titles answer; ``offices``: OE id -> the
+    /v5 detail object;
     ``onlineservices``: the /v1beta2 items, inherited Land/Bund ones included.
     Objects are treated as immutable once served; :meth:`copy` before editing.
     """
