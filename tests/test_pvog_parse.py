@@ -197,7 +197,12 @@ def test_order_and_unknown_fields_do_not_change_the_record(seed: int) -> None:
     ({"name": "x"}, "id"),
     ({"id": "S1.LB.1"}, "name"),
     ({"id": 17, "name": "x"}, "id"),
-    ({"id": "S1.LB.1", "name": "x", "details": [{"title": "ohne Code"}]}, "code"),
+    ({"id": "S1.LB.1", "name": "x", "details": [{"title": "ohne Code"}]}, "details[].code"),
+    ({"id": "S1.LB.1", "name": "x", "details": [{"code": "97", "details": "kein Array"}]},
+     "details[].details"),
+    ({"id": "S1.LB.1", "name": "x", "onlineServiceLinks": [{"uri": "https://a.de/",
+                                                             "validityPeriods": {}}]},
+     "onlineServiceLinks[].validityPeriods"),
     ({"id": "S1.LB.1", "name": "x", "details": "<p>kein Array</p>"}, "details"),
     ({"id": "S1.LB.1", "name": "x", "organisationIds": [{"title": "keine id"}]},
      "organisationIds"),
@@ -206,16 +211,18 @@ def test_order_and_unknown_fields_do_not_change_the_record(seed: int) -> None:
 def test_missing_required_detail_field_is_named(payload: dict, field: str) -> None:
     with pytest.raises(MissingField) as info:
         parse_leistung(payload)
+    # Named by the endpoint and the field's path in the answer (as shape drift names keys).
     assert info.value.field == field
-    assert "/v6/servicedescriptions/detail" in str(info.value)
+    assert info.value.endpoint == "/v6/servicedescriptions/detail"
+    assert str(info.value).startswith(f"/v6/servicedescriptions/detail: required field {field!r}")
 
 
 @pytest.mark.parametrize(("payload", "message"), [
     ({}, "'serviceDescriptions' is missing"),
     ({"serviceDescriptions": {"totalElements": 3}}, "'content' is missing"),
     ({"serviceDescriptions": {"content": []}}, "'totalElements' is missing"),
-    ({"serviceDescriptions": {"content": [{"name": "x"}], "totalElements": 1}},
-     "'id' is missing"),
+    ({"serviceDescriptions": {"content": [{"title": "x"}], "totalElements": 1}},
+     "'content\\[\\].id' is missing"),
     ({"content": [], "totalElements": 0}, "'serviceDescriptions' is missing"),
     ([], "expected a JSON object, got list"),
 ])

@@ -87,7 +87,7 @@ def parse_csv_listing(body: bytes | str) -> CsvListing:
                 f"{len(columns)}", endpoint=EP_CSV)
         row = dict(zip(columns, fields, strict=True))
         if not row[_ID]:
-            raise MissingField(f"{EP_CSV} line {number}", _ID, "an id")
+            raise MissingField(EP_CSV, _ID, f"an id in line {number}")
         rows.append(CsvRow(
             leistung_id=row[_ID], leika=row.get("Leikaschlüssel", ""),
             name=row.get("Name", ""), name2=row.get("Name2", ""),

@@ -31,7 +31,6 @@ from ...errors import MissingField, PayloadError
 from ...model import Record, canonical_json
 from ...normalize import html_to_texts, link, sorted_by
 from .._payload import json_object as _object
-from .._payload import optional_list as _optional_list
 from .._payload import text as _text
 from .._payload import unique_links as _unique_links
 from .shapes import EP_DETAIL, EP_LISTING, EP_OFFICE, EP_ONLINE, EP_TITLES
@@ -69,13 +68,27 @@ INFO_TIMES = "INFO_TIMES"
 _ROLE_CODES = {"zuständige stelle": "01", "ansprechpunkt": "03"}
 
 
+# A missing field is named by the endpoint and its path in the answer (``details[].code``,
+# as shape drift names keys), so that a field missing in every answer is seen as drift.
+
+
 def _require(obj: Any, name: str, endpoint: str, kind: type | tuple[type, ...],
-             expected: str) -> Any:
+             expected: str, at: str = "") -> Any:
     if not isinstance(obj, dict):
-        raise MissingField(endpoint, name, "inside a JSON object")
+        raise MissingField(endpoint, f"{at}{name}", "inside a JSON object")
     value = obj.get(name)
     if value is None or not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise MissingField(endpoint, name, expected)
+        raise MissingField(endpoint, f"{at}{name}", expected)
+    return value
+
+
+def _optional_list(obj: dict[str, Any], name: str, endpoint: str, at: str = "") -> list[Any]:
+    """The list under ``name``; [] when absent or null; MissingField when not a list."""
+    value = obj.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MissingField(endpoint, f"{at}{name}", "a list")
     return value
 
 
@@ -112,7 +125,7 @@ def parse_listing(payload: Any) -> ListingPage:
     ids = []
     stamps = {}
     for item in content:
-        item_id = _require(item, "id", f"{endpoint} content[]", str, "a string")
+        item_id = _require(item, "id", endpoint, str, "a string", "content[].")
         ids.append(item_id)
         if isinstance(item.get("lastUpdate"), str):
             stamps[item_id] = item["lastUpdate"]
@@ -159,12 +172,13 @@ def parse_leistung(detail: Any, titles: Any = None) -> Record:
     return Record("leistung", lb_id, content, volatile)
 
 
-def _periods(obj: dict[str, Any], endpoint: str) -> list[dict[str, str]]:
+def _periods(obj: dict[str, Any], endpoint: str, at: str = "") -> list[dict[str, str]]:
     """The ``validityPeriods`` other than the window ``validFrom``–``validTo`` itself: the
     live data repeats the window as its only period, and a moved window is one change."""
     window = (_line(obj.get("validFrom")), _line(obj.get("validTo")))
     periods = {(_line(p.get("validFrom")), _line(p.get("validTo")))
-               for p in _optional_list(obj, "validityPeriods", endpoint) if isinstance(p, dict)}
+               for p in _optional_list(obj, "validityPeriods", endpoint, at)
+               if isinstance(p, dict)}
     return [{"von": von, "bis": bis} for von, bis in sorted(periods - {window})]
 
 
@@ -184,16 +198,16 @@ def _is_placeholder(module: dict[str, Any]) -> bool:
 def _modules(modules: list[Any], endpoint: str
              ) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
     """``texte``, ``fachliche_freigabe`` and the links of module 94 (Ursprungsportal)."""
-    where = f"{endpoint} details[]"
-    converted = html_to_texts(_snippets(modules, endpoint))
+    where = "details[]."
+    converted = html_to_texts(_snippets(modules, endpoint, where))
     entries: list[tuple[str, dict[str, Any]]] = []
     approvals: list[dict[str, str]] = []
     portal: list[dict[str, Any]] = []
     for module in modules:
-        code = str(_require(module, "code", where, (str, int), "a code"))
+        code = str(_require(module, "code", endpoint, (str, int), "a code", where))
         if code == CODE_URSPRUNGSPORTAL:
-            portal += [link(x.get("uri"), x.get("title"))
-                       for x in _optional_list(module, "links", where) if isinstance(x, dict)]
+            portal += [link(x.get("uri"), x.get("title")) for x in
+                       _optional_list(module, "links", endpoint, where) if isinstance(x, dict)]
         elif _is_placeholder(module):
             if code != CODE_FREIGABE:
                 entries.append((code, {"titel": _text(module.get("title")), "text": "",
@@ -202,7 +216,7 @@ def _modules(modules: list[Any], endpoint: str
             approvals.append({"stelle": converted[_html(module.get("text"))][0],
                               "datum": _text(module.get("date"))})
         else:
-            entries.append((code, _text_module(module, where, converted)))
+            entries.append((code, _text_module(module, endpoint, where, converted)))
     # A code's repeats are numbered in the order of their content, so that the order of
     # the modules in the answer never moves a text to another slot.
     entries.sort(key=lambda entry: (entry[0], canonical_json(entry[1])))
@@ -218,26 +232,27 @@ def _modules(modules: list[Any], endpoint: str
     return texte, freigabe, portal
 
 
-def _snippets(modules: list[Any], endpoint: str) -> list[str]:
+def _snippets(modules: list[Any], endpoint: str, at: str) -> list[str]:
     """Every HTML text of the modules and their sub-modules, to convert in one go."""
     snippets = []
     for module in modules:
         if isinstance(module, dict):
             snippets.append(_html(module.get("text")))
-            snippets += _snippets(_optional_list(module, "details", endpoint), endpoint)
+            snippets += _snippets(_optional_list(module, "details", endpoint, at), endpoint,
+                                  f"{at}details[].")
     return snippets
 
 
-def _text_module(module: dict[str, Any], where: str,
+def _text_module(module: dict[str, Any], endpoint: str, where: str,
                  converted: dict[str, tuple[str, list[dict[str, str]]]]) -> dict[str, Any]:
     """A module's title, clean text, links (its own, in its text, of its sub-modules) and
     sub-modules (``_moduleDetail``: fees under 98, periods under 97, durations under 95)."""
     text, found = converted[_html(module.get("text"))]
     links = list(found)
     links += [link(x.get("uri"), x.get("title"))
-              for x in _optional_list(module, "links", where) if isinstance(x, dict)]
+              for x in _optional_list(module, "links", endpoint, where) if isinstance(x, dict)]
     sub = []
-    for item in _optional_list(module, "details", where):
+    for item in _optional_list(module, "details", endpoint, where):
         if not isinstance(item, dict):
             continue
         if _is_placeholder(item):
@@ -246,8 +261,9 @@ def _text_module(module: dict[str, Any], where: str,
         sub_text, sub_found = converted[_html(item.get("text"))]
         sub.append({"titel": _text(item.get("title")), "text": sub_text})
         links += sub_found
-        links += [link(x.get("uri"), x.get("title"))
-                  for x in _optional_list(item, "links", where) if isinstance(x, dict)]
+        links += [link(x.get("uri"), x.get("title")) for x in
+                  _optional_list(item, "links", endpoint, f"{where}details[].")
+                  if isinstance(x, dict)]
     value: dict[str, Any] = {"titel": _text(module.get("title")), "text": text}
     links = [x for x in links if x["url"]]
     if links:
@@ -262,7 +278,7 @@ def _text_module(module: dict[str, Any], where: str,
 def _online_service_links(detail: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
     """Each online-service link with its Onlinedienst id, validity window, level of
     confidence and identification methods ("" / [] where the answer names none)."""
-    where = f"{endpoint} onlineServiceLinks[]"
+    where = "onlineServiceLinks[]."
     found = []
     for item in _optional_list(detail, "onlineServiceLinks", endpoint):
         if not isinstance(item, dict) or not item.get("uri"):
@@ -271,10 +287,10 @@ def _online_service_links(detail: dict[str, Any], endpoint: str) -> list[dict[st
         value["id"] = _line(item.get("id"))
         value["gueltig_von"] = _line(item.get("validFrom"))
         value["gueltig_bis"] = _line(item.get("validTo"))
-        value["gueltigkeitszeitraeume"] = _periods(item, where)
+        value["gueltigkeitszeitraeume"] = _periods(item, endpoint, where)
         value["vertrauensniveau"] = _line(item.get("levelOfConfidence"))
         value["identifizierung"] = sorted({m for m in map(_line, _optional_list(
-            item, "identificationMethods", where)) if m})
+            item, "identificationMethods", endpoint, where)) if m})
         found.append(value)
     return sorted_by(_unique_links(sorted_by(found, "url", "titel", "id")), "url", "titel")
 
@@ -303,7 +319,7 @@ def _organisation_ids(detail: Any, endpoint: str) -> list[str]:
 def _titled(items: list[Any], endpoint: str) -> dict[tuple[str, str], dict[str, str]]:
     offices = {}
     for item in items:
-        oe_id = _require(item, "id", f"{endpoint} []", str, "a string")
+        oe_id = _require(item, "id", endpoint, str, "a string")
         role = item.get("role")
         if isinstance(role, dict):
             code, role_name = _text(role.get("code")), _text(role.get("name"))
@@ -344,16 +360,17 @@ def parse_office(payload: Any) -> Record:
     if not isinstance(title, str):
         raise MissingField(endpoint, "title", "a string")
     location = office["location"] if isinstance(office.get("location"), dict) else {}
-    where = f"{endpoint} location"
+    where = "location."
     addresses = [
         {"typ": _text(a.get("type")), "strasse": _text(a.get("street")),
          "hausnummer": _text(a.get("houseNumber")), "plz": _text(a.get("zip")),
          "ort": _text(a.get("city"))}
-        for a in _optional_list(location, "addresses", where) if isinstance(a, dict)
+        for a in _optional_list(location, "addresses", endpoint, where) if isinstance(a, dict)
     ]
     communications = [
         {"kanal": _line(c.get("name")) or _line(c.get("code")), "wert": _line(c.get("value"))}
-        for c in _optional_list(location, "communications", where) if isinstance(c, dict)
+        for c in _optional_list(location, "communications", endpoint, where)
+        if isinstance(c, dict)
     ]
     hours, more = _additional_information(office, endpoint)
     content = {
@@ -404,18 +421,21 @@ def parse_onlineservices(payload: Any, ars: str) -> OnlineServicePage:
     items = _require(page, "onlineservices", endpoint, list, "a list")
     records = []
     for item in items:
-        od_id = _require(item, "id", f"{endpoint} onlineservices[]", str, "a string")
+        at = "onlineservices[]."
+        od_id = _require(item, "id", endpoint, str, "a string", at)
         descriptions = [
-            {"id": _require(d, "id", f"{endpoint} serviceDescriptions[]", str, "a string"),
-             "ars": sorted({str(a) for a in _optional_list(d, "ars", endpoint)})}
-            for d in _optional_list(item, "serviceDescriptions", endpoint)
+            {"id": _require(d, "id", endpoint, str, "a string", f"{at}serviceDescriptions[]."),
+             "ars": sorted({str(a) for a in _optional_list(
+                 d, "ars", endpoint, f"{at}serviceDescriptions[].")})}
+            for d in _optional_list(item, "serviceDescriptions", endpoint, at)
         ]
         local = any(ars in d["ars"] for d in descriptions)
         content = {
             "name": _text(item.get("name")),
             "links": sorted_by(_unique_links(
                 link(x.get("uri"), x.get("title")) for x in
-                _optional_list(item, "links", endpoint) if isinstance(x, dict) and x.get("uri")),
+                _optional_list(item, "links", endpoint, at)
+                if isinstance(x, dict) and x.get("uri")),
                 "url", "titel"),
             "leistungen": sorted_by(descriptions, "id"),
             "geerbt": not local,
