@@ -82,6 +82,7 @@ def test_a_listed_no_more_leistung_whose_detail_still_answers_waits_for_k(
     key = record_key("leistung", lb_id)
     crawler.day(0)
     crawler.pvog.inject("/v7/servicedescriptions", f"omit:{lb_id}")
+    crawler.pvog.inject("/v5/servicedescriptions/csv", f"omit:{lb_id}")  # from both listings
     first = crawler.crawl()
     assert first.changes == []
     assert crawler.history.find_record(key)["status"] == "missing"

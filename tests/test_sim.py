@@ -1,8 +1,9 @@
-"""Tests of the simulated PVOG Suchdienst, over real HTTP on 127.0.0.1."""
+"""Tests of the simulated PVOG Suchdienst, over real HTTP on 127.0.0.1, in the seen shapes."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from importlib import resources
 
@@ -11,7 +12,8 @@ import requests
 from bs4 import BeautifulSoup
 
 from zufiwatch.sim import JENA_ARS, ExpectedEdit, Scenario, SimulatedPVOG, build_directory
-from zufiwatch.sim.dataset import BUND_ARS, LAND_ARS, Directory, load_jena_rows
+from zufiwatch.sim.dataset import BUND_ARS, LAND_ARS, Directory, load_jena_rows, titles_for
+from zufiwatch.sources.pvog import SHAPES
 
 GEWERBE_ANMELDEN = "S1600001.LB.354824"
 BEWOHNERPARKAUSWEIS = "S1600001.LB.355152"
@@ -116,6 +118,8 @@ def module_fields(old: dict, new: dict) -> set[str]:
     def meaning(module: dict | None) -> object:
         if module is None:
             return None
+        if module.get("placeholder"):
+            return ("placeholder", module["title"])  # its filler text means nothing
         return (
             plain(module.get("text", "")),
             [(sub["title"], plain(sub["text"])) for sub in module.get("details", [])],
@@ -136,17 +140,23 @@ LEISTUNG_KEYS = {
     "name": "name",
     "leikakeys": "leika",
     "ars": "ars",
+    "synonyms": "synonyme",
+    "validFrom": "gueltigkeit",
+    "validTo": "gueltigkeit",
+    "validityPeriods": "gueltigkeit",
     "onlineServiceLinks": "onlinedienste",
-    "organisations": "zustaendigkeiten",
     "organisationIds": "zustaendigkeiten",
     "sourcePortals": "ursprungsportal",
 }
 OFFICE_KEYS = {
     "title": "name",
     "internetAddresses": "internetadressen",
-    "openingHours": "oeffnungszeiten",
 }
-TIMESTAMPS = {"lastUpdate", "externalLastUpdate"}
+TIMESTAMPS = {"lastUpdate", "externalLastUpdate", "timestamp"}
+
+
+def additional_information(office: dict) -> dict[str, str]:
+    return {item["type"]: item["text"] for item in office.get("additionalInformation", [])}
 
 
 def leistung_fields(old: dict, new: dict) -> set[str]:
@@ -160,6 +170,13 @@ def office_fields(old: dict, new: dict) -> set[str]:
         fields.add("anschriften")
     if old["location"]["communications"] != new["location"]["communications"]:
         fields.add("kommunikation")
+    before, after = additional_information(old), additional_information(new)
+    if before.get("INFO_TIMES") != after.get("INFO_TIMES"):
+        fields.add("oeffnungszeiten")
+    before.pop("INFO_TIMES", None)
+    after.pop("INFO_TIMES", None)
+    if before != after:
+        fields.add("zusatzinformationen")
     return fields
 
 
@@ -216,12 +233,14 @@ def test_listing_pages_add_up_and_every_id_has_a_detail(pvog, http, directory):
         assert answer.json()["id"] == lbid
 
 
-def test_listing_items_are_short_and_names_often_empty(pvog, http, directory):
+def test_listing_items_are_short_and_titles_often_empty(pvog, http, directory):
     content = get(http, pvog, f"/v7/servicedescriptions/{JENA_ARS}", page=0, size=300).json()
     items = content["serviceDescriptions"]["content"]
-    assert all(set(item) == {"id", "name", "ars"} for item in items)
-    assert all(item["name"] in ("", directory.leistungen[item["id"]]["name"]) for item in items)
-    assert sum(item["name"] == "" for item in items) > len(items) // 3
+    assert all(set(item) == {"id", "title", "description"} for item in items)
+    assert all(item["title"] in ("", directory.leistungen[item["id"]]["name"]) for item in items)
+    assert all(item["description"] == directory.leistungen[item["id"]]["description"]
+               for item in items)
+    assert sum(item["title"] == "" for item in items) > len(items) // 3
 
 
 def test_listing_rejects_small_pages_and_unknown_ars_is_empty(pvog, http):
@@ -254,8 +273,14 @@ def test_real_jena_values_are_served(pvog, http):
     assert modules["94"]["links"][0]["uri"] == (
         "https://buerger.thueringen.de/portaldeeplink/?tsa_leistung_id=354824&tsa_sprache=de_DE"
     )
-    assert modules["98"]["details"] == [{"title": "Gebühr", "text": "Gebühr: 25,00 EUR"}]
-    assert detail["organisationIds"] == [entry["id"] for entry in detail["organisations"]]
+    assert modules["98"]["@type"] == "_moduleDetail"
+    assert [(sub["@type"], sub["title"], sub["text"]) for sub in modules["98"]["details"]] == [
+        ("_module", "Gebühr", "Gebühr: 25,00 EUR")]
+    assert "organisations" not in detail
+    assert detail["organisationIds"] == [entry["id"] for entry in titles_for(detail)]
+    assert detail["timestamp"] == detail["lastUpdate"]
+    assert modules["STATUS"]["text"] == modules["STATUSKATALOG"]["text"] == "6"
+    assert modules["18"]["placeholder"] is True and modules["18"]["text"] == "nicht angegeben"
 
 
 def test_session_parameter_link_is_served_verbatim(pvog, http):
@@ -286,21 +311,134 @@ def test_titles_and_office_details(pvog, http, directory):
         http, pvog, "/v2/organisationunits/titles", ars=JENA_ARS, lbId=EHEFAEHIGKEITSZEUGNIS
     ).json()
     detail = directory.leistungen[EHEFAEHIGKEITSZEUGNIS]
-    assert titles == detail["organisations"]
+    assert titles == titles_for(detail)
+    assert [entry["id"] for entry in titles] == detail["organisationIds"]
     assert titles[0]["role"] == {"code": "01", "name": "Zuständige Stelle"}
     office = get(http, pvog, "/v5/organisationunits/detail", q=titles[0]["id"]).json()
     assert office["title"] == titles[0]["title"] == "Standesamt Jena"
     address = office["location"]["addresses"][0]
     assert address["city"] == "Jena" and address["zip"] in ("07743", "07745")
-    assert any(
-        entry["value"].startswith("+49 3641 49-") for entry in office["location"]["communications"]
-    )
+    assert [entry["name"] for entry in office["location"]["communications"]] == [
+        "Telefon", "Fax", "E-Mail"]
+    assert office["location"]["communications"][0]["value"].startswith("+49 3641 49-")
+    assert "openingHours" not in office
+    assert additional_information(office)["INFO_TIMES"].startswith("<p>")
+    assert set(address["geo"]) == {"latitude", "longitude"}
     unknown = get(http, pvog, "/v5/organisationunits/detail", q="S1600001.OE.1")
     assert unknown.status_code == 404
     assert get(http, pvog, "/v2/organisationunits/titles", ars=JENA_ARS, lbId="x").json() == []
     assert len(directory.offices) >= 10
     roles = {entry["role"]["code"] for answer in directory.titles.values() for entry in answer}
     assert roles == {"01", "03"}
+
+
+def unknown_keys(value: object, shape: dict | None, path: str = "") -> set[str]:
+    """Paths of keys in ``value`` that the adapter's ``shape`` does not know."""
+    if shape is None:
+        return set()
+    if isinstance(value, list):
+        return {p for item in value for p in unknown_keys(item, shape, path + "[]")}
+    if not isinstance(value, dict):
+        return set()
+    found = {f"{path}.{key}" for key in value if key not in shape}
+    for key, sub in value.items():
+        if key in shape:
+            found |= unknown_keys(sub, shape[key], f"{path}.{key}")
+    return found
+
+
+def test_every_served_key_is_a_seen_or_reconstructed_one(pvog, http, directory):
+    """The simulator serves the shapes of sources.md, nothing the adapter does not know."""
+    listing = get(http, pvog, f"/v7/servicedescriptions/{JENA_ARS}", page=0, size=50).json()
+    assert unknown_keys(listing, SHAPES["/v7/servicedescriptions"]) == set()
+    for lbid in sorted(directory.leistungen)[::25]:
+        detail = get(http, pvog, f"/v6/servicedescriptions/{lbid}/detail", ars=JENA_ARS,
+                     applyDynamicParams="true").json()
+        assert unknown_keys(detail, SHAPES["/v6/servicedescriptions/detail"]) == set()
+        titles = get(http, pvog, "/v2/organisationunits/titles", ars=JENA_ARS, lbId=lbid).json()
+        assert unknown_keys(titles, SHAPES["/v2/organisationunits/titles"]) == set()
+    for oeid in sorted(directory.offices)[::7]:
+        office = get(http, pvog, "/v5/organisationunits/detail", q=oeid).json()
+        assert unknown_keys(office, SHAPES["/v5/organisationunits/detail"]) == set()
+    services = get(http, pvog, "/v1beta2/onlineservices", ars=JENA_ARS).json()
+    assert unknown_keys(services, SHAPES["/v1beta2/onlineservices"]) == set()
+    header = get(http, pvog, "/v5/servicedescriptions/csv", ars=JENA_ARS).text.split("\n")[0]
+    assert header.split("|") == list(SHAPES["/v5/servicedescriptions/csv"])
+
+
+def test_detail_carries_the_seen_audit_facts(directory):
+    details = list(directory.leistungen.values())
+    for detail in details:
+        assert detail["validityPeriods"] == [{"validFrom": detail["validFrom"],
+                                              "validTo": detail["validTo"]}]
+        assert detail["synonyms"] and detail["suggest"][-1] == detail["name"]
+        for module in detail["details"]:
+            assert module["@type"] in ("_module", "_moduleDetail")
+            assert module["placeholder"] is (module["text"] == "nicht angegeben")
+    links = [link for detail in details for link in detail["onlineServiceLinks"]]
+    assert {link["levelOfConfidence"] for link in links} == {"10", "15"}
+    assert any(link["validTo"] != "2999-12-31" for link in links)
+    assert any(detail["validFrom"] != "1970-01-01" for detail in details)
+    assert any(m["code"] == "97" and m["placeholder"] for d in details for m in d["details"])
+    eid = [link for link in links if link["identificationMethods"]]
+    assert eid and all(link["levelOfConfidence"] == "15" for link in eid)
+
+
+def test_link_ids_name_the_onlineservices_that_carry_the_link(directory):
+    by_id = {service["id"]: service for service in directory.onlineservices}
+    for lbid, detail in directory.leistungen.items():
+        for link in detail["onlineServiceLinks"]:
+            service = by_id[link["id"]]
+            assert link["uri"] in [entry["uri"] for entry in service["links"]]
+            assert lbid in [entry["id"] for entry in service["serviceDescriptions"]]
+
+
+def test_some_offices_carry_another_additional_information(directory):
+    kinds = [set(additional_information(office)) for office in directory.offices.values()]
+    assert all("INFO_TIMES" in found for found in kinds)
+    assert {"INFO_TIMES", "INFO_PARKING"} in kinds and {"INFO_TIMES"} in kinds
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    return [line.split("|") for line in text.split("\n")[1:] if line]
+
+
+def test_csv_listing_names_every_leistung_with_its_online_services(pvog, http, directory):
+    answer = get(http, pvog, "/v5/servicedescriptions/csv", ars=JENA_ARS)
+    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
+    text = answer.content.decode("utf-8")
+    assert text.split("\n")[0] == (
+        "ID-LB|Leikaschlüssel|Name|Name2|Updatedatum|ID-OD|Bezeichnung OD|Links")
+    rows = csv_rows(text)
+    assert all(len(row) == 8 for row in rows)
+    assert sorted({row[0] for row in rows}) == sorted(directory.leistungen)
+    assert len({row[4] for row in rows}) == 1  # the import time, the same in every row
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", rows[0][4])
+    names = {service["id"]: service["name"] for service in directory.onlineservices}
+    for lbid, detail in directory.leistungen.items():
+        mine = [row for row in rows if row[0] == lbid]
+        assert {(row[1], row[2]) for row in mine} == {(detail["leikakeys"][0], detail["name"])}
+        expected = [[link["id"], names[link["id"]], link["uri"]]
+                    for link in detail["onlineServiceLinks"]] or [["", "", ""]]
+        assert sorted(row[5:] for row in mine) == sorted(expected)
+    assert any(row[5] == "" for row in rows) and any(row[5] for row in rows)
+    other = get(http, pvog, "/v5/servicedescriptions/csv", ars="160510000000")
+    assert csv_rows(other.text) == []
+    assert get(http, pvog, "/v5/servicedescriptions/csv").status_code == 400
+
+
+def test_csv_listing_faults(pvog, http, directory):
+    lbid = sorted(directory.leistungen)[5]
+    pvog.inject("/v5/servicedescriptions/csv", f"omit:{lbid}", times=1)
+    pvog.inject("/v5/servicedescriptions/csv", "drop:ID-OD", times=1)
+    pvog.inject("/v5/servicedescriptions/csv", "empty", times=1)
+    omitted = csv_rows(get(http, pvog, "/v5/servicedescriptions/csv", ars=JENA_ARS).text)
+    assert {row[0] for row in omitted} == set(directory.leistungen) - {lbid}
+    dropped = get(http, pvog, "/v5/servicedescriptions/csv", ars=JENA_ARS).text
+    assert "ID-OD" not in dropped.split("\n")[0]
+    assert all(len(row) == 7 for row in csv_rows(dropped))
+    assert csv_rows(get(http, pvog, "/v5/servicedescriptions/csv", ars=JENA_ARS).text) == []
+    assert len(csv_rows(get(http, pvog, "/v5/servicedescriptions/csv", ars=JENA_ARS).text)) >= 300
 
 
 def test_onlineservices_token_paging_terminates_and_covers_all(pvog, http, directory):

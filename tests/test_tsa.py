@@ -19,6 +19,7 @@ from zufiwatch.crosscheck import compare, match, open_disagreements, zufi_id_of
 from zufiwatch.model import Outcome
 from zufiwatch.runner import CrawlResult, crosscheck_after, replay_crawl, run_crawl
 from zufiwatch.sim import Scenario
+from zufiwatch.sim.dataset import titles_for
 from zufiwatch.sim.tsa import AREA_ID, ROOT_OU, SimulatedTSA
 from zufiwatch.sources.tsa import parse_page, parse_pst, parse_services
 
@@ -110,7 +111,7 @@ def test_the_zufi_is_crawled_with_offices_leistungen_and_online_services(both: B
     assert kinds["organisationseinheit"] == len(directory.offices) + 4  # root, 3 Dezernate
     responsible = {lb.rsplit(".", 1)[-1] for lb, detail in directory.leistungen.items()
                    if any(o.get("role", {}).get("code") == "01"
-                          for o in detail.get("organisations", []))}
+                          for o in titles_for(detail))}
     assert kinds["leistung"] == len(responsible)
     assert kinds["onlinedienst"] > 10
     leistung = both.content(f"leistung:{GEBURTSURKUNDE}")

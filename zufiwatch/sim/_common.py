@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+import re
 import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -91,3 +92,12 @@ def _orderings(pool: tuple[str, ...], k: int) -> tuple[tuple[str, ...], ...]:
 def sample(rng: random.Random, pool: tuple[str, ...], k: int) -> tuple[str, ...]:
     """``k`` distinct elements of the (small) ``pool`` in random order."""
     return pick(rng, _orderings(pool, k))
+
+
+@functools.lru_cache(maxsize=8192)
+def slugify(name: str) -> str:
+    """A URL slug for a German name (``"Gewerbe anmelden"`` -> ``"gewerbe-anmelden"``)."""
+    lowered = name.lower()
+    for umlaut, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        lowered = lowered.replace(umlaut, plain)
+    return re.sub(r"[^a-z0-9]+", "-", lowered).strip("-")

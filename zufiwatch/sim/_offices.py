@@ -1,6 +1,9 @@
 """Organisationseinheiten of Jena: a fixed realistic core plus generated ones.
 
-Addresses, phone extensions and mail boxes are plausible, not real.
+Served as ``/v5/organisationunits/detail`` answers in the seen shape (sources.md): opening
+hours as the ``additionalInformation`` item of type ``INFO_TIMES`` (no ``openingHours``
+key), communications named ``Telefon``, ``Fax``, ``E-Mail``, addresses with ``geo``.
+Addresses, phone extensions, coordinates and mail boxes are plausible, not real.
 """
 
 from __future__ import annotations
@@ -8,14 +11,22 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from ._common import format_timestamp, office_id
+from ._common import format_timestamp, office_id, stable_bucket
 
 ROLE_ZUSTAENDIG = {"code": "01", "name": "Zuständige Stelle"}
 ROLE_ANSPRECHPUNKT = {"code": "03", "name": "Ansprechpunkt"}
 
-# Communication codes (assumed code list: 01 phone, 03 fax, 04 e-mail).
-PHONE, FAX, EMAIL = "01", "03", "04"
+# Communication channels: the ``name`` of a communication (seen).
+PHONE, FAX, EMAIL = "Telefon", "Fax", "E-Mail"
+
+#: The ``additionalInformation`` type of the opening hours (seen).
+INFO_TIMES = "INFO_TIMES"
+#: Another ``additionalInformation`` type some offices carry (the name is made up: only
+#: INFO_TIMES is seen; the parser keeps every other type as a field of its own).
+INFO_PARKING = "INFO_PARKING"
+_PARKING = "<p>Parkplätze im Parkhaus am Eichplatz; Fahrradständer vor dem Eingang.</p>"
 
 
 @dataclass(frozen=True)
@@ -126,10 +137,20 @@ def phone(extension: int) -> str:
 
 def office_detail(seed: OfficeSeed, last_update: str, opening_hours: str) -> dict:
     """The /v5/organisationunits/detail object of one office."""
+    oeid = office_id(seed.number)
+    geo_rng = random.Random(f"geo:{seed.number}")
+    information = [{"type": INFO_TIMES, "text": opening_hours}]
+    if stable_bucket(oeid, 4) == 0:
+        information.append({"type": INFO_PARKING, "text": _PARKING})
     return {
-        "id": office_id(seed.number),
+        "id": oeid,
         "title": seed.title,
         "lastUpdate": last_update,
+        "languages": ["de"],
+        "forms": [],
+        "employees": [],
+        "bankAccounts": [],
+        "communicationSystems": [],
         "location": {
             "addresses": [
                 {
@@ -138,6 +159,10 @@ def office_detail(seed: OfficeSeed, last_update: str, opening_hours: str) -> dic
                     "houseNumber": seed.house_number,
                     "zip": seed.zip_code,
                     "city": "Jena",
+                    "geo": {
+                        "latitude": round(50.90 + geo_rng.random() * 0.05, 6),
+                        "longitude": round(11.56 + geo_rng.random() * 0.06, 6),
+                    },
                 },
                 {
                     "type": "Postanschrift",
@@ -148,14 +173,37 @@ def office_detail(seed: OfficeSeed, last_update: str, opening_hours: str) -> dic
                 },
             ],
             "communications": [
-                {"code": PHONE, "value": phone(seed.extension)},
-                {"code": FAX, "value": phone(seed.extension + 9)},
-                {"code": EMAIL, "value": f"{seed.slug}@jena.de"},
+                {"name": PHONE, "value": phone(seed.extension)},
+                {"name": FAX, "value": phone(seed.extension + 9)},
+                {"name": EMAIL, "value": f"{seed.slug}@jena.de"},
             ],
         },
         "internetAddresses": [{"uri": f"https://www.jena.de/{seed.slug}"}],
-        "openingHours": opening_hours,
+        "additionalInformation": information,
     }
+
+
+def opening_hours(office: dict[str, Any]) -> str:
+    """The opening hours (HTML) of a served office: its ``INFO_TIMES`` text, "" if none."""
+    return next((item.get("text") or "" for item in office.get("additionalInformation", [])
+                 if item.get("type") == INFO_TIMES), "")
+
+
+def set_opening_hours(office: dict[str, Any], text: str) -> None:
+    """Replace the ``INFO_TIMES`` text of an office (one the caller owns)."""
+    for item in office.setdefault("additionalInformation", []):
+        if item.get("type") == INFO_TIMES:
+            item["text"] = text
+            return
+    office["additionalInformation"].append({"type": INFO_TIMES, "text": text})
+
+
+def communication(office: dict[str, Any], name: str) -> dict[str, Any]:
+    """The first communication of an office with channel ``name`` ("Telefon", …)."""
+    for entry in office.get("location", {}).get("communications", []):
+        if entry.get("name") == name:
+            return entry
+    raise KeyError(f"office {office.get('id')} has no communication {name!r}")
 
 
 def generated_seeds(rng: random.Random, count: int) -> list[OfficeSeed]:

@@ -9,7 +9,6 @@ online services are drawn from a seeded ``random.Random``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import json
 import pickle
@@ -34,16 +33,16 @@ from ._common import (
     office_id,
     parse_timestamp,
     pick,
-    stable_bucket,
+    slugify,
 )
-from ._links import LinkFactory, build_onlineservices, link_title, numbers_in
+from ._detail import LeistungDetail, LeistungSeed, leistung_detail, titles_for
+from ._links import LinkFactory, build_onlineservices, numbers_in
 from ._offices import (
     CORE_OFFICES,
     ROLE_ANSPRECHPUNKT,
     ROLE_ZUSTAENDIG,
     build_offices,
     core_office_for,
-    organisation_entry,
 )
 
 __all__ = [
@@ -68,8 +67,10 @@ _EXTERNAL_SPAN_SECONDS = int((datetime(2026, 9, 25, tzinfo=UTC) - _EXTERNAL_EPOC
 class Directory:
     """Everything the simulated Suchdienst serves for one day.
 
-    ``leistungen``: LB id -> the /v6 detail object; ``titles``: LB id -> the /v2
-    organisationunits/titles answer; ``offices``: OE id -> the /v5 detail object;
+    ``leistungen``: LB id -> the /v6 detail object (a :class:`LeistungDetail`: it names its
+    offices by ``organisationIds`` only, :func:`titles_for` gives them with names and roles);
+    ``titles``: LB id -> the /v2 organisationunits/titles answer; ``offices``: OE id -> the
+    /v5 detail object;
     ``onlineservices``: the /v1beta2 items, inherited Land/Bund ones included.
     Objects are treated as immutable once served; :meth:`copy` before editing.
     """
@@ -82,23 +83,6 @@ class Directory:
     def copy(self) -> Directory:
         """A deep copy (pickle round trip: much faster than ``copy.deepcopy``)."""
         return pickle.loads(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-@dataclass(frozen=True)
-class _LeistungSeed:
-    """The facts one detail object is built from."""
-
-    number: int
-    name: str
-    leika: str
-    fees: str
-    links: tuple[str, ...]
-    quelle: str
-    approver: str
-    approval_date: str
-    external_update: str
-    last_update: str
-    organisations: tuple[tuple[str, dict], ...]
 
 
 def load_jena_rows() -> list[dict]:
@@ -134,19 +118,27 @@ def _build(size: int, seed: int) -> Directory:
     links = LinkFactory(rng, numbers_in(row["onlineDienst"] for row in rows))
     leistungen: dict[str, dict] = {}
     for leistung_seed in _real_seeds(rows):
-        leistungen[leistung_id(leistung_seed.number)] = _detail(
+        leistungen[leistung_id(leistung_seed.number)] = leistung_detail(
             leistung_seed, random.Random(leistung_seed.leika), offices
         )
     leikas = {detail["leikakeys"][0] for detail in leistungen.values()}
     for leistung_seed in _generated_seeds(rng, size - len(leistungen), offices, leikas, links):
-        leistungen[leistung_id(leistung_seed.number)] = _detail(leistung_seed, rng, offices)
+        leistungen[leistung_id(leistung_seed.number)] = leistung_detail(leistung_seed, rng, offices)
     titles = {lbid: titles_for(detail) for lbid, detail in leistungen.items()}
-    return Directory(leistungen, titles, offices, build_onlineservices(leistungen))
+    services = build_onlineservices(leistungen)
+    _link_onlineservice_ids(leistungen, services)
+    return Directory(leistungen, titles, offices, services)
 
 
-def titles_for(detail: dict) -> list[dict]:
-    """The /v2 organisationunits/titles answer matching a detail object."""
-    return [dict(entry, role=dict(entry["role"])) for entry in detail["organisations"]]
+def _link_onlineservice_ids(leistungen: dict[str, dict], services: list[dict]) -> None:
+    """Each online-service link of a detail names its Onlinedienst (the /v1beta2 id)."""
+    by_uri: dict[str, str] = {}
+    for service in services:
+        for link in service["links"]:
+            by_uri.setdefault(link["uri"], service["id"])
+    for detail in leistungen.values():
+        for link in detail["onlineServiceLinks"]:
+            link["id"] = by_uri[link["uri"]]
 
 
 def _real_number(row: dict, taken: set[int]) -> int:
@@ -161,7 +153,7 @@ def _real_number(row: dict, taken: set[int]) -> int:
     return number
 
 
-def _real_seeds(rows: list[dict]) -> list[_LeistungSeed]:
+def _real_seeds(rows: list[dict]) -> list[LeistungSeed]:
     taken: set[int] = set()
     seeds = []
     for row in rows:
@@ -171,7 +163,7 @@ def _real_seeds(rows: list[dict]) -> list[_LeistungSeed]:
             parse_timestamp(external) + timedelta(minutes=row_rng.randint(1, 600))
         )
         seeds.append(
-            _LeistungSeed(
+            LeistungSeed(
                 number=_real_number(row, taken),
                 name=row["pvogName"],
                 leika=row["leika"],
@@ -205,22 +197,13 @@ def _unique_leika(rng: random.Random, used: set[str]) -> str:
             return leika
 
 
-@functools.lru_cache(maxsize=8192)
-def slugify(name: str) -> str:
-    """A URL slug for a German name (``"Gewerbe anmelden"`` -> ``"gewerbe-anmelden"``)."""
-    lowered = name.lower()
-    for umlaut, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
-        lowered = lowered.replace(umlaut, plain)
-    return re.sub(r"[^a-z0-9]+", "-", lowered).strip("-")
-
-
 def _generated_seeds(
     rng: random.Random,
     count: int,
     offices: dict[str, dict],
     leikas: set[str],
     links: LinkFactory,
-) -> list[_LeistungSeed]:
+) -> list[LeistungSeed]:
     office_ids = list(offices)
     number = _GENERATED_START
     seeds = []
@@ -232,7 +215,7 @@ def _generated_seeds(
         )
         approval = external_moment - timedelta(days=below(rng, 201))
         seeds.append(
-            _LeistungSeed(
+            LeistungSeed(
                 number=number,
                 name=name,
                 leika=_unique_leika(rng, leikas),
@@ -276,93 +259,16 @@ def _generated_organisations(
     return ((primary, ROLE_ZUSTAENDIG), (contact, ROLE_ANSPRECHPUNKT))
 
 
-def _detail(seed: _LeistungSeed, rng: random.Random, offices: dict[str, dict]) -> dict:
-    """The /v6 detail object of one Leistung, as served."""
-    lbid = leistung_id(seed.number)
-    portal = _portal_link(seed.quelle)
-    organisations = [organisation_entry(offices[oeid], role) for oeid, role in seed.organisations]
-    return {
-        "id": lbid,
-        "name": seed.name,
-        "ars": [JENA_ARS],
-        "leikakeys": [seed.leika],
-        "lastUpdate": seed.last_update,
-        "externalLastUpdate": seed.external_update,
-        "details": _modules(seed, rng, lbid, portal),
-        "onlineServiceLinks": [{"title": link_title(uri), "uri": uri} for uri in seed.links],
-        "organisations": organisations,
-        "organisationIds": [entry["id"] for entry in organisations],
-        "sourcePortals": [dict(portal)],
-        # Unknown fields a client must ignore (the live API carries such extras).
-        "applyDynamicParams": True,
-        "meta": {"xzufiVersion": "2.2.0", "languageCode": "de", "redaktion": REDAKTION},
-    }
-
-
-def _portal_link(quelle: str) -> dict:
-    if "fimportal.de" in quelle:
-        return {"title": "FIM-Portal", "uri": quelle}
-    return {"title": "Zuständigkeitsfinder Thüringen", "uri": quelle}
-
-
-def _modules(seed: _LeistungSeed, rng: random.Random, lbid: str, portal: dict) -> list[dict]:
-    slug = slugify(seed.name)
-    law_title, law_uri = pick(rng, _texts.LAWS)
-    fee_details = _texts.fee_lines(seed.fees) if seed.fees else []
-    modules = [
-        {"code": "24", "title": "Kurzinformation", "text": _texts.kurzinfo(seed.name)},
-        {"code": "06", "title": "Volltext", "text": _texts.volltext(rng, slug)},
-        {"code": "09", "title": "Voraussetzungen", "text": _texts.voraussetzungen(rng)},
-        {"code": "08", "title": "Erforderliche Unterlagen", "text": _texts.unterlagen(rng, slug)},
-        {
-            "code": "98",
-            "title": "Kosten",
-            "text": _texts.kosten_text(bool(fee_details)),
-            "details": fee_details,
-        },
-    ]
-    if stable_bucket(lbid, 9) == 0:
-        # A placeholder module with no real text, as the live API serves them.
-        modules.append({"code": "97", "title": "Fristen", "text": "", "placeholder": True})
-    modules.append(
-        {
-            "code": "07",
-            "title": "Rechtsgrundlage(n)",
-            "text": f"<p>{law_title}</p>",
-            "links": [{"title": law_title, "uri": law_uri}],
-        }
-    )
-    if seed.approver:
-        modules.append(
-            {
-                "code": "93",
-                "title": "Fachlich freigegeben durch",
-                "text": seed.approver,
-                "date": seed.approval_date,
-            }
-        )
-    modules.append(
-        {
-            "code": "94",
-            "title": "Ursprungsportal",
-            "text": "",
-            "links": [dict(portal)],
-            "meta": {"portalType": "ZuFi"},
-        }
-    )
-    return modules
-
-
 def new_leistung_detail(
     number: int,
     name: str,
     leika: str,
     office: dict,
     moment: datetime,
-) -> dict:
+) -> LeistungDetail:
     """A detail object for a Leistung that appears later (used by the scenario)."""
     external = moment - timedelta(minutes=17)
-    seed = _LeistungSeed(
+    seed = LeistungSeed(
         number=number,
         name=name,
         leika=leika,
@@ -375,4 +281,4 @@ def new_leistung_detail(
         last_update=format_timestamp(moment),
         organisations=((office["id"], ROLE_ZUSTAENDIG),),
     )
-    return _detail(seed, random.Random(leika), {office["id"]: office})
+    return leistung_detail(seed, random.Random(leika), {office["id"]: office})

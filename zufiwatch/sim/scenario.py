@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ._common import format_timestamp, id_number, leistung_id, office_id, parse_timestamp
+from ._offices import PHONE, communication
 from .dataset import Directory, new_leistung_detail, titles_for
 
 __all__ = ["ExpectedEdit", "Scenario"]
@@ -106,9 +107,10 @@ class _DayEditor:
         return format_timestamp(self.moment + timedelta(minutes=minutes))
 
     def touch_leistung(self, detail: dict, minutes: int) -> None:
-        """Move both timestamps forward, as every real edit does."""
+        """Move the timestamps forward, as every real edit does (the edit, then the import
+        that carries it: ``lastUpdate`` and ``timestamp``)."""
         detail["externalLastUpdate"] = self.stamp(minutes)
-        detail["lastUpdate"] = self.stamp(minutes + 23)
+        detail["lastUpdate"] = detail["timestamp"] = self.stamp(minutes + 23)
 
 
 def _module(detail: dict, code: str) -> dict:
@@ -124,7 +126,8 @@ def _day1_timestamps_only(editor: _DayEditor) -> tuple[str, list[ExpectedEdit]]:
     editor.office(TIMESTAMP_ONLY_OFFICE)["lastUpdate"] = editor.stamp(40)
     ids = ", ".join(TIMESTAMP_ONLY_LEISTUNGEN)
     return (
-        f"lastUpdate/externalLastUpdate of {ids} and of office {TIMESTAMP_ONLY_OFFICE} "
+        f"timestamp/lastUpdate/externalLastUpdate of {ids} and of office "
+        f"{TIMESTAMP_ONLY_OFFICE} "
         "moved forward with no content change (nothing to report)"
     ), []
 
@@ -219,7 +222,7 @@ def _day4_removed_leistung(editor: _DayEditor) -> tuple[str, list[ExpectedEdit]]
 
 def _day5_office_phone(editor: _DayEditor) -> tuple[str, list[ExpectedEdit]]:
     office = editor.office(PHONE_OFFICE)
-    phone = next(entry for entry in office["location"]["communications"] if entry["code"] == "01")
+    phone = communication(office, PHONE)
     old = phone["value"]
     phone["value"] = old[:-1] + str((int(old[-1]) + 5) % 10)
     office["lastUpdate"] = editor.stamp(12)
@@ -402,7 +405,7 @@ class ChurnScenario:
         for lb_id in chosen:
             detail = editor.leistung(lb_id)
             modules = [m for m in detail["details"] if m.get("text") and m["code"] not in
-                       ("93", "94")]
+                       ("93", "94") and not m.get("placeholder")]
             module = next((m for m in modules if m["code"] == "06"), modules[0])
             module["text"] += f"<p>Aktualisiert am Tag {day}.</p>"
             editor.touch_leistung(detail, rng.randrange(600))

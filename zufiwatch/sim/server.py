@@ -3,7 +3,9 @@
 Endpoints (under ``/suchdienst/api``, shapes as in sources.md, "Source 1")::
 
     GET /v7/servicedescriptions/{ars}?page=N&size=K        Spring page in "serviceDescriptions"
-    GET /v6/servicedescriptions/{lbid}/detail?ars={ars}    one Leistung, 404 if unknown
+    GET /v5/servicedescriptions/csv?ars={ars}              the CSV listing (pipe-separated)
+    GET /v6/servicedescriptions/{lbid}/detail?ars={ars}[&applyDynamicParams=true]
+                                                           one Leistung, 404 if unknown
     GET /v1beta2/onlineservices?ars={ars}[&nextPageToken=T] pages of 50, opaque token
     GET /v2/organisationunits/titles?ars={ars}&lbId={lbid} offices of a Leistung
     GET /v5/organisationunits/detail?q={oeId}              one office, 404 if unknown
@@ -27,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._common import JENA_ARS, stable_bucket
+from ._csv import CSV_COLUMNS, CSV_TYPE, csv_listing, drop_column, omit_leistung
 from ._http import HTML_TYPE as HTML_TYPE  # re-exported: these were defined here
 from ._http import JSON_TYPE as JSON_TYPE
 from ._http import REQUEST_LOG_LIMIT as REQUEST_LOG_LIMIT
@@ -42,7 +45,7 @@ from ._http import (
     phrase,
 )
 from .dataset import Directory
-from .scenario import Scenario
+from .scenario import ChurnScenario, Scenario
 
 __all__ = ["FAULT_KINDS", "SimulatedPVOG"]
 
@@ -75,9 +78,9 @@ def _error(status: int, message: str, path: str) -> Response:
 
 
 def _listing_item(lbid: str, detail: dict, last_update: bool) -> dict:
-    # The live listing often has an empty name; the detail is the source of the name.
-    name = detail["name"] if stable_bucket(lbid, 3) == 0 else ""
-    item = {"id": lbid, "name": name, "ars": list(detail["ars"])}
+    # The live listing's titles are often empty (seen); the detail is the source of the name.
+    title = detail["name"] if stable_bucket(lbid, 3) == 0 else ""
+    item = {"id": lbid, "title": title, "description": detail.get("description", "")}
     if last_update:
         item["lastUpdate"] = detail["lastUpdate"]
     return item
@@ -140,6 +143,8 @@ class _Routes:
             return "listing", self._listing(view, match.group(1), query, path)
         if match := _DETAIL.match(sub):
             return "detail", self._detail(view, match.group(1), query, path)
+        if sub == "/v5/servicedescriptions/csv":
+            return "csv", self._csv(view, query, path)
         if sub == "/v1beta2/onlineservices":
             return "onlineservices", self._onlineservices(view, query, path)
         if sub == "/v2/organisationunits/titles":
@@ -170,6 +175,18 @@ class _Routes:
             cached = dumps(_spring_page(content, len(view.listing), page, size))
             view.pages[key] = cached
         return Response(200, cached)
+
+    def _csv(self, view: _DayView, query: dict[str, list[str]], path: str) -> Response:
+        if "ars" not in query:
+            return _error(400, "parameter ars is required", path)
+        if not self._ars_ok(query):
+            return Response(200, ("|".join(CSV_COLUMNS) + "\n").encode(), CSV_TYPE)
+        key = ("csv", 0, 0)
+        cached = view.pages.get(key)
+        if cached is None:
+            cached = csv_listing(view.directory.leistungen, view.directory.onlineservices)
+            view.pages[key] = cached
+        return Response(200, cached, CSV_TYPE)
 
     def _detail(
         self, view: _DayView, lbid: str, query: dict[str, list[str]], path: str
@@ -222,6 +239,8 @@ class _Routes:
 
 
 def _empty_body(route: str) -> bytes:
+    if route == "csv":
+        return ("|".join(CSV_COLUMNS) + "\n").encode()
     if route == "listing":
         return dumps(_spring_page([], 0, 0, DEFAULT_PAGE_SIZE))
     if route == "onlineservices":
@@ -275,6 +294,8 @@ def apply_fault(fault: Fault, route: str, response: Response) -> Response:
     answer = common_fault(fault, response, _fault_error, MAINTENANCE_PAGE)
     if answer is not None:
         return answer
+    if route == "csv":
+        return _csv_fault(fault, response)
     if fault.kind.startswith("omit:"):
         return Response(response.status, _omit(response.body, route, fault.kind[5:]))
     if fault.kind == "empty":
@@ -282,6 +303,18 @@ def apply_fault(fault: Fault, route: str, response: Response) -> Response:
     return Response(
         response.status, _drop_field(response.body, route, fault.kind[5:]), response.content_type
     )
+
+
+def _csv_fault(fault: Fault, response: Response) -> Response:
+    """"omit:<id>" leaves out the rows of a Leistung, "drop:<column>" a column, "empty"
+    answers the header only."""
+    if fault.kind.startswith("omit:"):
+        body = omit_leistung(response.body, fault.kind[5:])
+    elif fault.kind.startswith("drop:"):
+        body = drop_column(response.body, fault.kind[5:])
+    else:
+        body = _empty_body("csv")
+    return Response(response.status, body, CSV_TYPE)
 
 
 def _check_fault_kind(fault: str) -> None:
@@ -308,7 +341,8 @@ class SimulatedPVOG(JsonApi):
     _thread_name = "simulated-pvog"
 
     def __init__(
-        self, scenario: Scenario, ars: str = JENA_ARS, host: str = "127.0.0.1", port: int = 0,
+        self, scenario: Scenario | ChurnScenario, ars: str = JENA_ARS, host: str = "127.0.0.1",
+        port: int = 0,
         *, etags: bool = True, listing_last_update: bool = False,
     ) -> None:
         """``etags``: answer with an ETag and 304 to a matching If-None-Match.
@@ -358,7 +392,9 @@ class SimulatedPVOG(JsonApi):
         ``fault`` is "status" (with ``status`` and, if given, a ``Retry-After`` header),
         "malformed", "truncated", "maintenance", "empty", "drop:<field>" or "omit:<id>"
         (the list item with that id left out of a listing or online-services page, the
-        totals lowered to match); ``times`` limits how often it fires (None = always).
+        totals lowered to match; the rows of that Leistung left out of the CSV listing,
+        where "drop:<column>" drops a column); ``times`` limits how often it fires (None =
+        always).
         The first injected fault that matches wins.
         """
         _check_fault_kind(fault)

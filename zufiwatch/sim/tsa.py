@@ -54,8 +54,8 @@ from ._http import (
     phrase,
 )
 from ._links import link_title
-from ._offices import EMAIL, FAX, PHONE, ROLE_ZUSTAENDIG
-from .dataset import Directory
+from ._offices import EMAIL, FAX, PHONE, ROLE_ZUSTAENDIG, opening_hours
+from .dataset import Directory, titles_for
 from .scenario import Scenario
 
 __all__ = [
@@ -91,7 +91,7 @@ _COMPETENCE = re.compile(r"^/ouCompetence/(\d+)$")
 _PST = re.compile(r"^/pst/(\d+)$")
 _LIST_ROUTES = frozenset({"ou_find", "competence", "os"})
 
-# PVOG communication code -> TSA type and title.
+# PVOG communication name -> TSA type and title.
 _COMMUNICATIONS = {
     PHONE: ("phone", "Telefon"),
     FAX: ("fax", "Fax"),
@@ -208,7 +208,7 @@ def _office_ou(office: dict, area: dict) -> dict:
     """The /ou object of a PVOG office (``/v5/organisationunits/detail``)."""
     oeid = office["id"]
     title = office["title"]
-    hours = office.get("openingHours") or ""
+    hours = opening_hours(office)
     uris = [entry["uri"] for entry in office.get("internetAddresses", []) if entry.get("uri")]
     description = f"<p>{html.escape(title)} der Stadtverwaltung Jena.</p>"
     if uris:
@@ -232,7 +232,7 @@ def _office_ou(office: dict, area: dict) -> dict:
     ]
     communications = []
     for entry in location.get("communications", []):
-        kind, label = _COMMUNICATIONS.get(entry.get("code", ""), ("other", "Sonstiges"))
+        kind, label = _COMMUNICATIONS.get(entry.get("name", ""), ("other", "Sonstiges"))
         communications.append({"type": kind, "title": label, "value": entry.get("value", "")})
     return {
         "id": id_number(oeid),
@@ -327,7 +327,7 @@ def _convert(directory: Directory, area_id: str, previous: TsaData | None) -> Ts
         else:
             data.psts[number] = _pst(detail)
         data.pst_sources[number] = detail
-        for organisation in detail.get("organisations", []):
+        for organisation in titles_for(detail):
             if organisation.get("role", {}).get("code") == ROLE_ZUSTAENDIG["code"]:
                 competences.setdefault(id_number(organisation["id"]), set()).add(number)
         data.online[number] = [

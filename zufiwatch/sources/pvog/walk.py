@@ -1,57 +1,48 @@
-"""The PVOG Suchdienst REST API: Leistungen, Organisationseinheiten and Onlinedienste.
+"""Crawling the PVOG Suchdienst for one ARS: paging, concurrency, completeness, replay.
 
 Endpoints, as public clients of the live service call them (production base URL
 ``https://pvog.fitko.net/suchdienst/api``; optional header ``pvog-sud-api-client-id``)::
 
     GET /v7/servicedescriptions/{ars}?page=N&size=K      listing, a Spring page inside
                                                          "serviceDescriptions" (size >= 5)
-    GET /v6/servicedescriptions/{lbid}/detail?ars={ars}  one Leistung
+    GET /v5/servicedescriptions/csv?ars={ars}            the CSV listing (one request)
+    GET /v6/servicedescriptions/{lbid}/detail?ars={ars}&applyDynamicParams=true
+                                                         one Leistung
     GET /v2/organisationunits/titles?ars=&lbId=          offices of a Leistung (role 01 =
                                                          zuständige Stelle, 03 = Ansprechpunkt)
     GET /v5/organisationunits/detail?q={oeId}            one office
     GET /v1beta2/onlineservices?ars=[&nextPageToken=]    online services, token paging;
                                                          inherited Land/Bund ones included
 
-The endpoint paths, the header, the paging and the field names are seen in public client
-code; the exact response shapes are reconstructed from those field names and may differ in
-detail. So the parsers accept unknown fields, missing optional fields and any order, and are
-strict only about what the conclusions rest on: ids, names, the listing's counts. Names are
-often empty in the listing; the detail is the source of the name. Detail modules may be
-``"placeholder": true`` without text. Whether listing items carry ``lastUpdate`` is not
-known.
-
-The ``parse_*`` functions are pure: one stored payload (already decoded JSON) in,
-normalised records out. A missing required field raises :class:`MissingField` naming the
-endpoint and the field.
+Details and offices are fetched in parallel (in order, a bounded window ahead); every
+answer is archived, so an earlier crawl can be replayed through the same parsers. The paged
+listing is what is crawled; the CSV listing is read once per crawl as a cross-check: a
+Leistung in one and not the other, or a CSV that cannot be read, makes the crawl partial
+for Leistungen (nothing concluded removed), never failed. An archived crawl without a CSV
+answer (made by ``pvog-1``) is replayed without the cross-check.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
-from ..config import SourceSettings
-from ..errors import (
+from ...config import SourceSettings
+from ...errors import (
     ArchiveError,
     FetchError,
     HTTPStatusError,
-    MissingField,
     PayloadError,
     ZufiwatchError,
 )
-from ..fetch import Response
-from ..model import Record, record_key, split_key
-from ..normalize import html_to_text, html_to_texts, link, sorted_by
-from ._payload import json_object as _object
-from ._payload import optional_list as _optional_list
-from ._payload import text as _text
-from ._payload import unique_links as _unique_links
-from .base import (
+from ...fetch import Response
+from ...model import Record, record_key, split_key
+from ..base import (
     Confirmed,
     CrawlContext,
     CrawlItem,
@@ -65,264 +56,29 @@ from .base import (
     Vouched,
     decode_json,
 )
+from .csvlisting import compare_listings, parse_csv_listing
+from .parse import (
+    PARSER_VERSION,
+    leistung_office_ids,
+    parse_listing,
+    parse_office,
+    parse_onlineservices,
+)
+from .shapes import EP_CSV, EP_DETAIL, EP_LISTING, EP_OFFICE, EP_ONLINE, EP_TITLES
 
-__all__ = [
-    "PARSER_VERSION",
-    "ListingPage",
-    "OnlineServicePage",
-    "PvogSource",
-    "parse_leistung",
-    "parse_listing",
-    "parse_office",
-    "parse_onlineservices",
-]
+__all__ = ["PvogSource", "ordered_map"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: Bump whenever parsing or normalising changes what records contain.
-PARSER_VERSION = "pvog-1"
 
-EP_LISTING = "/v7/servicedescriptions"
-EP_DETAIL = "/v6/servicedescriptions/detail"
-EP_TITLES = "/v2/organisationunits/titles"
-EP_OFFICE = "/v5/organisationunits/detail"
-EP_ONLINE = "/v1beta2/onlineservices"
-
-#: Text-module codes whose content becomes a field of its own instead of ``texte``.
-CODE_FREIGABE = "93"
-CODE_URSPRUNGSPORTAL = "94"
-
-
-# -- pure parsing --------------------------------------------------------------------------
-
-
-def _require(obj: Any, name: str, endpoint: str, kind: type | tuple[type, ...],
-             expected: str) -> Any:
-    if not isinstance(obj, dict):
-        raise MissingField(endpoint, name, "inside a JSON object")
-    value = obj.get(name)
-    if value is None or not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise MissingField(endpoint, name, expected)
-    return value
-
-
-@dataclass(frozen=True)
-class ListingPage:
-    ids: tuple[str, ...]
-    total_elements: int
-    total_pages: int
-    number: int
-    last: bool
-    last_update: dict[str, str]
-
-
-def parse_listing(payload: Any) -> ListingPage:
-    """One page of ``/v7/servicedescriptions/{ars}``."""
-    endpoint = EP_LISTING
-    page = _require(_object(payload, endpoint), "serviceDescriptions", endpoint, dict,
-                    "an object with the page")
-    content = _require(page, "content", endpoint, list, "a list")
-    total = _require(page, "totalElements", endpoint, int, "an integer")
-    ids = []
-    stamps = {}
-    for item in content:
-        item_id = _require(item, "id", f"{endpoint} content[]", str, "a string")
-        ids.append(item_id)
-        if isinstance(item.get("lastUpdate"), str):
-            stamps[item_id] = item["lastUpdate"]
-    total_pages = page.get("totalPages")
-    number = page.get("number")
-    return ListingPage(
-        ids=tuple(ids),
-        total_elements=total,
-        total_pages=total_pages if isinstance(total_pages, int) else 0,
-        number=number if isinstance(number, int) else 0,
-        last=bool(page.get("last", not content)),
-        last_update=stamps,
-    )
-
-
-def parse_leistung(detail: Any, titles: Any = None) -> Record:
-    """A Leistung from its ``/v6`` detail and, when fetched, its ``/v2`` office titles."""
-    endpoint = EP_DETAIL
-    detail = _object(detail, endpoint)
-    lb_id = _require(detail, "id", endpoint, str, "a string")
-    name = _require(detail, "name", endpoint, str, "a string")
-    texte: dict[str, Any] = {}
-    freigabe: dict[str, str] = {}
-    ursprung = [link(p.get("uri"), p.get("title")) for p in
-                _optional_list(detail, "sourcePortals", endpoint) if isinstance(p, dict)]
-    modules = _optional_list(detail, "details", endpoint)
-    converted = html_to_texts(_snippets(modules, endpoint))
-    for module in modules:
-        code = str(_require(module, "code", f"{endpoint} details[]", (str, int), "a code"))
-        if module.get("placeholder") is True and not module.get("text"):
-            continue
-        if code == CODE_FREIGABE:
-            freigabe = {"stelle": converted[_html(module.get("text"))][0],
-                        "datum": _text(module.get("date"))}
-            continue
-        if code == CODE_URSPRUNGSPORTAL:
-            ursprung += [link(x.get("uri"), x.get("title"))
-                         for x in _optional_list(module, "links", endpoint) if isinstance(x, dict)]
-            continue
-        slot = code
-        suffix = 2
-        while slot in texte:
-            slot = f"{code}#{suffix}"
-            suffix += 1
-        texte[slot] = _text_module(module, endpoint, converted)
-    offices = _organisations(_optional_list(detail, "organisations", endpoint), endpoint)
-    if titles is not None:
-        if not isinstance(titles, list):
-            raise PayloadError(f"{EP_TITLES}: expected a JSON list", endpoint=EP_TITLES)
-        offices |= _organisations(titles, EP_TITLES)
-    content = {
-        "name": _text(name),
-        "leika": sorted({str(k) for k in _optional_list(detail, "leikakeys", endpoint)}),
-        "ars": sorted({str(a) for a in _optional_list(detail, "ars", endpoint)}),
-        "texte": texte,
-        "fachliche_freigabe": freigabe,
-        "onlinedienste": sorted_by(_unique_links(
-            link(x.get("uri"), x.get("title"))
-            for x in _optional_list(detail, "onlineServiceLinks", endpoint)
-            if isinstance(x, dict) and x.get("uri")), "url", "titel"),
-        "zustaendigkeiten": sorted_by(list(offices.values()), "rolle", "id"),
-        "ursprungsportal": sorted_by(_unique_links(x for x in ursprung if x["url"]),
-                                     "url", "titel"),
-    }
-    volatile = {k: detail[k] for k in ("lastUpdate", "externalLastUpdate") if k in detail}
-    return Record("leistung", lb_id, content, volatile)
-
-
-def _html(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _snippets(modules: list[Any], endpoint: str) -> list[str]:
-    """Every HTML text of the modules and their sub-details, to convert in one go."""
-    snippets = []
-    for module in modules:
-        if isinstance(module, dict):
-            snippets.append(_html(module.get("text")))
-            snippets += [_html(d.get("text")) for d in _optional_list(module, "details", endpoint)
-                         if isinstance(d, dict)]
-    return snippets
-
-
-def _text_module(module: dict[str, Any], endpoint: str,
-                 converted: dict[str, tuple[str, list[dict[str, str]]]]) -> dict[str, Any]:
-    text, found = converted[_html(module.get("text"))]
-    links = list(found)
-    links += [link(x.get("uri"), x.get("title"))
-              for x in _optional_list(module, "links", endpoint) if isinstance(x, dict)]
-    value: dict[str, Any] = {"titel": _text(module.get("title")), "text": text}
-    if links:
-        value["links"] = sorted_by(_unique_links(links), "url", "titel")
-    sub = [{"titel": _text(d.get("title")), "text": converted[_html(d.get("text"))][0]}
-           for d in _optional_list(module, "details", endpoint) if isinstance(d, dict)]
-    if sub:
-        value["details"] = sorted_by(sub, "titel", "text")
-    if module.get("date"):
-        value["datum"] = _text(module.get("date"))
-    return value
-
-
-def leistung_office_ids(detail: Any, titles: Any) -> set[str]:
-    """The ids of the offices a Leistung names, without parsing its texts."""
-    found = set()
-    for items in (detail.get("organisations") if isinstance(detail, dict) else None, titles):
-        if isinstance(items, list):
-            found.update(i["id"] for i in items if isinstance(i, dict)
-                         and isinstance(i.get("id"), str))
-    return found
-
-
-def _organisations(items: list[Any], endpoint: str) -> dict[tuple[str, str], dict[str, str]]:
-    offices = {}
-    for item in items:
-        oe_id = _require(item, "id", f"{endpoint} organisations[]", str, "a string")
-        role = item.get("role") if isinstance(item.get("role"), dict) else {}
-        value = {"id": oe_id, "name": _text(item.get("title")),
-                 "rolle": _text(role.get("code")), "rollenname": _text(role.get("name"))}
-        offices[(value["rolle"], oe_id)] = value
-    return offices
-
-
-def parse_office(payload: Any) -> Record:
-    """One ``/v5/organisationunits/detail`` answer."""
-    endpoint = EP_OFFICE
-    office = _object(payload, endpoint)
-    oe_id = _require(office, "id", endpoint, str, "a string")
-    title = _require(office, "title", endpoint, str, "a string")
-    location = office.get("location") if isinstance(office.get("location"), dict) else {}
-    addresses = [
-        {"typ": _text(a.get("type")), "strasse": _text(a.get("street")),
-         "hausnummer": _text(a.get("houseNumber")), "plz": _text(a.get("zip")),
-         "ort": _text(a.get("city"))}
-        for a in _optional_list(location, "addresses", endpoint) if isinstance(a, dict)
-    ]
-    communications = [
-        {"kanal": _text(c.get("code")), "wert": _text(c.get("value"))}
-        for c in _optional_list(location, "communications", endpoint) if isinstance(c, dict)
-    ]
-    hours = office.get("openingHours")
-    content = {
-        "name": _text(title),
-        "anschriften": sorted_by(addresses, "typ", "strasse", "hausnummer", "plz", "ort"),
-        "kommunikation": sorted_by(communications, "kanal", "wert"),
-        "internetadressen": sorted({link(a.get("uri"))["url"] for a in
-                                    _optional_list(office, "internetAddresses", endpoint)
-                                    if isinstance(a, dict) and a.get("uri")}),
-        "oeffnungszeiten": html_to_text(hours)[0] if isinstance(hours, str) else "",
-    }
-    volatile = {k: office[k] for k in ("lastUpdate",) if k in office}
-    return Record("organisationseinheit", oe_id, content, volatile)
-
-
-@dataclass(frozen=True)
-class OnlineServicePage:
-    records: tuple[Record, ...]
-    next_token: str | None
-    total_hits: int | None
-    received: int
-
-
-def parse_onlineservices(payload: Any, ars: str) -> OnlineServicePage:
-    """One page of ``/v1beta2/onlineservices``; inherited services are marked ``geerbt``."""
-    endpoint = EP_ONLINE
-    page = _object(payload, endpoint)
-    items = _require(page, "onlineservices", endpoint, list, "a list")
-    records = []
-    for item in items:
-        od_id = _require(item, "id", f"{endpoint} onlineservices[]", str, "a string")
-        descriptions = [
-            {"id": _require(d, "id", f"{endpoint} serviceDescriptions[]", str, "a string"),
-             "ars": sorted({str(a) for a in _optional_list(d, "ars", endpoint)})}
-            for d in _optional_list(item, "serviceDescriptions", endpoint)
-        ]
-        local = any(ars in d["ars"] for d in descriptions)
-        content = {
-            "name": _text(item.get("name")),
-            "links": sorted_by(_unique_links(
-                link(x.get("uri"), x.get("title")) for x in
-                _optional_list(item, "links", endpoint) if isinstance(x, dict) and x.get("uri")),
-                "url", "titel"),
-            "leistungen": sorted_by(descriptions, "id"),
-            "geerbt": not local,
-        }
-        records.append(Record("onlinedienst", od_id, content, {}))
-    token = page.get("nextPageToken")
-    total = page.get("totalHits")
-    return OnlineServicePage(
-        records=tuple(records),
-        next_token=token if isinstance(token, str) and token else None,
-        total_hits=total if isinstance(total, int) and not isinstance(total, bool) else None,
-        received=len(items),
-    )
+def _parse_leistung(detail: Any, titles: Any) -> Record:
+    """The package's ``parse_leistung``, looked up when called: a parser replaced on the
+    package (an upgrade, a test counting calls) is the one the crawl uses."""
+    parser: Callable[[Any, Any], Record] = sys.modules[__package__].parse_leistung
+    return parser(detail, titles)
 
 
 # -- the crawl -----------------------------------------------------------------------------
@@ -392,6 +148,7 @@ class PvogSource(Source):
         except ZufiwatchError as exc:
             yield Fatal(f"listing of Leistungen failed: {exc}")
             return
+        yield from self._crosscheck(ctx, payloads, ids)
         office_ids: set[str] = set()
         listed = len(ids)
         if ctx.incremental:
@@ -403,8 +160,8 @@ class PvogSource(Source):
                              "changed Leistungen were read")
         yield from self._onlineservices(ctx, payloads)
 
-    def _unchanged_per_listing(self, ctx: CrawlContext, ids: list[str],
-                               stamps: dict[str, str]) -> Iterator[CrawlItem]:
+    def _unchanged_per_listing(self, ctx: CrawlContext, ids: list[str], stamps: dict[str, str]
+                               ) -> Generator[CrawlItem, None, list[str]]:
         """Vouch for Leistungen whose listing ``lastUpdate`` equals the stored one; return
         the ids that must be fetched."""
         fetch = []
@@ -417,7 +174,8 @@ class PvogSource(Source):
                 fetch.append(lb_id)
         return fetch
 
-    def _listing(self, ctx: CrawlContext, payloads: _Payloads) -> Iterator[CrawlItem]:
+    def _listing(self, ctx: CrawlContext, payloads: _Payloads
+                 ) -> Generator[CrawlItem, None, tuple[list[str], dict[str, str]]]:
         ids: list[str] = []
         stamps: dict[str, str] = {}
         page_number = 0
@@ -425,7 +183,9 @@ class PvogSource(Source):
         while True:
             response = payloads.listing_page(page_number, self.settings.page_size)
             with ctx.timed("parse"):
-                page = parse_listing(decode_json(response, EP_LISTING))
+                payload = decode_json(response, EP_LISTING)
+                # drift: check here (EP_LISTING)
+                page = parse_listing(payload)
             total = page.total_elements if total is None else total
             ids.extend(page.ids)
             stamps.update(page.last_update)
@@ -441,6 +201,25 @@ class PvogSource(Source):
                                endpoint=EP_LISTING)
         return unique, stamps
 
+    def _crosscheck(self, ctx: CrawlContext, payloads: _Payloads,
+                    ids: list[str]) -> Iterator[CrawlItem]:
+        """The CSV listing against the paged one: Leistungen in one and not the other, or
+        a CSV that cannot be read, make Leistungen incomplete (nothing concluded removed)."""
+        try:
+            response = payloads.csv_listing()
+            if response is None:  # an archived crawl from before the CSV was read
+                return
+            with ctx.timed("parse"):
+                listing = parse_csv_listing(response.body)
+        except ZufiwatchError as exc:
+            yield Incomplete("leistung", f"CSV listing {EP_CSV} not read, no cross-check: "
+                                         f"{exc}")
+            return
+        # drift: check here (EP_CSV: the header, as dict.fromkeys(listing.columns))
+        reason = compare_listings(ids, listing.leistung_ids)
+        if reason:
+            yield Incomplete("leistung", reason)
+
     def _leistungen(self, ctx: CrawlContext, payloads: _Payloads, ids: list[str],
                     office_ids: set[str]) -> Iterator[CrawlItem]:
         """Detail and offices of every listed Leistung; collects the offices' ids."""
@@ -454,11 +233,12 @@ class PvogSource(Source):
                 with ctx.timed("parse"):
                     detail = decode_json(result[0], EP_DETAIL)
                     titles = decode_json(result[1], EP_TITLES)
+                    # drift: check here (EP_DETAIL: detail, EP_TITLES: each item of titles)
                     office_ids.update(leistung_office_ids(detail, titles))
                     if ctx.fingerprints.get(key) == fingerprint:
                         yield Confirmed(key, fingerprint)
                         continue
-                    record = parse_leistung(detail, titles)
+                    record = _parse_leistung(detail, titles)
             except PayloadError as exc:
                 yield Unobserved(key, str(exc))
                 continue
@@ -480,14 +260,17 @@ class PvogSource(Source):
                 yield Unobserved(key, str(result))
                 continue
             fingerprint = ctx.fingerprint(result.body)
-            if ctx.fingerprints.get(key) == fingerprint:
-                yield Confirmed(key, fingerprint)
-                continue
+            confirmed = ctx.fingerprints.get(key) == fingerprint
             try:
                 with ctx.timed("parse"):
-                    record = parse_office(decode_json(result, EP_OFFICE))
+                    payload = decode_json(result, EP_OFFICE)
+                    # drift: check here (EP_OFFICE)
+                    record = None if confirmed else parse_office(payload)
             except PayloadError as exc:
                 yield Unobserved(key, str(exc))
+                continue
+            if record is None:
+                yield Confirmed(key, fingerprint)
                 continue
             if record.source_id != oe_id:
                 yield Unobserved(key, f"{EP_OFFICE}: asked for {oe_id}, got {record.source_id}")
@@ -503,8 +286,9 @@ class PvogSource(Source):
             while True:
                 response = payloads.online_page(token)
                 with ctx.timed("parse"):
-                    page = parse_onlineservices(decode_json(response, EP_ONLINE),
-                                                self.settings.ars)
+                    payload = decode_json(response, EP_ONLINE)
+                    # drift: check here (EP_ONLINE)
+                    page = parse_onlineservices(payload, self.settings.ars)
                 total = page.total_hits if total is None else total
                 received += page.received
                 if page.records:
@@ -537,6 +321,9 @@ class _Payloads(Protocol):
 
     def online_page(self, token: str | None) -> Response: ...
 
+    def csv_listing(self) -> Response | None:
+        """The CSV listing; None where an archived crawl has none (made by pvog-1)."""
+
 
 class _Live:
     """Payloads fetched now, details in parallel (in order, a bounded window ahead)."""
@@ -551,10 +338,15 @@ class _Live:
         if settings.client_id:
             self.headers["pvog-sud-api-client-id"] = settings.client_id
 
-    def _get(self, path: str, endpoint: str, params: dict[str, str], key: str = "") -> Response:
+    def _get(self, path: str, endpoint: str, params: dict[str, str], key: str = "",
+             headers: dict[str, str] | None = None) -> Response:
         url = self.settings.base_url.rstrip("/") + path
         return self.ctx.fetch(url, endpoint=endpoint, key=key, params=params,
-                              headers=self.headers)
+                              headers=headers or self.headers)
+
+    def csv_listing(self) -> Response:
+        return self._get("/v5/servicedescriptions/csv", EP_CSV, {"ars": self.settings.ars},
+                         headers={**self.headers, "Accept": "text/csv, */*;q=0.5"})
 
     def listing_page(self, number: int, size: int) -> Response:
         return self._get(f"/v7/servicedescriptions/{quote(self.settings.ars)}", EP_LISTING,
@@ -562,7 +354,8 @@ class _Live:
 
     def get_detail(self, lb_id: str, endpoint: str = EP_DETAIL) -> Response:
         return self._get(f"/v6/servicedescriptions/{quote(lb_id)}/detail", endpoint,
-                         {"ars": self.settings.ars}, record_key("leistung", lb_id))
+                         {"ars": self.settings.ars, "applyDynamicParams": "true"},
+                         record_key("leistung", lb_id))
 
     def get_office(self, oe_id: str, endpoint: str = EP_OFFICE) -> Response:
         return self._get("/v5/organisationunits/detail", endpoint, {"q": oe_id},
@@ -648,3 +441,7 @@ class _Archived:
 
     def online_page(self, token: str | None) -> Response:
         return self._response(next(self.online_pages, None), "an online-services page")
+
+    def csv_listing(self) -> Response | None:
+        entries = self.by_endpoint.get(EP_CSV)
+        return self._response(entries[0], "the CSV listing") if entries else None
