@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import cast
 
 from . import ChurnScenario, Scenario, SimulatedPVOG, build_directory
 
@@ -35,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="listing items carry lastUpdate (enables incremental crawls)")
     args = parser.parse_args(argv)
     base = build_directory(args.size)
-    # SimulatedPVOG annotates only Scenario; ChurnScenario has the same interface it uses
-    # (effective_day, directory_for), see its docstring.
-    scenario = cast(Scenario, ChurnScenario(base, args.churn)) if args.churn else Scenario(base)
+    scenario = ChurnScenario(base, args.churn) if args.churn else Scenario(base)
     with SimulatedPVOG(scenario, port=args.port,
                        listing_last_update=args.listing_stamps) as server:
         print(server.base_url, flush=True)

@@ -64,7 +64,7 @@ from .parse import (
     parse_office,
     parse_onlineservices,
 )
-from .shapes import EP_CSV, EP_DETAIL, EP_LISTING, EP_OFFICE, EP_ONLINE, EP_TITLES
+from .shapes import EP_CSV, EP_DETAIL, EP_LISTING, EP_OFFICE, EP_ONLINE, EP_TITLES, SHAPES
 
 __all__ = ["PvogSource", "ordered_map"]
 
@@ -184,7 +184,7 @@ class PvogSource(Source):
             response = payloads.listing_page(page_number, self.settings.page_size)
             with ctx.timed("parse"):
                 payload = decode_json(response, EP_LISTING)
-                # drift: check here (EP_LISTING)
+                ctx.shapes.check(EP_LISTING, payload, SHAPES[EP_LISTING])
                 page = parse_listing(payload)
             total = page.total_elements if total is None else total
             ids.extend(page.ids)
@@ -215,7 +215,7 @@ class PvogSource(Source):
             yield Incomplete("leistung", f"CSV listing {EP_CSV} not read, no cross-check: "
                                          f"{exc}")
             return
-        # drift: check here (EP_CSV: the header, as dict.fromkeys(listing.columns))
+        ctx.shapes.check(EP_CSV, dict.fromkeys(listing.columns), SHAPES[EP_CSV])
         reason = compare_listings(ids, listing.leistung_ids)
         if reason:
             yield Incomplete("leistung", reason)
@@ -233,13 +233,15 @@ class PvogSource(Source):
                 with ctx.timed("parse"):
                     detail = decode_json(result[0], EP_DETAIL)
                     titles = decode_json(result[1], EP_TITLES)
-                    # drift: check here (EP_DETAIL: detail, EP_TITLES: each item of titles)
+                    ctx.shapes.check(EP_DETAIL, detail, SHAPES[EP_DETAIL])
+                    ctx.shapes.check(EP_TITLES, titles, SHAPES[EP_TITLES])
                     office_ids.update(leistung_office_ids(detail, titles))
                     if ctx.fingerprints.get(key) == fingerprint:
                         yield Confirmed(key, fingerprint)
                         continue
                     record = _parse_leistung(detail, titles)
             except PayloadError as exc:
+                ctx.shapes.missing(exc)
                 yield Unobserved(key, str(exc))
                 continue
             if record.source_id != lb_id:
@@ -264,9 +266,10 @@ class PvogSource(Source):
             try:
                 with ctx.timed("parse"):
                     payload = decode_json(result, EP_OFFICE)
-                    # drift: check here (EP_OFFICE)
+                    ctx.shapes.check(EP_OFFICE, payload, SHAPES[EP_OFFICE])
                     record = None if confirmed else parse_office(payload)
             except PayloadError as exc:
+                ctx.shapes.missing(exc)
                 yield Unobserved(key, str(exc))
                 continue
             if record is None:
@@ -287,7 +290,7 @@ class PvogSource(Source):
                 response = payloads.online_page(token)
                 with ctx.timed("parse"):
                     payload = decode_json(response, EP_ONLINE)
-                    # drift: check here (EP_ONLINE)
+                    ctx.shapes.check(EP_ONLINE, payload, SHAPES[EP_ONLINE])
                     page = parse_onlineservices(payload, self.settings.ars)
                 total = page.total_hits if total is None else total
                 received += page.received
