@@ -3,8 +3,19 @@ every answer makes the crawl partial (sources/drift.py and its wiring in the run
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import Crawler
+from zufiwatch.cli import cli
+from zufiwatch.config import load_settings
 from zufiwatch.errors import MissingField, PayloadError
+from zufiwatch.health import OK, WARNING, evaluate
 from zufiwatch.sources.drift import MAX_PATHS, ShapeLog, format_drift, unknown_keys
+from zufiwatch.sources.pvog.shapes import EP_DETAIL, SHAPES
 
 MODULE = {"code": None, "text": None, "links": {"uri": None, "title": None}}
 MODULE["details"] = MODULE  # recursive, as the PVOG's sub-modules
@@ -82,3 +93,50 @@ def test_a_needed_field_missing_in_some_answers_only_is_not_drift() -> None:
     single.check("/v5/office", {}, DETAIL)
     single.missing(MissingField("/v5/office", "title"))
     assert single.missing_everywhere() == []  # one bad answer is one bad entry
+
+
+# -- end to end: the simulated PVOG, the runner, `crawls` and `health` ---------------------
+
+
+def test_a_key_the_parser_does_not_know_is_counted_and_shown_by_crawls_and_health(
+        crawler: Crawler, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    crawler.day(0)
+    # The day a new API version arrives: answers carry a key this parser has not seen.
+    # (Simulated by forgetting a key the simulator serves: "synonyms" of the detail.)
+    known = {k: v for k, v in SHAPES[EP_DETAIL].items() if k != "synonyms"}
+    monkeypatch.setitem(SHAPES, EP_DETAIL, known)
+    result = crawler.day(1)
+    assert result.outcome == "complete"  # an unknown key is news, not a failure
+    leistungen = len(crawler.pvog.scenario.directory_for(1).leistungen)
+    shapes = json.loads(crawler.history.crawl(result.crawl_id)["shapes"])
+    assert shapes == {EP_DETAIL: {"answers": leistungen, "unknown": {"synonyms": leistungen}}}
+
+    config = crawler.write_config(tmp_path / "zufiwatch.toml")
+    listing = CliRunner().invoke(cli, ["--config", str(config), "crawls", "--limit", "2"])
+    assert listing.exit_code == 0, listing.output
+    line = next(row for row in listing.output.splitlines()
+                if row.split()[:1] == [str(result.crawl_id)])
+    assert f"synonyms ({leistungen} of {leistungen})" in line
+    report = evaluate(load_settings(config), crawler.history, crawler.clock())
+    assert report.state == WARNING
+    assert (f"pvog-test: 1 unknown key in the answers ({EP_DETAIL}: synonyms "
+            f"({leistungen} of {leistungen}))") in report.line
+    assert "'unknown_keys_pvog-test'=1;0;;0" in report.line
+
+    monkeypatch.setitem(SHAPES, EP_DETAIL, {**known, "synonyms": None})  # parser upgraded
+    crawler.day(1)
+    assert evaluate(load_settings(config), crawler.history, crawler.clock()).state == OK
+
+
+def test_a_needed_field_missing_in_every_answer_makes_the_crawl_partial_naming_it(
+        crawler: Crawler) -> None:
+    crawler.day(0)
+    crawler.pvog.inject("/detail", "drop:name")
+    result = crawler.day(1)
+    assert result.outcome == "partial"
+    leistungen = len(crawler.pvog.scenario.directory_for(1).leistungen)
+    assert (f"required field 'name' missing in all {leistungen} answers of {EP_DETAIL}"
+            in result.reason)
+    assert result.changes == []
+    states = {row["status"] for row in crawler.history.db.query("SELECT status FROM records")}
+    assert states == {"present"}  # nothing concluded missing or removed
