@@ -64,21 +64,26 @@ def _charge(charge: dict[str, Any]) -> dict[str, Any]:
 def format_charge(amount: Any, lower: Any = None, upper: Any = None,
                   currency: str = DEFAULT_CURRENCY) -> str:
     """A fee in German form: "12,00 EUR", "20,00–80,00 EUR", "ab 20,00 EUR",
-    "bis 80,00 EUR" ("" when it names no amount)."""
+    "bis 80,00 EUR" ("" when it names no amount). An amount that is no number is kept as
+    text, without the currency."""
     fixed, low, high = _money(amount), _money(lower), _money(upper)
     if fixed:
-        return f"{fixed} {currency}"
-    if low and high:
-        return f"{low} {currency}" if low == high else f"{low}{EN_DASH}{high} {currency}"
-    if low:
-        return f"ab {low} {currency}"
-    if high:
-        return f"bis {high} {currency}"
-    return ""
+        text = fixed
+    elif low and high:
+        text = low if low == high else f"{low}{EN_DASH}{high}"
+    elif low:
+        text = f"ab {low}"
+    elif high:
+        text = f"bis {high}"
+    else:
+        return ""
+    numeric = all(_NUMBER.match(part) for part in (fixed, low, high) if part)
+    return f"{text} {currency}" if numeric else text
 
 
 _GERMAN_NUMBER = re.compile(r"^-?\d{1,3}(\.\d{3})*(,\d+)?$|^-?\d+(,\d+)?$")
 _PLAIN_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_NUMBER = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d\d$")  # what _money makes of a number
 
 
 def _money(value: Any) -> str:

@@ -19,7 +19,7 @@ from ...errors import ZufiwatchError
 from .parse import Page, item_identity
 from .payloads import RejectedKey
 
-__all__ = ["MAX_PAGES_WITHOUT_TOTAL", "PAGE_MARGIN", "Listed", "ordered_map", "read_pages"]
+__all__ = ["MAX_PAGES", "PAGE_MARGIN", "Listed", "ordered_map", "read_pages"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -28,8 +28,9 @@ R = TypeVar("R")
 #: shorten later pages to half the first one's length; beyond that the listing does not
 #: end and is called incomplete).
 PAGE_MARGIN = 2
-#: Pages read of a listing that announces no ``totalCount`` before it is called endless.
-MAX_PAGES_WITHOUT_TOTAL = 1000
+#: Pages read of any one listing before it is called endless, whatever its
+#: ``totalCount`` says (25,000 results at 25 a page: more than any office holds).
+MAX_PAGES = 1000
 
 
 @dataclass
@@ -51,16 +52,17 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str)
     Reads on while the results read are fewer than ``totalCount`` and the last page
     brought some. Stops with a problem at the first overlap (a result seen again), at a
     ``totalCount`` that changes, at a failed page after the first, and after
-    ``2 * ceil(totalCount / first page's length) + PAGE_MARGIN`` pages. Each page either
-    stops the loop or brings a new result, so a server sending full pages for ever ends
-    it too. An error on the first page is raised: nothing was read."""
+    ``2 * ceil(totalCount / first page's length) + PAGE_MARGIN`` pages (at most
+    :data:`MAX_PAGES`). Each page either stops the loop or brings a new result, and the
+    pages are bounded, so a server sending full pages for ever cannot keep it going.
+    An error on the first page is raised: nothing was read."""
     page, body = fetch(None)
     listed = Listed(bodies=[body])
     seen: set[str] = set()
     problem = _take(listed, seen, page.items, endpoint, 0)
     total = page.total
-    bound = MAX_PAGES_WITHOUT_TOTAL if total is None else \
-        2 * math.ceil(total / max(1, len(page.items))) + PAGE_MARGIN
+    bound = MAX_PAGES if total is None else \
+        min(MAX_PAGES, 2 * math.ceil(total / max(1, len(page.items))) + PAGE_MARGIN)
     pages = 1
     while not problem and page.items and (total is None or len(listed.items) < total):
         if pages >= bound:

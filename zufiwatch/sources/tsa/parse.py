@@ -382,7 +382,8 @@ def _block(block: dict[str, Any], endpoint: str) -> dict[str, Any]:
     by_area: dict[str, dict[str, Any]] = {}
     specialisations = [_specialisation(s, endpoint)
                        for s in _list(block, "specialisations", endpoint) if isinstance(s, dict)]
-    for spec in sorted(specialisations, key=canonical_json):
+    for spec in sorted(specialisations, key=lambda s: (s["gebiet_id"], s["text"],
+                                                        canonical_json(s))):
         known = by_area.get(spec["gebiet_id"])
         if known is None:
             by_area[spec["gebiet_id"]] = spec

@@ -15,7 +15,10 @@ Endpoints, as a public client walks all Leistungen of an authority (sources.md, 
 Paging (:func:`~.pages.read_pages`): by ``totalCount``, the first page without
 ``offset``. Pages that overlap (a result seen again), leave a gap or end early (fewer results than
 ``totalCount``), or a ``totalCount`` that changes while paging make that listing
-incomplete: the crawl is partial with the reason and concludes no removal.
+incomplete: the crawl is partial with the reason and concludes no removal. What hangs on
+an incomplete part is not read at all: when the offices or their competences are not all
+known, a Leistung might miss a responsible office, and an online service a Leistung, which
+would read as changes.
 
 The ZuFi listing carries no ``lastUpdated`` of Leistungen, so every crawl reads every
 Leistung; conditional requests (ETag) spare the bodies where the server allows, and
@@ -69,10 +72,6 @@ from .payloads import Archived, Live, Payloads, RejectedKey, load_api_key
 __all__ = ["TsaSource"]
 
 log = logging.getLogger(__name__)
-
-#: What hangs on the office tree: none of it may be concluded gone when the tree is cut.
-RESPONSIBLE_KINDS = ("organisationseinheit", "leistung", "onlinedienst")
-
 
 # -- the crawl -------------------------------------------------------------------------------
 
@@ -148,8 +147,10 @@ class TsaSource(Source):
                                 thread_name_prefix="tsa") as pool:
             try:
                 yield from self._tree(ctx, payloads, pool, root, walk)
-                yield from self._competences(payloads, pool, walk)
-                yield from self._leistungen(ctx, payloads, pool, walk)
+                if not walk.incomplete:
+                    yield from self._competences(payloads, pool, walk)
+                if not walk.incomplete:
+                    yield from self._leistungen(ctx, payloads, pool, walk)
             except RejectedKey as exc:
                 yield Fatal(str(exc))
 
@@ -244,8 +245,8 @@ class TsaSource(Source):
             level = following
         if walk.incomplete:
             reason = "office tree incomplete: " + "; ".join(walk.incomplete[:3])
-            for kind in RESPONSIBLE_KINDS:
-                yield Incomplete(kind, reason)
+            yield Incomplete("organisationseinheit", reason)
+            yield from _hanging_unread(reason)
 
     def _children(self, payloads: Payloads, parent: str) -> tuple[str, Listed | Exception]:
         try:
@@ -271,9 +272,8 @@ class TsaSource(Source):
             for pst_id in pst_ids:
                 walk.responsible.setdefault(pst_id, []).append((ou_id, walk.offices[ou_id]))
         if failed:
-            reason = "competences incomplete: " + "; ".join(failed[:3])
-            yield Incomplete("leistung", reason)
-            yield Incomplete("onlinedienst", reason)
+            walk.incomplete.extend(failed)
+            yield from _hanging_unread("competences incomplete: " + "; ".join(failed[:3]))
 
     def _competence(self, payloads: Payloads,
                     ou_id: str) -> tuple[str, tuple[list[str], str] | Exception]:
@@ -320,10 +320,13 @@ class TsaSource(Source):
             if isinstance(item, Unobserved):
                 services_complete = False
             yield item
-        if services:
-            yield Observed(tuple(service_records(services)))
         if not services_complete:
-            yield Incomplete("onlinedienst", "online services of unreadable Leistungen unknown")
+            # An unread Leistung may offer any of them: their lists of Leistungen are not
+            # known, and a partial list would read as a change.
+            yield Incomplete("onlinedienst", "online services not read: some of the "
+                             "Leistungen offering them could not be read")
+        elif services:
+            yield Observed(tuple(service_records(services)))
 
     def _one_leistung(self, ctx: CrawlContext, pst_id: str, response: Response, listed: Listed,
                       offices: list[tuple[str, str]],
@@ -364,6 +367,15 @@ class TsaSource(Source):
         except ZufiwatchError as exc:
             return pst_id, exc
         return pst_id, (pst, found)
+
+
+def _hanging_unread(reason: str) -> Iterator[CrawlItem]:
+    """Leistungen and online services are not read when the offices responsible for
+    them are not all known: any Leistung might lose an office that was not read, which
+    would read as a change. Nothing is concluded about them; the reason says why."""
+    why = f"not read, as the offices responsible are not all known: {reason}"
+    yield Incomplete("leistung", f"Leistungen {why}")
+    yield Incomplete("onlinedienst", f"online services {why}")
 
 
 def _bytes(value: Any) -> bytes:
