@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from ...normalize import html_to_text
+from ...normalize import html_to_text, html_to_texts
 from .._payload import text as _text
 
-__all__ = ["area", "html_text", "plain", "type_key", "type_name"]
+__all__ = ["area", "html_text", "plain", "prepared_html", "type_key", "type_name"]
+
+#: The HTML snippets of the answer being parsed, converted at once (see prepared_html).
+_PREPARED: ContextVar[dict[str, tuple[str, list[dict[str, Any]]]] | None] = ContextVar(
+    "tsa_prepared_html", default=None)
+
+
+@contextmanager
+def prepared_html(payload: Any) -> Iterator[None]:
+    """While parsing ``payload``, :func:`html_text` finds each of its strings converted
+    already: all of them parsed as one document (:func:`html_to_texts`, several times
+    faster than one parse each, and the same result)."""
+    token = _PREPARED.set(html_to_texts(list(_strings(payload))))
+    try:
+        yield
+    finally:
+        _PREPARED.reset(token)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if "<" in value or "&" in value:
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def html_text(value: Any) -> tuple[str, list[dict[str, Any]]]:
-    return html_to_text(value) if isinstance(value, str) else ("", [])
+    """Clean text and links of an HTML text (``("", [])`` for what is not a string)."""
+    if not isinstance(value, str):
+        return "", []
+    prepared = _PREPARED.get()
+    found = prepared.get(value) if prepared is not None else None
+    return found if found is not None else html_to_text(value)
 
 
 def plain(value: Any) -> str:

@@ -33,7 +33,7 @@ from .._payload import json_object as _object
 from .._payload import optional_list as _list
 from .._payload import text as _text
 from .._payload import unique_links as _unique
-from ._common import area, html_text, plain, type_key, type_name
+from ._common import area, html_text, plain, prepared_html, type_key, type_name
 from .charges import format_charge, parse_charges
 from .shapes import EP_COMPETENCE, EP_FIND, EP_OS, EP_OU, EP_PST, SHAPES, Shape
 
@@ -227,6 +227,11 @@ def service_records(services: dict[str, tuple[Service, set[str]]]) -> list[Recor
 def parse_ou(payload: Any, endpoint: str = EP_OU) -> Record:
     """One Organisationseinheit (``/ou/{id}``, or an object of ``/ou/find``)."""
     ou = _object(unwrap(payload), endpoint)
+    with prepared_html(ou):
+        return _parse_ou(ou, endpoint)
+
+
+def _parse_ou(ou: dict[str, Any], endpoint: str) -> Record:
     ou_id = _id(ou, endpoint)
     name = _name(ou, endpoint)
     addresses = [_address(a) for a in _list(ou, "addresses", endpoint) if isinstance(a, dict)]
@@ -300,6 +305,12 @@ def parse_pst(payload: Any, services: list[Service],
     """A Leistung from ``/pst/{id}``, its online services and the offices responsible
     for it (``(ouId, name)``, from the competences)."""
     pst = _object(payload, endpoint)
+    with prepared_html(pst):
+        return _parse_pst(pst, services, offices, endpoint)
+
+
+def _parse_pst(pst: dict[str, Any], services: list[Service], offices: list[tuple[str, str]],
+               endpoint: str) -> Record:
     pst_id = _id(pst, endpoint)
     name = _name(pst, endpoint)
     department = pst.get("department")
