@@ -125,8 +125,8 @@ def test_the_zufi_is_crawled_with_offices_leistungen_and_online_services(both: B
         "Hausanschrift", "Postanschrift"}
     assert {k["kanal"] for k in office["kommunikation"]} == {"Telefon", "Fax", "E-Mail"}
     fees = both.content("leistung:354614")["gebuehren"]  # Ehefähigkeitszeugnis, "50 / 100"
-    assert [(f["bezeichnung"], f["art"], f["betrag"]) for f in fees if f["art"] == "fest"] == [
-        ("Gebühr 1", "fest", "50,00 EUR"), ("Gebühr 2", "fest", "100,00 EUR")]
+    assert sorted(f["betrag"] for f in fees if f["art"] == "fest") == ["100,00 EUR",
+                                                                      "50,00 EUR"]
     # Every request carried the key and the language; the manifest holds no key.
     assert all(both.tsa.headers_of(i).get("Api_key", both.tsa.headers_of(i).get("api_key"))
                == API_KEY for i in range(both.tsa.request_count))

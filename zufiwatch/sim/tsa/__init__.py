@@ -17,8 +17,9 @@ Endpoints (under ``/rest/v4``; every request needs the header ``api_key``)::
 
 Search answers are ``{"count": <results on this page>, "totalCount": <all>, "results":
 [{"score", "object"}]}``. ``offset`` is the 0-based index of the first result and "must
-be > 0": the first page is asked for without it, ``offset=0`` is answered 400. A page holds
-at most ``page_cap`` results (a larger ``limit`` is capped silently; default 20).
+be > 0": the first page is asked for without it, ``offset=0`` is answered 400. ``limit``
+defaults to 20; a page holds at most ``page_cap`` results (default 100; a larger ``limit``
+is capped silently).
 
 Ids: a Leistung ``S1600001.LB.354790`` is pst 354790, an office ``S1600001.OE.20006`` is
 ou 20006. The offices hang below a made-up tree: the root :data:`ROOT_OU` ("Stadtverwaltung
