@@ -11,16 +11,25 @@ import pytest
 import requests
 
 from zufiwatch.sim import Directory, Scenario, SimulatedPVOG, build_directory
-from zufiwatch.sim import tsa as tsa_module
-from zufiwatch.sim._offices import opening_hours
-from zufiwatch.sim.dataset import titles_for
 from zufiwatch.sim.tsa import (
     AREA_ID,
+    DEFAULT_LIMIT,
     DEPARTMENTS,
+    MAX_LIMIT,
     ROOT_OU,
     SYNTHETIC_OS_BASE,
     SimulatedTSA,
     tsa_view,
+)
+from zufiwatch.sim.tsa import _pvog as pvog
+from zufiwatch.sim.tsa import server as tsa_server
+from zufiwatch.sources.tsa.shapes import (
+    ADDRESS_SHAPE,
+    CHARGE_SHAPE,
+    OU_SHAPE,
+    PST_SHAPE,
+    SERVICE_SHAPE,
+    TYPE_SHAPE,
 )
 
 API_KEY = "tsa-test-key-4711-secret"
@@ -32,6 +41,7 @@ BUERGERSERVICE = 20001
 JENA_THAVEL = "https://thavelp.thueringen.de/thavelp/go/a/1273?c=bc"
 GERA_THAVEL = "https://thavelp.thueringen.de/thavelp/go/a/5741?c=bc"
 UNAUTHORIZED = {"status": 401, "error": "Unauthorized", "message": "invalid or missing api_key"}
+EMPTY = {"count": 0, "totalCount": 0, "results": []}
 TIMEOUT = 5
 
 
@@ -72,25 +82,33 @@ def pvog_number(pvog_id: str) -> int:
     return int(pvog_id.rsplit(".", 1)[1])
 
 
+def objects(page: dict) -> list[dict]:
+    """The objects of a search answer, checking its seen shape on the way."""
+    assert set(page) == {"count", "totalCount", "results"}
+    assert page["count"] == len(page["results"])
+    assert all(set(result) == {"score", "object"} and isinstance(result["score"], float)
+               for result in page["results"])
+    return [result["object"] for result in page["results"]]
+
+
 def paged(
     http: requests.Session, tsa: SimulatedTSA, path: str, limit: int, **params: object
 ) -> tuple[int, list[dict]]:
-    """Every result of a paged list, and the count the pages announce."""
-    results: list[dict] = []
-    counts = set()
-    offset = 0
+    """Every object of a paged search (first page without offset), and its totalCount."""
+    found: list[dict] = []
+    totals = set()
     while True:
-        response = get(http, tsa, path, offset=offset, limit=limit, **params)
+        offset = {"offset": len(found)} if found else {}
+        response = get(http, tsa, path, limit=limit, **offset, **params)
         assert response.status_code == 200
         page = response.json()
-        counts.add(page["count"])
+        totals.add(page["totalCount"])
         assert len(page["results"]) <= limit
-        results += page["results"]
-        if not page["results"]:
+        found += objects(page)
+        if not page["results"] or len(found) >= page["totalCount"]:
             break
-        offset += len(page["results"])
-    assert len(counts) == 1, "count changed while paging"
-    return counts.pop(), results
+    assert len(totals) == 1, "totalCount changed while paging"
+    return totals.pop(), found
 
 
 def online_links(
@@ -99,8 +117,8 @@ def online_links(
     response = get(http, tsa, "/os/findByCompetence", pstId=pst_id, areaId=area)
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == len(body["results"])
-    return [entry["object"] for entry in body["results"]]
+    assert body["totalCount"] == body["count"]
+    return objects(body)
 
 
 def competent(http: requests.Session, tsa: SimulatedTSA, ou_id: int) -> list[int]:
@@ -114,6 +132,11 @@ def service_number(directory: Directory, uri: str) -> int | None:
         if any(link["uri"] == uri for link in service["links"]):
             return pvog_number(service["id"])
     return None
+
+
+def responsible(directory: Directory, lbid: str) -> list[str]:
+    """The PVOG ids of the offices with role 01 for a Leistung (from the titles)."""
+    return [o["id"] for o in directory.titles[lbid] if o["role"]["code"] == "01"]
 
 
 # authentication
@@ -184,32 +207,64 @@ def test_walking_the_tree_reaches_every_office_once(tsa, http):
     assert len(offices) == len(set(offices)) == len(directory.offices)
     # Departments carry no competences; each office sits below a deterministic department.
     for department in departments:
-        assert get(http, tsa, f"/ouCompetence/{department}").json() == {"count": 0, "results": []}
+        assert get(http, tsa, f"/ouCompetence/{department}").json() == EMPTY
     assert parents == {ou: tsa_view(directory).ous[ou]["parentId"] for ou in parents}
+
+
+def test_offices_and_leistungen_carry_every_seen_field(tsa, http):
+    """Field for field as sources.md names them (the parser's known keys)."""
+    data = tsa.data()
+    for ou in data.ous.values():
+        assert set(ou) == set(OU_SHAPE), ou["id"]
+        for address in ou["addresses"]:
+            assert set(address) == set(ADDRESS_SHAPE)
+            assert set(address["type"]) == set(TYPE_SHAPE)
+        for entry in ou["communications"]:
+            assert set(entry) == {"type", "title", "note", "value"}
+            assert set(entry["type"]) == set(TYPE_SHAPE)
+        assert all(set(method) == set(TYPE_SHAPE) for method in ou["paymentMethods"])
+    for pst in data.psts.values():
+        assert set(pst) == set(PST_SHAPE), pst["id"]
+        assert set(pst["trustLevel"]) == set(TYPE_SHAPE)
+        assert set(pst["department"]) == {"id", "name"}
+        for block in pst["textBlocks"]:
+            assert set(block) == {"type", "text", "externalLinks", "specialisations"}
+            assert set(block["type"]) == set(TYPE_SHAPE)
+            for spec in block["specialisations"]:
+                assert set(spec) == {"restrictedArea", "text", "externalLinks", "legalNorms"}
+        for charge in pst["charges"]:
+            assert set(charge) <= set(CHARGE_SHAPE)
+            assert ("amount" in charge) or charge["type"] == "VARIABLE" or charge["note"]
+    for entries in data.online.values():
+        for entry in entries:
+            assert set(entry["object"]) == set(SERVICE_SHAPE)
+    competence = get(http, tsa, f"/ouCompetence/{STANDESAMT}", limit=1).json()
+    assert set(objects(competence)[0]) == {"areas", "publicServiceTypes", "organisationalUnit"}
 
 
 def test_an_office_is_mapped_from_the_pvog_office(tsa, http):
     office = served(tsa).offices[f"S1600001.OE.{STANDESAMT}"]
     ou = get(http, tsa, f"/ou/{STANDESAMT}").json()
     assert ou["id"] == STANDESAMT
-    assert ou["name"] == office["title"] == "Standesamt Jena"
+    assert ou["name"] == pvog.office_title(office) == "Standesamt Jena"
     assert ou["parentId"] in {number for number, _ in DEPARTMENTS}
-    assert ou["openingHours"] == opening_hours(office)
+    assert ou["openingHours"] == pvog.office_hours(office) != ""
     assert ou["lastUpdated"] == office["lastUpdate"]
     assert ou["description"].startswith("<p>")
     assert isinstance(ou["appointmentRequired"], bool)
     assert ou["onlineAppointment"] is None or ou["onlineAppointment"]["link"].startswith("https://")
-    assert [(a["street"], a["houseNumber"], a["zipcode"], a["type"]) for a in ou["addresses"]] == [
-        (a["street"], a["houseNumber"], a["zip"], a["type"])
-        for a in office["location"]["addresses"]
-    ]
+    visitor, postal = ou["addresses"]
+    assert (visitor["type"]["name"], visitor["type"]["key"]) == ("Hausanschrift", "VISITOR")
+    assert (visitor["street"], visitor["houseNumber"], visitor["zipcode"]) == ("Markt", "1",
+                                                                              "07743")
+    assert isinstance(visitor["elevator"], bool) and visitor["accessibleInfo"]
+    assert (postal["type"]["key"], postal["street"], postal["mailbox"]) == ("POSTAL", "",
+                                                                           "100338")
     assert all(a["area"] == {"id": 351529, "name": "Jena"} for a in ou["addresses"])
-    values = {entry["name"]: entry["value"] for entry in office["location"]["communications"]}
-    assert ou["communications"] == [
-        {"type": "phone", "title": "Telefon", "value": values["Telefon"]},
-        {"type": "fax", "title": "Fax", "value": values["Fax"]},
-        {"type": "email", "title": "E-Mail", "value": values["E-Mail"]},
-    ]
+    assert [(c["type"]["name"], c["title"], c["value"]) for c in ou["communications"]] == [
+        (kind, kind, value) for kind, value in pvog.communications(office)]
+    assert [c["type"]["key"] for c in ou["communications"]] == ["TEL", "FAX", "EMAIL"]
+    assert ou["paymentMethods"] and all(m["key"] for m in ou["paymentMethods"])
 
 
 def test_unknown_ids_and_bad_parameters(tsa, http):
@@ -220,65 +275,121 @@ def test_unknown_ids_and_bad_parameters(tsa, http):
         assert body["status"] == 404
         assert body["error"] == "Not Found"
         assert body["message"]
-    assert get(http, tsa, "/ou/find", parentId=99).json() == {"count": 0, "results": []}
+    assert get(http, tsa, "/ou/find", parentId=99).json() == EMPTY
     assert get(http, tsa, "/ou/find").status_code == 400
-    for params in ({"offset": -1}, {"limit": 0}, {"limit": "many"}):
+    for params in ({"offset": -1}, {"limit": 0}, {"limit": "many"}, {"offset": "x"}):
         assert get(http, tsa, "/ou/find", parentId=ROOT_OU, **params).status_code == 400
     assert get(http, tsa, "/os/findByCompetence").status_code == 400
 
 
-def test_a_larger_limit_is_capped(tsa, http, monkeypatch):
+def test_offset_is_a_start_index_that_must_be_greater_than_zero(tsa, http):
+    """The first page is asked for without offset; offset=0 is refused (the
+    documentation: "Wert muss > 0 sein")."""
+    refused = get(http, tsa, "/ou/find", parentId=ROOT_OU, offset=0)
+    assert refused.status_code == 400
+    assert "muss > 0 sein" in refused.json()["message"]
+    assert get(http, tsa, f"/ouCompetence/{STANDESAMT}", offset=0).status_code == 400
+    first = objects(get(http, tsa, "/ou/find", parentId=ROOT_OU, limit=2).json())
+    second = objects(get(http, tsa, "/ou/find", parentId=ROOT_OU, offset=2, limit=2).json())
+    assert [o["id"] for o in first + second] == [number for number, _ in DEPARTMENTS]
+
+
+def test_a_larger_limit_is_capped_silently_at_the_page_cap(tsa, tsa_scenario, http):
     assert len(get(http, tsa, "/ou/find", parentId=ROOT_OU, limit=1000).json()["results"]) == 3
-    monkeypatch.setattr(tsa_module, "MAX_LIMIT", 2)
-    page = get(http, tsa, "/ou/find", parentId=ROOT_OU, limit=1000).json()
-    assert page["count"] == 3
-    assert [ou["id"] for ou in page["results"]] == [19001, 19002]
-    default = get(http, tsa, f"/ouCompetence/{BUERGERSERVICE}").json()
-    assert len(default["results"]) == 2
+    with SimulatedTSA(tsa_scenario, api_key=API_KEY, page_cap=2) as capped:
+        page = get(http, capped, "/ou/find", parentId=ROOT_OU, limit=1000).json()
+        assert (page["count"], page["totalCount"]) == (2, 3)
+        assert [ou["id"] for ou in objects(page)] == [19001, 19002]
+        rest = get(http, capped, "/ou/find", parentId=ROOT_OU, offset=2, limit=1000).json()
+        assert (rest["count"], rest["totalCount"]) == (1, 3)
+        default = get(http, capped, f"/ouCompetence/{BUERGERSERVICE}").json()
+        assert len(default["results"]) == 2
+    with pytest.raises(ValueError):
+        SimulatedTSA(tsa_scenario, page_cap=0)
 
 
 def test_default_paging_is_twenty_from_the_start(tsa, http, monkeypatch):
-    assert (tsa_module.DEFAULT_LIMIT, tsa_module.MAX_LIMIT) == (20, 100)
-    expected = sorted(
-        pvog_number(lbid) for lbid, detail in served(tsa).leistungen.items()
-        if any(pvog_number(o["id"]) == BUERGERSERVICE and o["role"]["code"] == "01"
-               for o in titles_for(detail))
-    )
-    assert len(expected) > 5
-    monkeypatch.setattr(tsa_module, "DEFAULT_LIMIT", 5)
+    assert (DEFAULT_LIMIT, MAX_LIMIT) == (20, 100)
+    expected = sorted(pvog_number(lbid) for lbid in served(tsa).leistungen
+                      if f"S1600001.OE.{BUERGERSERVICE}" in responsible(served(tsa), lbid))
+    assert 5 < len(expected) <= 20
     page = get(http, tsa, f"/ouCompetence/{BUERGERSERVICE}").json()
-    assert page["count"] == len(expected)
-    assert [entry["publicServiceTypes"][0]["id"] for entry in page["results"]] == expected[:5]
+    assert (page["count"], page["totalCount"]) == (len(expected), len(expected))
+    monkeypatch.setattr(tsa_server, "DEFAULT_LIMIT", 5)
+    page = get(http, tsa, f"/ouCompetence/{BUERGERSERVICE}").json()
+    assert (page["count"], page["totalCount"]) == (5, len(expected))
+    assert [entry["publicServiceTypes"][0]["id"] for entry in objects(page)] == expected[:5]
+
+
+def test_extra_offices_hang_below_the_root(tsa_scenario, http):
+    with SimulatedTSA(tsa_scenario, api_key=API_KEY, extra_offices=57, page_cap=25) as wide:
+        total, children = paged(http, wide, "/ou/find", 100, parentId=ROOT_OU)
+        assert total == len(children) == 60
+        assert [c["id"] for c in children][3:] == list(range(19101, 19158))
+        assert all(c["parentId"] == ROOT_OU and c["addresses"] for c in children)
+        assert get(http, wide, "/ouCompetence/19101").json() == EMPTY
+    with pytest.raises(ValueError):
+        SimulatedTSA(tsa_scenario, extra_offices=1000)
+
+
+# paging faults
+
+
+def test_paging_faults_overlap_gap_short_and_drift(tsa_scenario, http):
+    with SimulatedTSA(tsa_scenario, api_key=API_KEY, extra_offices=57, page_cap=25) as wide:
+        def ids(**params: object) -> tuple[int, list[int]]:
+            page = get(http, wide, "/ou/find", parentId=ROOT_OU, limit=100, **params).json()
+            return page["totalCount"], [ou["id"] for ou in objects(page)]
+
+        total, first = ids()
+        _, straight = ids(offset=25)
+        _, last = ids(offset=50)
+        wide.inject(f"parentId={ROOT_OU}", "overlap", times=1)
+        assert ids() == (total, first)  # the first page is never shifted
+        assert ids(offset=25) == (60, [first[-1], *straight[:24]])
+        assert ids(offset=25) == (60, straight)  # times=1
+        wide.inject(f"parentId={ROOT_OU}", "gap")
+        assert ids(offset=25) == (60, straight[1:] + last[:1])
+        assert ids(offset=50) == (60, last[1:])
+        wide.clear_faults()
+        wide.inject(f"parentId={ROOT_OU}", "short")
+        assert ids() == (61, first)
+        wide.clear_faults()
+        wide.inject(f"parentId={ROOT_OU}", "drift")
+        assert ids() == (60, first)
+        assert ids(offset=25) == (61, straight)
+        wide.clear_faults()
+        assert ids(offset=25) == (60, straight)
+        with pytest.raises(ValueError):
+            wide.inject("/ou/find", "overlap", times=0)
 
 
 # competences
 
 
-def test_competences_are_the_leistungen_whose_detail_names_the_office_zustaendig(tsa, http):
+def test_competences_are_the_leistungen_whose_titles_name_the_office_zustaendig(tsa, http):
     directory = served(tsa)
     covered = 0
     for oeid, office in directory.offices.items():
-        expected = sorted(
-            pvog_number(lbid) for lbid, detail in directory.leistungen.items()
-            if any(o["id"] == oeid and o["role"]["code"] == "01" for o in titles_for(detail))
-        )
+        expected = sorted(pvog_number(lbid) for lbid in directory.leistungen
+                          if oeid in responsible(directory, lbid))
         assert competent(http, tsa, pvog_number(oeid)) == expected, oeid
         covered += len(expected)
         if expected:
-            entry = get(http, tsa, f"/ouCompetence/{pvog_number(oeid)}", limit=1).json()
+            page = get(http, tsa, f"/ouCompetence/{pvog_number(oeid)}", limit=1).json()
             first = directory.leistungen[f"S1600001.LB.{expected[0]}"]
-            assert entry["results"] == [{
-                "publicServiceTypes": [{"id": expected[0], "name": first["name"]}],
+            assert page["totalCount"] == len(expected)
+            assert objects(page) == [{
                 "areas": [{"id": 351529, "name": "Jena"}],
-                "organisationalUnit": {"id": pvog_number(oeid), "name": office["title"]},
+                "publicServiceTypes": [{"id": expected[0], "name": first["name"]}],
+                "organisationalUnit": {"id": pvog_number(oeid),
+                                       "name": pvog.office_title(office)},
             }]
     assert covered == len(directory.leistungen)
     # A contact office (role "03") is not competent: some Leistungen have one.
-    contacts = [
-        (pvog_number(lbid), pvog_number(o["id"]))
-        for lbid, detail in directory.leistungen.items()
-        for o in titles_for(detail) if o["role"]["code"] == "03"
-    ]
+    contacts = [(pvog_number(lbid), pvog_number(o["id"]))
+                for lbid, titles in directory.titles.items()
+                for o in titles if o["role"]["code"] == "03"]
     assert contacts
     pst_id, contact = contacts[0]
     assert pst_id not in competent(http, tsa, contact)
@@ -286,8 +397,8 @@ def test_competences_are_the_leistungen_whose_detail_names_the_office_zustaendig
 
 def test_competences_of_another_area_are_empty(tsa, http):
     page = get(http, tsa, f"/ouCompetence/{STANDESAMT}", areaId="160530000000").json()
-    assert page == {"count": 0, "results": []}
-    assert get(http, tsa, f"/ouCompetence/{STANDESAMT}").json()["count"] > 0
+    assert page == EMPTY
+    assert get(http, tsa, f"/ouCompetence/{STANDESAMT}").json()["totalCount"] > 0
 
 
 # Leistungen
@@ -295,32 +406,56 @@ def test_competences_of_another_area_are_empty(tsa, http):
 
 def test_a_leistung_is_mapped_from_the_pvog_detail(tsa, http):
     detail = served(tsa).leistungen[f"S1600001.LB.{EHEFAEHIGKEITSZEUGNIS}"]
-    modules = {module["code"]: module for module in detail["details"]}
+    modules = {pvog.module_code(module): module for module in pvog.modules(detail)}
     pst = get(http, tsa, f"/pst/{EHEFAEHIGKEITSZEUGNIS}", areaId=AREA_ID).json()
     assert pst["id"] == EHEFAEHIGKEITSZEUGNIS
-    assert pst["type"] == "LEISTUNG"
+    assert pst["type"] in ("LO", "LOV", "LOVZ", "A")
     assert pst["name"] == detail["name"] == "Ehefähigkeitszeugnis ausstellen"
     assert pst["leikaKeys"] == detail["leikakeys"]
     assert pst["teaser"] == modules["24"]["text"]
     assert pst["lastUpdated"] == detail["lastUpdate"]
     assert [block["type"]["key"] for block in pst["textBlocks"]] == [
-        module["code"] for module in detail["details"] if module["code"] != "24"
-    ]
+        code for code, module in modules.items()
+        if code not in ("24", "93", "94", "95", "97", "STATUS", "STATUSKATALOG")
+        and pvog.module_text(module)]
     for block in pst["textBlocks"]:
         module = modules[block["type"]["key"]]
-        code = module["code"]
-        assert block["type"] == {"id": int(code) if code.isdigit() else code,
-                                 "name": module["title"],
-                                 "key": module["code"]}
+        assert block["type"] == {"id": int(pvog.module_code(module)),
+                                 "name": pvog.module_title(module), "description": "",
+                                 "key": pvog.module_code(module), "notPublic": False}
         assert block["text"] == module["text"]
         assert block["externalLinks"] == [
-            {"url": link["uri"], "name": link["title"]} for link in module.get("links", [])
-        ]
+            {"url": link["uri"], "name": link["title"], "note": ""}
+            for link in module.get("links", [])]
     assert any(block["externalLinks"] for block in pst["textBlocks"])
-    assert pst["charges"] == [
-        {"description": "Gebühr 1", "amount": "Gebühr: 50,00 EUR"},
-        {"description": "Gebühr 2", "amount": "Gebühr: 100,00 EUR"},
-    ]
+    fixed = [(c["name"], c["amount"], c["currency"], c["restrictedArea"]["name"])
+             for c in pst["charges"] if c["type"] == "FIX"]
+    lines = pvog.sub_modules(modules["98"])  # the real fees "50 / 100", one line each
+    assert fixed == [(pvog.module_title(line), amount, "EUR", "Jena")
+                     for line, amount in zip(lines, (50.0, 100.0), strict=True)]
+    assert [d["name"] for d in pst["documents"]] and all(
+        d["name"] in modules["08"]["text"] for d in pst["documents"])
+    assert pst["trustLevel"]["key"] in ("LOW", "SUBSTANTIAL", "HIGH")
+    assert pst["department"]["id"] in {number for number, _ in DEPARTMENTS}
+    assert isinstance(pst["writtenFormRequired"], bool)
+
+
+def test_the_directory_is_shared_texts_with_a_thin_local_layer(tsa):
+    """A deterministic share of the Leistungen carries a Jena specialisation; some
+    charges are VARIABLE (one-sided limits too)."""
+    psts = list(tsa.data().psts.values())
+    local = [p for p in psts if any(b["specialisations"] for b in p["textBlocks"])]
+    assert 0.2 < len(local) / len(psts) < 0.5
+    for pst in local:
+        (block,) = [b for b in pst["textBlocks"] if b["specialisations"]]
+        (spec,) = block["specialisations"]
+        assert spec["restrictedArea"] == {"id": 351529, "name": "Jena"}
+        assert spec["text"].startswith("<p>") and spec["text"] != block["text"]
+    assert tsa.data() is tsa.data()  # deterministic and cached
+    variable = [c for p in psts for c in p["charges"] if c["type"] == "VARIABLE"]
+    assert any("upperLimit" in c for c in variable)
+    assert any("upperLimit" not in c for c in variable)
+    assert all("amount" not in c and "lowerLimit" in c for c in variable)
 
 
 def test_a_leistung_of_another_area_or_unknown_is_not_found(tsa, http):
@@ -333,11 +468,12 @@ def test_a_leistung_of_another_area_or_unknown_is_not_found(tsa, http):
 
 def test_a_leistung_without_fees_has_no_charges(tsa, http):
     for lbid, detail in served(tsa).leistungen.items():
-        kosten = next(m for m in detail["details"] if m["code"] == "98")
-        if not kosten["details"]:
+        kosten = next((m for m in pvog.modules(detail) if pvog.module_code(m) == "98"), None)
+        if kosten is None or not pvog.sub_modules(kosten):
             pst = get(http, tsa, f"/pst/{pvog_number(lbid)}", areaId=AREA_ID).json()
             assert pst["charges"] == []
-            assert "98" in [block["type"]["key"] for block in pst["textBlocks"]]
+            keys = [block["type"]["key"] for block in pst["textBlocks"]]
+            assert ("98" in keys) == bool(kosten and pvog.module_text(kosten))
             return
     pytest.fail("no Leistung without fees")
 
@@ -349,22 +485,21 @@ def test_online_services_are_the_pvog_links_with_the_online_service_ids(tsa, htt
     directory = served(tsa)
     with_links = 0
     for lbid, detail in directory.leistungen.items():
-        objects = online_links(http, tsa, pvog_number(lbid))
-        assert [(o["link"], o["linkTitle"]) for o in objects] == [
-            (link["uri"], link["title"]) for link in detail["onlineServiceLinks"]
-        ]
-        for item in objects:
+        found = online_links(http, tsa, pvog_number(lbid))
+        assert [(o["link"], o["linkTitle"]) for o in found] == [
+            (uri, title) for uri, title, _level in pvog.online_links(detail)]
+        for item in found:
             assert item["id"] == service_number(directory, item["link"])
             assert item["name"]
-            assert item["trustLevel"] == "SUBSTANTIELL"
-        with_links += bool(objects)
+            assert item["trustLevel"]["key"] == "SUBSTANTIAL"
+        with_links += bool(found)
     assert with_links > 5
     result = get(http, tsa, "/os/findByCompetence", pstId=GEBURTSURKUNDE).json()["results"][0]
     assert result["score"] == 1.0
 
 
 def test_online_services_of_another_area_or_unknown_leistung_are_empty(tsa, http):
-    empty = {"count": 0, "results": []}
+    empty = EMPTY
     assert online_links(http, tsa, GEBURTSURKUNDE)
     assert get(http, tsa, "/os/findByCompetence", pstId=GEBURTSURKUNDE,
                areaId="1").json() == empty
@@ -465,6 +600,85 @@ def test_set_responsible_moves_a_competence_until_removed(tsa, http):
     tsa.clear_overrides()
 
 
+def test_edits_change_charges_specialisations_and_addresses_until_cleared(tsa, http):
+    before = get(http, tsa, f"/pst/{EHEFAEHIGKEITSZEUGNIS}").json()
+    office = get(http, tsa, f"/ou/{STANDESAMT}").json()
+    tsa.set_charge(EHEFAEHIGKEITSZEUGNIS, "Auslagen", lowerLimit=25.0, upperLimit=90.0)
+    tsa.set_specialisation(EHEFAEHIGKEITSZEUGNIS, "<p>In Jena nur mit Termin.</p>")
+    tsa.set_address(STANDESAMT, street="Löbdergraben", houseNumber="12")
+    pst = get(http, tsa, f"/pst/{EHEFAEHIGKEITSZEUGNIS}").json()
+    (auslagen,) = [c for c in pst["charges"] if c["name"] == "Auslagen"]
+    assert (auslagen["type"], auslagen["lowerLimit"], auslagen["upperLimit"]) == (
+        "VARIABLE", 25.0, 90.0)
+    (volltext,) = [b for b in pst["textBlocks"] if b["type"]["key"] == "06"]
+    assert [(s["restrictedArea"]["id"], s["text"]) for s in volltext["specialisations"]] == [
+        (351529, "<p>In Jena nur mit Termin.</p>")]
+    assert pst["lastUpdated"] > before["lastUpdated"]
+    moved = get(http, tsa, f"/ou/{STANDESAMT}").json()
+    assert (moved["addresses"][0]["street"], moved["addresses"][0]["houseNumber"]) == (
+        "Löbdergraben", "12")
+    assert moved["lastUpdated"] > office["lastUpdated"]
+    department = moved["parentId"]
+    _, children = paged(http, tsa, "/ou/find", 100, parentId=department)
+    assert next(c for c in children if c["id"] == STANDESAMT) == moved
+    # Any change, e.g. the order of the text blocks; what tsa_view holds stays as it was.
+    tsa.edit_pst(EHEFAEHIGKEITSZEUGNIS, lambda p: p["textBlocks"].reverse())
+    reversed_ = get(http, tsa, f"/pst/{EHEFAEHIGKEITSZEUGNIS}").json()
+    assert reversed_["textBlocks"] == pst["textBlocks"][::-1]
+    assert tsa.data().psts[EHEFAEHIGKEITSZEUGNIS] == before
+    with pytest.raises(KeyError):
+        tsa.set_charge(EHEFAEHIGKEITSZEUGNIS, "no such charge", amount=1.0)
+    with pytest.raises(KeyError):
+        tsa.edit_ou(99, lambda ou: None)
+    tsa.edit_pst(EHEFAEHIGKEITSZEUGNIS, None)
+    assert get(http, tsa, f"/pst/{EHEFAEHIGKEITSZEUGNIS}").json() == before
+    tsa.clear_overrides()
+    assert get(http, tsa, f"/ou/{STANDESAMT}").json() == office
+
+
+def seen_pvog_shapes(directory: Directory) -> Directory:
+    """``directory`` with the PVOG's seen shapes: opening hours as INFO_TIMES, channels by
+    name (no code), house numbers in the street, modules with ``@type``, ``filled``,
+    ``placeholder``, ``xZufiCategory`` and filler text, no ``organisations`` array.
+    (A directory in these shapes already stays as it is.)"""
+    seen = directory.copy()
+    names = {"01": "Telefon", "03": "Fax", "04": "E-Mail"}
+    for office in seen.offices.values():
+        if "openingHours" in office:
+            office["additionalInformation"] = [
+                {"type": "INFO_PARKING", "text": "<p>Parkhaus am Markt</p>"},
+                {"type": "INFO_TIMES", "text": office.pop("openingHours")}]
+        for entry in office["location"]["communications"]:
+            if "code" in entry:
+                entry["name"] = names[entry.pop("code")]
+        for address in office["location"]["addresses"]:
+            if address.get("houseNumber"):
+                address["street"] = f"{address['street']} {address.pop('houseNumber')}"
+    for detail in seen.leistungen.values():
+        detail.pop("organisations", None)
+        for module in detail["details"]:
+            module["@type"] = "_moduleDetail" if module.get("details") else "_module"
+            module.setdefault("placeholder", False)
+            module["filled"] = not module["placeholder"]
+            module.setdefault("xZufiCategory", "TEXT_MODUL")
+            if module["placeholder"]:
+                module["text"] = "nicht angegeben"
+        # A module the editors left empty: its filler text says "no content".
+        detail["details"].append({"@type": "_module", "code": "16", "title": "Hinweise",
+                                  "text": "<p>nicht angegeben</p>", "filled": False,
+                                  "placeholder": True, "xZufiCategory": "TEXT_MODUL"})
+    return seen
+
+
+def test_the_conversion_reads_the_older_and_the_seen_pvog_shapes(tsa_scenario):
+    older = tsa_scenario.directory_for(0)
+    before, after = tsa_view(older), tsa_view(seen_pvog_shapes(older))
+    assert after.ous == before.ous
+    assert after.psts == before.psts
+    assert after.competences == before.competences
+    assert after.online == before.online
+
+
 # faults
 
 
@@ -507,11 +721,11 @@ def test_maintenance_page(tsa, http):
 
 def test_empty_answers(tsa, http):
     tsa.inject("", "empty")
-    assert get(http, tsa, "/ou/find", parentId=ROOT_OU).json() == {"count": 0, "results": []}
+    assert get(http, tsa, "/ou/find", parentId=ROOT_OU).json() == EMPTY
     competences = get(http, tsa, f"/ouCompetence/{STANDESAMT}").json()
-    assert competences == {"count": 0, "results": []}
+    assert competences == EMPTY
     services = get(http, tsa, "/os/findByCompetence", pstId=GEBURTSURKUNDE).json()
-    assert services == {"count": 0, "results": []}
+    assert services == EMPTY
     assert get(http, tsa, f"/ou/{ROOT_OU}").json() == {}
 
 

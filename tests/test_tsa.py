@@ -19,7 +19,6 @@ from zufiwatch.crosscheck import compare, match, open_disagreements, zufi_id_of
 from zufiwatch.model import Outcome
 from zufiwatch.runner import CrawlResult, crosscheck_after, replay_crawl, run_crawl
 from zufiwatch.sim import Scenario
-from zufiwatch.sim.dataset import titles_for
 from zufiwatch.sim.tsa import AREA_ID, ROOT_OU, SimulatedTSA
 from zufiwatch.sources.tsa import parse_page, parse_pst, parse_services
 
@@ -109,18 +108,25 @@ def test_the_zufi_is_crawled_with_offices_leistungen_and_online_services(both: B
         "SELECT kind, count(*) FROM records WHERE source = 'zufi-test' GROUP BY kind"))
     directory = both.crawler.pvog.scenario.directory_for(1)  # the ZuFi is a day ahead
     assert kinds["organisationseinheit"] == len(directory.offices) + 4  # root, 3 Dezernate
-    responsible = {lb.rsplit(".", 1)[-1] for lb, detail in directory.leistungen.items()
-                   if any(o.get("role", {}).get("code") == "01"
-                          for o in titles_for(detail))}
+    responsible = {lb.rsplit(".", 1)[-1] for lb, titles in directory.titles.items()
+                   if any(o["role"]["code"] == "01" for o in titles)}
     assert kinds["leistung"] == len(responsible)
     assert kinds["onlinedienst"] > 10
     leistung = both.content(f"leistung:{GEBURTSURKUNDE}")
     assert leistung["zufi_id"] == GEBURTSURKUNDE and leistung["leika"]
     assert [o["rolle"] for o in leistung["zustaendigkeiten"]] == ["01"]
     assert leistung["zustaendigkeiten"][0]["name"] == "Standesamt Jena"
+    assert leistung["typ"] and leistung["vertrauensniveau"] and leistung["fachbereich"]
+    assert leistung["texte"]["24"]["titel"] == "Kurztext"
     office = both.content(f"organisationseinheit:{leistung['zustaendigkeiten'][0]['id']}")
     assert office["anschriften"] and office["kommunikation"] and office["oeffnungszeiten"]
     assert office["uebergeordnet"] in {"19001", "19002", "19003"}
+    assert office["zahlungsarten"] and {a["typ"] for a in office["anschriften"]} == {
+        "Hausanschrift", "Postanschrift"}
+    assert {k["kanal"] for k in office["kommunikation"]} == {"Telefon", "Fax", "E-Mail"}
+    fees = both.content("leistung:354614")["gebuehren"]  # Ehefähigkeitszeugnis, "50 / 100"
+    assert sorted(f["betrag"] for f in fees if f["art"] == "fest") == ["100,00 EUR",
+                                                                      "50,00 EUR"]
     # Every request carried the key and the language; the manifest holds no key.
     assert all(both.tsa.headers_of(i).get("Api_key", both.tsa.headers_of(i).get("api_key"))
                == API_KEY for i in range(both.tsa.request_count))
@@ -366,26 +372,30 @@ def test_no_cross_check_before_both_sources_had_a_complete_crawl(both: Both) -> 
     assert not result.ran and result.reason == "no complete crawl of zufi-test yet"
 
 
-def test_pure_parsers_accept_other_page_shapes_and_unknown_fields() -> None:
-    assert parse_page([{"id": 1}], "x") == ([{"id": 1}], None)
-    assert parse_page({"content": [], "totalElements": 0, "new": 1}, "x") == ([], 0)
-    services = parse_services({"results": [{"object": {"id": 7, "link": "https://a.de/x",
-                                                       "name": "A", "extra": True}},
-                                           {"object": {"id": 8, "name": "no link"}}]})
-    assert [s.id for s in services] == ["7"]
-    record = parse_pst({"id": "42", "name": "Test", "unknown": {"x": 1},
-                        "textBlocks": [{"type": {"id": 6, "name": "Volltext"},
+def test_pure_parsers_read_the_seen_shapes_and_ignore_unknown_fields() -> None:
+    page = parse_page({"count": 1, "totalCount": 3, "new": 1,
+                       "results": [{"score": 2.5, "object": {"id": 1}, "extra": True}]}, "x")
+    assert (page.items, page.count, page.total) == ([{"id": 1}], 1, 3)
+    assert parse_page({"content": [], "totalElements": 0, "new": 1}, "x").total == 0
+    services = parse_services({"count": 2, "totalCount": 2, "results": [
+        {"score": 1.0, "object": {"id": 7, "link": "https://a.de/x", "name": "A",
+                                  "trustLevel": {"id": 2, "name": "substanziell",
+                                                 "key": "SUBSTANTIAL"}, "extra": True}},
+        {"score": 1.0, "object": {"id": 8, "name": "no link"}}]})
+    assert [(s.id, s.trust_level) for s in services] == [("7", "substanziell")]
+    record = parse_pst({"id": 42, "name": "Test", "unknown": {"x": 1},
+                        "textBlocks": [{"type": {"id": 6, "name": "Volltext", "key": "06"},
                                         "text": "<p>Hallo</p>"}],
-                        "charges": [{"description": "Gebühr", "amount": "5,00 EUR"}]},
+                        "charges": [{"type": "FIX", "name": "Gebühr", "amount": 5}]},
                        services, [("20006", "Standesamt Jena")])
     assert record.key == "leistung:42"
-    assert record.content["texte"]["06"]["text"] == "Hallo"
-    assert record.content["texte"]["98"]["details"] == [{"titel": "Gebühr",
-                                                         "text": "5,00 EUR"}]
+    assert record.content["texte"]["06"] == {"titel": "Volltext", "text": "Hallo"}
+    assert [(c["bezeichnung"], c["betrag"]) for c in record.content["gebuehren"]] == [
+        ("Gebühr", "5,00 EUR")]
+    assert record.content["onlinedienste"] == [{"url": "https://a.de/x", "titel": "A",
+                                                "id": "7", "vertrauensniveau": "substanziell"}]
     with pytest.raises(Exception, match="required field 'name'"):
         parse_pst({"id": 1}, [], [])
-
-
 
 
 def test_the_cli_lists_disagreements_with_documented_json_fields(

@@ -26,6 +26,8 @@ IDENTITY_FIELDS = {
     "anschriften": ("typ", "strasse", "hausnummer", "plz", "ort"),
     "details": ("titel", "text"),
     "leistungen": ("id",),
+    "gebuehren": ("bezeichnung", "gebiet"),
+    "spezialisierungen": ("gebiet_id",),
 }
 
 Segments = tuple[tuple[str, bool], ...]
