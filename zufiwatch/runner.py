@@ -81,7 +81,8 @@ class Planner:
     def __init__(self, current: dict[str, Current],
                  load_content: Callable[[int], dict[str, Any]], *,
                  removal_after: int = 2, incremental: bool = False,
-                 strikes: Mapping[str, int] | None = None) -> None:
+                 strikes: Mapping[str, int] | None = None,
+                 baseline: bool | None = None) -> None:
         self._current = current
         #: Consecutive failed checks before this crawl, by key.
         self._strikes = dict(strikes or {})
@@ -99,8 +100,10 @@ class Planner:
         self.plan = CommitPlan()
         self._seen: set[str] = set()
         self._unobserved: set[str] = set()
-        #: The first crawl of a source stores versions but reports no additions.
-        self.baseline = not current
+        #: Until a source's first complete crawl, records are stored but none is reported
+        #: as added: a record first seen then is not new in the directory, only newly read
+        #: (after partial crawls, or a parser that could not read the answers).
+        self.baseline = not current if baseline is None else baseline or not current
 
     @property
     def observed(self) -> int:
@@ -383,12 +386,12 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
 def rebaseline(settings: SourceSettings, *, history: History, archive: Archive,
                clock: Clock = system_clock, crawl_id: int | None = None) -> CrawlResult | None:
     """Re-derive the history of a source with the current parser from the archived payloads
-    of a crawl (default: the last complete full crawl), so that what the new parser reads
+    of a crawl (default: the last complete full crawl, else the newest partial one), so that what the new parser reads
     differently is recorded as such (cause ``parser``) and not as changes of the directory.
 
     Returns ``None`` when there is no archived crawl to re-derive from.
     """
-    crawl = history.crawl(crawl_id) if crawl_id else history.last_full_crawl_row(settings.name)
+    crawl = history.crawl(crawl_id) if crawl_id else history.rebaseline_crawl_row(settings.name)
     if crawl is None or not crawl["manifest"] or not Path(crawl["manifest"]).exists():
         return None
     return replay_crawl(settings, Path(crawl["manifest"]), history=history, archive=archive,
@@ -439,7 +442,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
     planner = Planner(history.current(source.name), history.content_of,
                       removal_after=settings.removal_after,
                       incremental=mode == "incremental",
-                      strikes=history.strikes(source.name) if mode != "reparse" else {})
+                      strikes=history.strikes(source.name) if mode != "reparse" else {},
+                      baseline=not history.has_complete_crawl(source.name))
     if mode == "reparse":
         planner.plan.cause = "parser"
     crawl_id = history.begin_crawl(source.name, at, source.parser_version, mode)
@@ -506,8 +510,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                                        contexts, plan.flaps, at, clock())
     reason = verdict.reason
     if planner.baseline:
-        note = (f"baseline: first crawl of this source, {planner.observed} records stored, "
-                "no changes reported")
+        note = (f"baseline: no complete crawl of this source before, {planner.observed} "
+                "records stored, no additions reported")
         reason = f"{note} | {reason}" if reason else note
     history.commit_crawl(crawl_id, source.name, at, source.parser_version, planner.plan,
                          outcome=verdict.outcome, finished_at=finished, reason=reason,

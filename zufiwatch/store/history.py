@@ -199,6 +199,25 @@ class History:
             "ORDER BY started_at DESC, id DESC LIMIT 1", [source]))
         return rows[0] if rows else None
 
+    def has_complete_crawl(self, source: str) -> bool:
+        """Whether ``source`` ever had a complete crawl of the directory (not a reparse)."""
+        return self.db.execute(
+            "SELECT 1 FROM crawls WHERE source = ? AND outcome = 'complete' "
+            "AND mode != 'reparse' LIMIT 1", [source]).fetchone() is not None
+
+    def rebaseline_crawl_row(self, source: str) -> dict[str, Any] | None:
+        """The crawl whose archived payloads a new parser re-derives the history from: the
+        last complete full crawl, else (a source that never had one, such as a ZuFi whose
+        answers an old parser could not read) the newest partial one."""
+        full = self.last_full_crawl_row(source)
+        if full is not None:
+            return full
+        rows = list(self.db.query(
+            "SELECT * FROM crawls WHERE source = ? AND outcome = 'partial' "
+            "AND mode != 'reparse' AND manifest != '' ORDER BY started_at DESC, id DESC "
+            "LIMIT 1", [source]))
+        return rows[0] if rows else None
+
     def last_full_crawl(self, source: str) -> str | None:
         """When the last complete full crawl of ``source`` started, if ever."""
         row = self.db.execute(
