@@ -255,3 +255,22 @@ min_interval = 0
     english = CliRunner().invoke(cli, ["--config", str(config), "overview", "--language", "en",
                                        "--output", str(tmp_path / "en")])
     assert english.exit_code == 0 and (tmp_path / "en" / "index.html").exists()
+
+
+def test_an_added_leistung_shows_what_is_needed_to_judge_it_in_feed_and_pages(
+        site: dict) -> None:
+    history = site["history"]
+    ((key, new_value),) = history.db.execute(
+        "SELECT r.key, c.new_value FROM changes c JOIN records r ON r.id = c.record_id "
+        "WHERE c.change_type = 'added' AND r.kind = 'leistung'").fetchall()
+    added = json.loads(new_value)
+    office = added["zustaendige_stelle"]
+    assert added["name"] and office
+    shown = f"{added['name']} — zuständig: {office}"
+    feed = (site["index"].parent / "feed.atom").read_text(encoding="utf-8")
+    entry = next(e for e in ET.fromstring(feed).findall(f"{ATOM}entry")
+                 if key in (e.find(f"{ATOM}content").text or ""))
+    assert shown in " ".join(entry.find(f"{ATOM}content").text.split())
+    page = (site["index"].parent / "records" / record_file_name(key)).read_text(
+        encoding="utf-8")
+    assert shown in " ".join(page.split())
