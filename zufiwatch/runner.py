@@ -386,8 +386,9 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
 def rebaseline(settings: SourceSettings, *, history: History, archive: Archive,
                clock: Clock = system_clock, crawl_id: int | None = None) -> CrawlResult | None:
     """Re-derive the history of a source with the current parser from the archived payloads
-    of a crawl (default: the last complete full crawl, else the newest partial one), so that what the new parser reads
-    differently is recorded as such (cause ``parser``) and not as changes of the directory.
+    of a crawl (default: the last complete full crawl, else the newest partial one), so
+    that what the new parser reads differently is recorded as such (cause ``parser``) and
+    not as changes of the directory.
 
     Returns ``None`` when there is no archived crawl to re-derive from.
     """

@@ -11,6 +11,7 @@ test, a counting test) replaces it for the crawl.
 
 from __future__ import annotations
 
+from .._concurrency import ordered_map
 from .csvlisting import CsvListing, CsvRow, compare_listings, parse_csv_listing
 from .parse import (
     PARSER_VERSION,
@@ -32,7 +33,7 @@ from .shapes import (
     SHAPES,
     Shape,
 )
-from .walk import PvogSource, ordered_map
+from .walk import PvogSource
 
 __all__ = [
     "EP_CSV",

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from ...config import SourceSettings
@@ -42,6 +41,7 @@ from ...errors import (
 )
 from ...fetch import Response
 from ...model import Record, record_key, split_key
+from .._concurrency import ordered_map
 from ..base import (
     Confirmed,
     CrawlContext,
@@ -66,12 +66,10 @@ from .parse import (
 )
 from .shapes import EP_CSV, EP_DETAIL, EP_LISTING, EP_OFFICE, EP_ONLINE, EP_TITLES, SHAPES
 
-__all__ = ["PvogSource", "ordered_map"]
+__all__ = ["PvogSource"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _parse_leistung(detail: Any, titles: Any) -> Record:
@@ -84,17 +82,6 @@ def _parse_leistung(detail: Any, titles: Any) -> Record:
 # -- the crawl -----------------------------------------------------------------------------
 
 
-def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], *,
-                window: int) -> Iterator[R]:
-    """Like ``pool.map``, in order, but with at most ``window`` calls pending at a time,
-    so that fetched payloads never pile up faster than they are parsed."""
-    pending: deque[Future[R]] = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 class PvogSource(Source):

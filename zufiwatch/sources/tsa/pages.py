@@ -9,20 +9,17 @@ what arrives, not by the limit asked for.
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from ...errors import ZufiwatchError
+from .._concurrency import ordered_map
 from .parse import Page, item_identity
 from .payloads import RejectedKey
 
 __all__ = ["MAX_PAGES", "PAGE_MARGIN", "Listed", "ordered_map", "read_pages"]
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 #: Pages beyond what ``totalCount`` and the first page's length call for (a server may
 #: shorten later pages to half the first one's length; beyond that the listing does not
@@ -111,14 +108,3 @@ def _take(listed: Listed, seen: set[str], items: list[Any], endpoint: str,
     return again
 
 
-def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], *,
-                window: int) -> Iterator[R]:
-    """Like ``pool.map``, in order, but with at most ``window`` calls pending at a time,
-    so that fetched payloads never pile up faster than they are parsed."""
-    pending: deque[Future[R]] = deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
