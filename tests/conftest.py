@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,6 +124,32 @@ min_interval = 0
 def crawler(pvog: SimulatedPVOG, source: SourceSettings, history: History, archive: Archive,
             fetcher: Fetcher, clock: FakeClock) -> Crawler:
     return Crawler(pvog, source, history, archive, fetcher, clock)
+
+
+#: The environment variable the ZuFi test sources read their api_key from.
+TSA_KEY_ENV = "ZUFIWATCH_TEST_TSA_KEY"
+
+
+def zufi_source(base_url: str, monkeypatch: pytest.MonkeyPatch, *, api_key: str = "sim-api-key",
+                **changes: Any) -> SourceSettings:
+    """A ``tsa`` source for the simulated ZuFi at ``base_url``, its api_key in the
+    environment; ``changes`` override the defaults (page_size 20, 3 parallel, no pacing)."""
+    from zufiwatch.sim.tsa import AREA_ID, ROOT_OU
+
+    monkeypatch.setenv(TSA_KEY_ENV, api_key)
+    settings = SourceSettings(name="zufi-test", kind="tsa", base_url=base_url,
+                              root_ou=str(ROOT_OU), area_id=AREA_ID, page_size=20,
+                              api_key_env=TSA_KEY_ENV, max_concurrency=3, min_interval=0)
+    return replace(settings, **changes)
+
+
+def crawl_then_advance(settings: SourceSettings, history: History, archive: Archive,
+                       fetcher: Fetcher, clock: FakeClock) -> CrawlResult:
+    """One crawl of ``settings`` now, then the clock a day on."""
+    result = run_crawl(settings, history=history, archive=archive, fetcher=fetcher,
+                       clock=clock)
+    clock.advance(days=1)
+    return result
 
 
 def table_count(history: History, table: str) -> int:

@@ -8,14 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, crawl_then_advance, zufi_source
 from zufiwatch.archive import Archive
 from zufiwatch.config import SourceSettings
 from zufiwatch.fetch import Fetcher
 from zufiwatch.model import ChangeType, Outcome
-from zufiwatch.runner import CrawlResult, run_crawl
 from zufiwatch.sim import Scenario
-from zufiwatch.sim.tsa import AREA_ID, ROOT_OU, SimulatedTSA, synthetic_service_id
+from zufiwatch.sim.tsa import SimulatedTSA, synthetic_service_id
 from zufiwatch.store import History
 
 API_KEY = "sim-api-key"
@@ -36,18 +35,10 @@ def tsa(scenario: Scenario) -> Iterator[SimulatedTSA]:
 
 @pytest.fixture
 def zufi(tsa: SimulatedTSA, monkeypatch: pytest.MonkeyPatch) -> SourceSettings:
-    monkeypatch.setenv("ZUFIWATCH_TEST_TSA_KEY", API_KEY)
-    return SourceSettings(name="zufi-test", kind="tsa", base_url=tsa.base_url,
-                          root_ou=str(ROOT_OU), area_id=AREA_ID, page_size=20,
-                          api_key_env="ZUFIWATCH_TEST_TSA_KEY", max_concurrency=3,
-                          min_interval=0)
+    return zufi_source(tsa.base_url, monkeypatch, api_key=API_KEY)
 
 
-def crawl(zufi: SourceSettings, history: History, archive: Archive, fetcher: Fetcher,
-          clock: FakeClock) -> CrawlResult:
-    result = run_crawl(zufi, history=history, archive=archive, fetcher=fetcher, clock=clock)
-    clock.advance(days=1)
-    return result
+crawl = crawl_then_advance
 
 
 def shuffled(pst: dict) -> None:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, crawl_then_advance, zufi_source
 from zufiwatch import sources
 from zufiwatch.archive import Archive
 from zufiwatch.config import SourceSettings
 from zufiwatch.errors import FetchError
 from zufiwatch.fetch import Fetcher
 from zufiwatch.model import Outcome
-from zufiwatch.runner import CrawlResult, replay_crawl, run_crawl
+from zufiwatch.runner import replay_crawl
 from zufiwatch.sim import Scenario
 from zufiwatch.sim.tsa import AREA_ID, EXTRA_OFFICE_BASE, ROOT_OU, SimulatedTSA
 from zufiwatch.sources.tsa import Listed, Page, RejectedKey, read_pages
@@ -167,18 +167,10 @@ def wide(scenario: Scenario) -> Iterator[SimulatedTSA]:
 
 @pytest.fixture
 def zufi(wide: SimulatedTSA, monkeypatch: pytest.MonkeyPatch) -> SourceSettings:
-    monkeypatch.setenv("ZUFIWATCH_TEST_TSA_KEY", API_KEY)
-    return SourceSettings(name="zufi-test", kind="tsa", base_url=wide.base_url,
-                          root_ou=str(ROOT_OU), area_id=AREA_ID, page_size=100,
-                          api_key_env="ZUFIWATCH_TEST_TSA_KEY", max_concurrency=3,
-                          min_interval=0)
+    return zufi_source(wide.base_url, monkeypatch, api_key=API_KEY, page_size=100)
 
 
-def crawl(zufi: SourceSettings, history: History, archive: Archive, fetcher: Fetcher,
-          clock: FakeClock) -> CrawlResult:
-    result = run_crawl(zufi, history=history, archive=archive, fetcher=fetcher, clock=clock)
-    clock.advance(days=1)
-    return result
+crawl = crawl_then_advance
 
 
 def stored(history: History) -> dict[str, int]:

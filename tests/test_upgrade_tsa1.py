@@ -10,15 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, crawl_then_advance, zufi_source
 from tests.legacy import tsa_1
 from zufiwatch.archive import Archive
 from zufiwatch.config import SourceSettings
 from zufiwatch.fetch import Fetcher
 from zufiwatch.model import Outcome
-from zufiwatch.runner import CrawlResult, run_crawl
+from zufiwatch.runner import CrawlResult
 from zufiwatch.sim import Scenario
-from zufiwatch.sim.tsa import AREA_ID, ROOT_OU, SimulatedTSA
+from zufiwatch.sim.tsa import SimulatedTSA
 from zufiwatch.sources import SOURCE_TYPES, TsaSource
 from zufiwatch.store import History
 
@@ -33,21 +33,14 @@ def tsa(scenario: Scenario) -> Iterator[SimulatedTSA]:
 
 @pytest.fixture
 def zufi(tsa: SimulatedTSA, monkeypatch: pytest.MonkeyPatch) -> SourceSettings:
-    monkeypatch.setenv("ZUFIWATCH_TEST_TSA_KEY", "sim-api-key")
-    return SourceSettings(name="zufi-test", kind="tsa", base_url=tsa.base_url,
-                          root_ou=str(ROOT_OU), area_id=AREA_ID, page_size=20,
-                          api_key_env="ZUFIWATCH_TEST_TSA_KEY", max_concurrency=3,
-                          min_interval=0)
+    return zufi_source(tsa.base_url, monkeypatch)
 
 
 def test_upgrading_from_tsa_1_fills_the_history_without_a_flood(
         tsa: SimulatedTSA, zufi: SourceSettings, history: History, archive: Archive,
         fetcher: Fetcher, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     def crawl() -> CrawlResult:
-        result = run_crawl(zufi, history=history, archive=archive, fetcher=fetcher,
-                           clock=clock)
-        clock.advance(days=1)
-        return result
+        return crawl_then_advance(zufi, history, archive, fetcher, clock)
 
     monkeypatch.setitem(SOURCE_TYPES, "tsa", tsa_1.TsaSource)  # as released
     for _ in range(2):

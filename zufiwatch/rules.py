@@ -161,8 +161,9 @@ def _lowered(old: Any, new: Any) -> bool:
     before, after = confidence_rank(old), confidence_rank(new)
     if before is None:
         return False
-    return after is None if not str(new or "").strip() else (after is not None
-                                                              and after < before)
+    if not str(new or "").strip():
+        return True  # no longer named
+    return after is not None and after < before
 
 
 _REACHABLE, _BROKEN, _REFUSED = "erreichbar", "nicht erreichbar", "gesperrt"

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ...config import SourceSettings
 from ...errors import ConfigError, HTTPStatusError, PayloadError, ZufiwatchError
 from ...fetch import Response
 from ...model import Record, record_key, split_key
@@ -94,11 +93,6 @@ class TsaSource(Source):
     kind = "tsa"
     parser_version = PARSER_VERSION
 
-    def __init__(self, settings: SourceSettings) -> None:
-        super().__init__(settings)
-        #: Where the answers' shapes are noted: the crawl's log, set when a crawl starts.
-        self._shapes = ShapeLog()
-
     def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         if ctx.fetcher is None:
             raise RuntimeError("a live crawl needs a fetcher")
@@ -142,9 +136,6 @@ class TsaSource(Source):
     # -- the steps -------------------------------------------------------------------------
 
     def _learn(self, ctx: CrawlContext, payloads: Payloads) -> Iterator[CrawlItem]:
-        # The answers' shapes are noted in the crawl's log, also from the worker threads
-        # that read the paged searches (a source object serves one crawl).
-        self._shapes = ctx.shapes
         try:
             root = self._root(ctx, payloads)
         except RejectedKey as exc:
@@ -159,7 +150,7 @@ class TsaSource(Source):
             try:
                 yield from self._tree(ctx, payloads, pool, root, walk)
                 if not walk.incomplete:
-                    yield from self._competences(payloads, pool, walk)
+                    yield from self._competences(ctx, payloads, pool, walk)
                 if not walk.incomplete:
                     yield from self._leistungen(ctx, payloads, pool, walk)
             except RejectedKey as exc:
@@ -195,7 +186,7 @@ class TsaSource(Source):
         key = record_key("organisationseinheit", root)
         response = self._call(payloads, f"{EP_OU}/{quote(root)}", {}, EP_OU, key)
         payload = decode_json(response, EP_OU)
-        self._shapes.check(EP_OU, payload, SHAPES[EP_OU])
+        ctx.shapes.check(EP_OU, payload, SHAPES[EP_OU])
         with ctx.timed("parse"):
             record = parse_ou(payload)
         if record.source_id != root:
@@ -203,10 +194,11 @@ class TsaSource(Source):
                                endpoint=EP_OU)
         return record
 
-    def _listing(self, payloads: Payloads, path: str, params: dict[str, str], endpoint: str,
-                 key: str, *, limit: int | None) -> Listed:
-        """Every result of a paged search (see :func:`read_pages`); ``limit`` None asks for
-        the server's default page length."""
+    def _listing(self, shapes: ShapeLog, payloads: Payloads, path: str,
+                 params: dict[str, str], endpoint: str, key: str, *,
+                 limit: int | None) -> Listed:
+        """Every result of a paged search (see :func:`read_pages`), each page's shape noted
+        in ``shapes``; ``limit`` None asks for the server's default page length."""
         def fetch(offset: int | None) -> tuple[Page, bytes]:
             query = dict(params)
             if offset is not None:
@@ -215,7 +207,7 @@ class TsaSource(Source):
                 query["limit"] = str(limit)
             response = self._call(payloads, path, query, endpoint, key)
             payload = decode_json(response, endpoint)
-            self._shapes.check(endpoint, payload, SHAPES[endpoint])
+            shapes.check(endpoint, payload, SHAPES[endpoint])
             return parse_page(payload, endpoint, null_is_empty=endpoint != EP_FIND), \
                 response.body
 
@@ -231,8 +223,9 @@ class TsaSource(Source):
         level = [root.source_id]
         while level:
             following = []
-            for parent, result in ordered_map(pool, lambda p: self._children(payloads, p),
-                                              level, window=self._window):
+            for parent, result in ordered_map(
+                    pool, lambda p: self._children(ctx.shapes, payloads, p), level,
+                    window=self._window):
                 if isinstance(result, RejectedKey):
                     raise result
                 if isinstance(result, Exception):
@@ -259,18 +252,20 @@ class TsaSource(Source):
             yield Incomplete("organisationseinheit", reason)
             yield from _hanging_unread(reason)
 
-    def _children(self, payloads: Payloads, parent: str) -> tuple[str, Listed | Exception]:
+    def _children(self, shapes: ShapeLog, payloads: Payloads,
+                  parent: str) -> tuple[str, Listed | Exception]:
         try:
-            return parent, self._listing(payloads, EP_FIND, {"parentId": parent}, EP_FIND,
+            return parent, self._listing(shapes, payloads, EP_FIND, {"parentId": parent}, EP_FIND,
                                          record_key("organisationseinheit", parent),
                                          limit=self.settings.page_size)
         except ZufiwatchError as exc:
             return parent, exc
 
-    def _competences(self, payloads: Payloads, pool: ThreadPoolExecutor,
+    def _competences(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
                      walk: _Walk) -> Iterator[CrawlItem]:
         failed = []
-        for ou_id, result in ordered_map(pool, lambda o: self._competence(payloads, o),
+        for ou_id, result in ordered_map(pool,
+                                         lambda o: self._competence(ctx.shapes, payloads, o),
                                          sorted(walk.offices), window=self._window):
             if isinstance(result, RejectedKey):
                 raise result
@@ -286,12 +281,12 @@ class TsaSource(Source):
             walk.incomplete.extend(failed)
             yield from _hanging_unread("competences incomplete: " + "; ".join(failed[:3]))
 
-    def _competence(self, payloads: Payloads,
+    def _competence(self, shapes: ShapeLog, payloads: Payloads,
                     ou_id: str) -> tuple[str, tuple[list[str], str] | Exception]:
         """The Leistungen an office is responsible for; no list (404, empty, null) is
         none, not an error."""
         try:
-            listed = self._listing(payloads, f"{EP_COMPETENCE}/{quote(ou_id)}",
+            listed = self._listing(shapes, payloads, f"{EP_COMPETENCE}/{quote(ou_id)}",
                                    {"areaId": self.settings.area_id}, EP_COMPETENCE,
                                    record_key("organisationseinheit", ou_id),
                                    limit=self.settings.page_size)
@@ -309,8 +304,9 @@ class TsaSource(Source):
         services_complete = True
         ids = sorted(walk.responsible)
         yield Listing("leistungen", expected=len(ids), received=len(ids))
-        for pst_id, result in ordered_map(pool, lambda p: self._leistung(payloads, p), ids,
-                                          window=self._window):
+        for pst_id, result in ordered_map(
+                pool, lambda p: self._leistung(ctx.shapes, payloads, p), ids,
+                window=self._window):
             key = record_key("leistung", pst_id)
             if isinstance(result, RejectedKey):
                 raise result
@@ -362,7 +358,7 @@ class TsaSource(Source):
             return Unobserved(key, f"{EP_PST}: asked for {pst_id}, got {record.source_id}")
         return Observed((record,), fingerprint)
 
-    def _leistung(self, payloads: Payloads,
+    def _leistung(self, shapes: ShapeLog, payloads: Payloads,
                   pst_id: str) -> tuple[str, tuple[Response, Listed] | Exception]:
         key = record_key("leistung", pst_id)
         area = self.settings.area_id
@@ -370,7 +366,7 @@ class TsaSource(Source):
             pst = self._call(payloads, f"{EP_PST}/{quote(pst_id)}", {"areaId": area}, EP_PST,
                              key)
             try:
-                found = self._listing(payloads, EP_OS, {"pstId": pst_id, "areaId": area},
+                found = self._listing(shapes, payloads, EP_OS, {"pstId": pst_id, "areaId": area},
                                       EP_OS, key, limit=None)
             except HTTPStatusError as exc:
                 if exc.status != 404:
