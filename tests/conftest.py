@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -150,6 +151,19 @@ def crawl_then_advance(settings: SourceSettings, history: History, archive: Arch
                        clock=clock)
     clock.advance(days=1)
     return result
+
+
+def shuffled_json(value: Any, rng: random.Random) -> Any:
+    """A JSON value with every object's keys and every list in random order."""
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {k: shuffled_json(v, rng) for k, v in items}
+    if isinstance(value, list):
+        items = [shuffled_json(v, rng) for v in value]
+        rng.shuffle(items)
+        return items
+    return value
 
 
 def table_count(history: History, table: str) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import shuffled_json
 from zufiwatch.errors import MalformedPayload, MissingField, PayloadError
 from zufiwatch.sources.base import decode_json
 from zufiwatch.sources.pvog import (
@@ -160,17 +161,6 @@ def test_repeated_module_codes_do_not_depend_on_the_order() -> None:
     assert sorted(one.content["texte"]) == ["16", "16#2"]
 
 
-def _shuffled(value: Any, rng: random.Random) -> Any:
-    if isinstance(value, dict):
-        items = list(value.items())
-        rng.shuffle(items)
-        return {k: _shuffled(v, rng) for k, v in items}
-    if isinstance(value, list):
-        items = [_shuffled(v, rng) for v in value]
-        rng.shuffle(items)
-        return items
-    return value
-
 
 def _with_extras(value: Any) -> Any:
     if isinstance(value, dict):
@@ -186,11 +176,11 @@ def test_order_and_unknown_fields_do_not_change_the_record(seed: int) -> None:
         "v2_titles_bewohnerparkausweis.json")
     reference = parse_leistung(detail, titles)
     rng = random.Random(seed)
-    variant = parse_leistung(_with_extras(_shuffled(detail, rng)),
-                             _with_extras(_shuffled(titles, rng)))
+    variant = parse_leistung(_with_extras(shuffled_json(detail, rng)),
+                             _with_extras(shuffled_json(titles, rng)))
     assert variant.hash == reference.hash
     office = load("v5_office_ordnungsamt.json")
-    assert parse_office(_with_extras(_shuffled(office, rng))).hash == parse_office(office).hash
+    assert parse_office(_with_extras(shuffled_json(office, rng))).hash == parse_office(office).hash
 
 
 @pytest.mark.parametrize(("payload", "field"), [

@@ -13,6 +13,7 @@ from bs4 import BeautifulSoup
 
 from zufiwatch.sim import JENA_ARS, ExpectedEdit, Scenario, SimulatedPVOG, build_directory
 from zufiwatch.sim.dataset import BUND_ARS, LAND_ARS, Directory, load_jena_rows, titles_for
+from zufiwatch.sources.drift import unknown_keys
 from zufiwatch.sources.pvog import SHAPES
 
 GEWERBE_ANMELDEN = "S1600001.LB.354824"
@@ -331,20 +332,6 @@ def test_titles_and_office_details(pvog, http, directory):
     roles = {entry["role"]["code"] for answer in directory.titles.values() for entry in answer}
     assert roles == {"01", "03"}
 
-
-def unknown_keys(value: object, shape: dict | None, path: str = "") -> set[str]:
-    """Paths of keys in ``value`` that the adapter's ``shape`` does not know."""
-    if shape is None:
-        return set()
-    if isinstance(value, list):
-        return {p for item in value for p in unknown_keys(item, shape, path + "[]")}
-    if not isinstance(value, dict):
-        return set()
-    found = {f"{path}.{key}" for key in value if key not in shape}
-    for key, sub in value.items():
-        if key in shape:
-            found |= unknown_keys(sub, shape[key], f"{path}.{key}")
-    return found
 
 
 def test_every_served_key_is_a_seen_or_reconstructed_one(pvog, http, directory):
