@@ -11,7 +11,7 @@ from pathlib import Path
 # ``built as built`` re-exports the module-scoped fixture, so pytest finds it here.
 from tests.test_cli import Built, edit
 from tests.test_cli import built as built
-from zufiwatch.cli import _progress
+from zufiwatch.cli.root import _progress
 from zufiwatch.export import STATE_COLUMNS, encode, fees_text, office_names, state_row, write_atomic
 
 BOM = "\ufeff".encode()

@@ -1,0 +1,238 @@
+"""Commands that run and look after the service: demo, notify, daemon, backup, health,
+overview, check-config, verify."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ..config import find_config
+from ..errors import ConfigError, ZufiwatchError
+from ..store import History
+from .root import App, cli, handle_errors, pass_app
+
+
+@cli.command()
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 365),
+              help="Simulated days to crawl.")
+@click.option("--size", default=150, show_default=True, type=click.IntRange(60, 50000),
+              help="Leistungen in the simulated directory.")
+@click.option("--keep", type=click.Path(file_okay=False),
+              help="Keep the demo's database and snapshots in this directory.")
+@pass_app
+@handle_errors
+def demo(app: App, days: int, size: int, keep: str | None) -> None:
+    """Run a simulated directory on localhost, crawl several days, show what changed.
+
+    No configuration and no network needed.
+
+    \b
+    Example:
+      zufiwatch demo --days 7 --keep ./demo
+    """
+    from ..demo import run_demo
+
+    run_demo(days=days, size=size, keep=Path(keep) if keep else None, echo=click.echo)
+
+
+@cli.command()
+@click.option("--test", "test_mail", is_flag=True,
+              help="Send a test message to the recipients and operators; report each step.")
+@click.option("--digest", is_flag=True, help="Queue the digest now, whenever the last was.")
+@click.option("--reminder", is_flag=True, help="Queue the reminder now.")
+@pass_app
+@handle_errors
+def notify(app: App, test_mail: bool, digest: bool, reminder: bool) -> None:
+    """Queue what is due (digest, reminder, stale sources) and deliver the outbox.
+
+    Messages about a crawl's changes are queued by the crawl itself; this sends them.
+    Exit status 1 when a message could not be delivered.
+
+    \b
+    Example:
+      zufiwatch notify --test
+    """
+    from ..alerts import Alerts, run_notify
+    from ..notify import messages
+    from ..notify.smtp import SmtpTransport, load_password
+
+    settings = app.settings
+    if not settings.smtp.host:
+        raise ConfigError(f"{settings.origin}: [smtp] host is not set; no mail can be sent")
+    transport = SmtpTransport(settings.smtp, load_password(settings.smtp))
+    alerts = Alerts(settings)
+    if test_mail:
+        transport.check(report=click.echo)
+        everyone = tuple(dict.fromkeys((*settings.notify.recipients,
+                                        *settings.notify.operators)))
+        if not everyone:
+            raise ConfigError(f"{settings.origin}: [notify] has no recipients or operators")
+        transport.send(messages.test_message(alerts.mail(everyone), now=app.clock()))
+        click.echo(f"test message sent to {', '.join(everyone)}")
+        return
+    with app.history() as history:
+        report = run_notify(history, alerts, transport.send, app.clock, digest=digest,
+                            reminder=reminder)
+    queued = ", ".join(f"{n} {k}" for k, n in report.queued.items() if n) or "nothing new"
+    click.echo(f"queued: {queued}; sent {report.sent}, not delivered {report.failed}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@pass_app
+@handle_errors
+def daemon(app: App) -> None:
+    """Run the background service in the foreground (for systemd, see systemd/).
+
+    Crawls each source on its schedule, delivers messages, reports to systemd; SIGTERM
+    stops cleanly, SIGHUP reloads the configuration.
+
+    \b
+    Example:
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml daemon
+    """
+    from ..daemon import Daemon
+    from ..systemd import configure_logging
+
+    path = find_config(app.config_path)
+    if path is None:
+        raise ConfigError("the daemon needs a configuration file: pass --config FILE or set "
+                          "ZUFIWATCH_CONFIG")
+    settings = app.settings
+    configure_logging(logging.INFO)
+    sys.exit(Daemon(Path(path), settings, clock=app.clock).run())
+
+
+@cli.command()
+@click.argument("destination", type=click.Path(dir_okay=False))
+@pass_app
+@handle_errors
+def backup(app: App, destination: str) -> None:
+    """Write a consistent copy of the history database, safe while the daemon runs.
+
+    The raw archive (snapshots) is plain files: copy it with any backup tool.
+
+    \b
+    Example:
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml backup /srv/backup/zufiwatch.db
+    """
+    with app.history() as history:
+        history.backup(Path(destination))
+    click.echo(f"backup written to {destination}")
+
+
+@cli.command()
+@click.pass_context
+def health(ctx: click.Context) -> None:
+    """Check the service for Nagios/Icinga: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    Prints one status line with performance data: age of the last complete crawl per
+    source, failed crawls in a row, undelivered messages, open untracked changes.
+
+    \b
+    Example:
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml health
+    """
+    from .. import health as check
+
+    app = ctx.find_object(App)
+    if app is None:  # the cli group always sets it; like pass_app, fail loudly otherwise
+        raise RuntimeError("health needs the App object of the zufiwatch command group")
+    try:
+        settings = app.settings
+        path = app.database_path()
+        if not path.exists():
+            report = check.unknown(f"no history database at {path}")
+        else:
+            with History(path, readonly=True) as history:
+                report = check.evaluate(settings, history, app.clock())
+    except ZufiwatchError as exc:
+        report = check.unknown(str(exc))
+    click.echo(report.line)
+    sys.exit(report.state)
+
+
+@cli.command()
+@click.option("--output", type=click.Path(file_okay=False),
+              help="Directory to write (default: [report] directory).")
+@click.option("--language", type=click.Choice(["de", "en"]),
+              help="Language of the pages (default: [report] language).")
+@pass_app
+@handle_errors
+def overview(app: App, output: str | None, language: str | None) -> None:
+    """Write the static overview: index.html, a page per record, feed.atom.
+
+    Crawls write it by themselves when [report] directory is set.
+
+    \b
+    Example:
+      zufiwatch overview --output /var/www/zufiwatch
+    """
+    from ..report import build_overview
+
+    settings = app.settings
+    target = output or settings.report.directory
+    if not target:
+        raise ConfigError(f"{settings.origin}: no [report] directory; pass --output DIR")
+    with app.history() as history:
+        index = build_overview(history, settings, Path(target), now=app.clock(),
+                               language=language or settings.report.language)
+    click.echo(f"overview written: {index}")
+
+
+@cli.command("check-config")
+@pass_app
+@handle_errors
+def check_config(app: App) -> None:
+    """Validate the configuration without starting anything.
+
+    Exit status 0 when it is valid, 1 with the file, key and problem when not.
+
+    \b
+    Example:
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml check-config
+    """
+    from ..notify.smtp import load_password
+    from ..sources.tsa import load_api_key
+
+    settings = app.settings
+    names = ", ".join(s.name for s in settings.sources) or "none"
+    click.echo(f"{settings.origin}: valid; sources: {names}; database: {settings.database}")
+    for source in settings.sources:
+        if source.kind == "tsa":
+            load_api_key(source)  # a ConfigError names the source and the key
+            click.echo(f"{source.name}: api_key found (not shown)")
+    if settings.smtp.host:
+        password = "set" if load_password(settings.smtp) else "none (no login)"
+        click.echo(f"mail via {settings.smtp.host}:{settings.smtp.port} "
+                   f"({settings.smtp.security}); password: {password}")
+    else:
+        click.echo("mail: not configured ([smtp] host is empty)")
+
+
+@cli.command()
+@pass_app
+@handle_errors
+def verify(app: App) -> None:
+    """Check the evidence chain of changes, expectations and acknowledgements.
+
+    Exit status 1 and the first break when history was rewritten.
+
+    \b
+    Example:
+      zufiwatch verify
+    """
+    from ..store.ledger import verify as check
+
+    with app.history() as history:
+        result = check(history.db.conn)
+    if not result.ok:
+        raise ZufiwatchError(f"evidence chain broken after {result.entries} entries: "
+                             f"{result.problem}")
+    click.echo(f"evidence chain intact: {result.entries} entries")
