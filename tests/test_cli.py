@@ -70,29 +70,46 @@ def test_changes_table_lists_the_scenario_edits(built: Built) -> None:
 
 
 def test_changes_json_and_filters(built: Built) -> None:
+    # One row per edit: a Leistung's link edited with its Onlinedienst's is one edit.
     rows = built.json("changes")
-    expected = sum(len(built.scenario.edits(d)) for d in range(1, built.scenario.days + 1))
+    days = range(1, built.scenario.days + 1)
+    expected = sum(len([e for e in built.scenario.edits(d) if e.kind != "onlinedienst"]
+                       or built.scenario.edits(d)) for d in days)
     assert len(rows) == expected
-    assert set(rows[0]) == {"id", "detected_at", "source", "key", "kind", "title",
-                            "change_type", "path", "label", "old_value", "new_value",
-                            "cause", "flap_of", "severity", "reasons", "status", "crawl_id",
-                            "version_id"}
+    assert set(rows[0]) == {"id", "subject", "kind", "key", "source", "title", "office",
+                            "opened_at", "crawl_id", "cause", "severity", "status",
+                            "notified", "reminded_at", "witnesses", "changes", "field",
+                            "change_type", "path", "old_value", "new_value", "flap_sequence",
+                            "fields", "change_ids"}
     offices = built.json("changes", "--kind", "organisationseinheit")
     assert [r["key"] for r in offices] == [edit(built, 5, "organisationseinheit")]
     # Day 6 was crawled on 2026-10-07 (06:00 Berlin): --since that day keeps days 6 and 7.
     recent = built.json("changes", "--since", "2026-10-07")
     assert {r["key"] for r in recent} == {edit(built, 6), edit(built, 7)}
     one = built.json("changes", "--record", edit(built, 2))
-    assert [r["label"] for r in one] == ["Online-Dienst › Link"]
+    assert [r["field"] for r in one] == ["Online-Dienst › Link"]
     assert one[0]["new_value"]["url"].endswith("/go/a/5741?c=bc")
+    # Every source's own changes, one each.
+    raw = built.json("changes", "--by-source")
+    assert len(raw) == sum(len(built.scenario.edits(d)) for d in days)
+    assert set(raw[0]) == {"id", "detected_at", "source", "key", "kind", "title",
+                           "change_type", "path", "label", "old_value", "new_value",
+                           "cause", "flap_of", "severity", "reasons", "status", "crawl_id",
+                           "version_id", "event_id"}
+    assert sorted(r["id"] for r in raw) == sorted(i for r in rows for i in r["change_ids"])
+    one = built.json("changes", "--by-source", "--record", edit(built, 2))
+    assert [r["label"] for r in one] == ["Online-Dienst › Link"]
 
 
 def test_changes_csv(built: Built) -> None:
     result = built.run("changes", "--csv")
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert result.exit_code == 0
-    assert rows and rows[0]["detected_at"].startswith("2026-10-")
+    assert rows and rows[0]["opened_at"].startswith("2026-10-")
     assert json.loads(rows[0]["new_value"])["url"].endswith("5741?c=bc")
+    assert rows[0]["witnesses"].startswith("PVOG 2026-10-")
+    raw = list(csv.DictReader(io.StringIO(built.run("changes", "--csv", "--by-source").output)))
+    assert raw[0]["detected_at"].startswith("2026-10-") and len(raw) > len(rows)
 
 
 def test_history_of_a_record(built: Built) -> None:

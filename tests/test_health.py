@@ -261,10 +261,11 @@ def test_untracked_changes_are_counted_and_high_ones_warn_after_a_day(
     crawl_with_alerts(crawler, alerts, 1)
     at = started(crawler, crawl_with_alerts(crawler, alerts, 2))
     history = crawler.history
+    # Counted by edit (event): the Leistung and its Onlinedienst changed together are one.
     open_ids = [r["id"] for r in history.db.query(
-        "SELECT id FROM changes WHERE status = 'untracked' AND cause = 'source'")]
+        "SELECT id FROM events WHERE status = 'untracked' AND cause = 'source'")]
     high = [r["id"] for r in history.db.query(
-        "SELECT id FROM changes WHERE status = 'untracked' "
+        "SELECT id FROM events WHERE status = 'untracked' "
         "AND severity IN ('high', 'critical')")]
     assert open_ids and high
 

@@ -71,20 +71,21 @@ def test_index_shows_sources_links_and_changes(site: dict) -> None:
     assert links
     assert html.count('<tr class="link">') == len(links)
     assert f'<span id="link-count">{len(links)}</span>' in html
-    total = history.db.execute("SELECT count(*) FROM changes").fetchone()[0]
-    assert total > 1
+    # One row per event (an edit with what its witnesses saw), not per field change.
+    total = history.db.execute("SELECT count(*) FROM events").fetchone()[0]
+    assert 1 < total < history.db.execute("SELECT count(*) FROM changes").fetchone()[0]
     assert html.count('<tr class="change">') == min(total, 100)
     assert f"/ {total} gesamt" in html
     assert html.count('<tr class="source">') == 1
     untracked = history.db.execute(
-        "SELECT count(*) FROM changes WHERE status = 'untracked'").fetchone()[0]
+        "SELECT count(*) FROM events WHERE status = 'untracked'").fetchone()[0]
     assert f'<td class="untracked">{untracked}</td>' in html
     assert "vollständig" in html and "Letzte Änderungen" in html
     # Static: no scripts, no remote resources.
     assert "<script" not in html.lower()
     assert not re.search(r"<(link|img|iframe|object|embed)\b|\ssrc=|@import|url\(", html)
     assert "<svg" in html and html.count("<title>") > 52
-    # The chart counts every change of the last 52 weeks.
+    # The chart counts every event of the last 52 weeks.
     assert f"{total}</title>" in html
 
 
@@ -116,11 +117,11 @@ def test_feed_is_atom_with_the_latest_changes(site: dict) -> None:
     assert root.find(f"{ATOM}author/{ATOM}name").text == "zufiwatch"
     assert root.find(f"{ATOM}link[@rel='self']").get("href") == "feed.atom"
     entries = root.findall(f"{ATOM}entry")
-    total = site["history"].db.execute("SELECT count(*) FROM changes").fetchone()[0]
+    total = site["history"].db.execute("SELECT count(*) FROM events").fetchone()[0]
     assert len(entries) == min(total, 200)
     ids = [e.find(f"{ATOM}id").text for e in entries]
     assert len(set(ids)) == len(ids)
-    assert all(re.fullmatch(r"tag:zufiwatch,2026:change/\d+", i) for i in ids)
+    assert all(re.fullmatch(r"tag:zufiwatch,2026:event/\d+", i) for i in ids)
     for entry in entries:
         assert entry.find(f"{ATOM}title").text
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entry.find(f"{ATOM}updated").text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,41 +19,23 @@ from email.message import EmailMessage
 from typing import Any
 
 from .config import Settings
+from .events import fields_of, headline, record_context
 from .model import Change, split_key
 from .notify import messages
 from .notify.model import ChangeNotice, CrawlProblem, DisagreementNotice, OverdueExpectation
 from .rules import SEVERITY_ORDER, classify
 from .store import History
 from .store import outbox as queue
+from .store.events import Touched, read_events
+from .store.history import mark_notified
 from .timeutil import Clock, stored
 from .triage import mark_overdue, match, open_for
 
-__all__ = ["Alerts", "NotifyReport", "run_notify"]
+__all__ = ["Alerts", "NotifyReport", "event_notices", "record_context", "run_notify"]
 
 log = logging.getLogger(__name__)
 
 Composed = list[tuple[str, EmailMessage, list[int]]]
-
-
-def record_context(kind: str, content: dict[str, Any] | None,
-                   volatile: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What a message says about the record a change belongs to. A link is named by its
-    URL and placed with the zuständige Stelle of the first record that holds it."""
-    content = content or {}
-    if kind == "link":
-        users = (volatile or {}).get("verwendet_in") or [{}]
-        return {"title": content.get("url", ""), "leika": (),
-                "office": users[0].get("stelle", ""), "deeplink": ""}
-    office = ""
-    if kind == "leistung":
-        office = next((o.get("name", "") for o in content.get("zustaendigkeiten", [])
-                       if o.get("rolle") == "01"), "")
-    elif kind == "organisationseinheit":
-        office = content.get("name", "")
-    deeplink = next((link.get("url", "") for link in content.get("ursprungsportal", [])
-                     if "portaldeeplink" in link.get("url", "")), "")
-    return {"title": content.get("name", ""), "leika": tuple(content.get("leika", [])),
-            "office": office, "deeplink": deeplink}
 
 
 class Alerts:
@@ -90,24 +73,21 @@ class Alerts:
                           "expected_note": expectation["note"] if expectation else ""})
         return notes
 
-    def composer(self, source: str, changes: Sequence[tuple[str, Change]],
-                 notes: Sequence[dict[str, Any]], contexts: dict[str, dict[str, Any]],
-                 flaps: dict[int, int], at: str,
-                 now: datetime) -> Callable[[list[int]], Composed]:
-        """The immediate message about untracked high and critical changes of a crawl."""
+    def composer(self, source: str, now: datetime,
+                 ) -> Callable[[sqlite3.Connection, list[Touched]], Composed]:
+        """The immediate message about the events a crawl opened or joined that are
+        untracked and high or critical: new ones, and earlier ones that a later witness
+        made more serious (a link check finding that the new link names another
+        authority); a later witness that adds nothing worse is never reported again."""
 
-        def compose(change_ids: list[int]) -> Composed:
-            urgent = [
-                _notice(change_ids[i], at, source, key, change, notes[i], contexts.get(key))
-                for i, (key, change) in enumerate(changes)
-                if notes[i]["status"] == "untracked" and i not in flaps
-                and SEVERITY_ORDER[notes[i]["severity"]] >= SEVERITY_ORDER["high"]]
+        def compose(conn: sqlite3.Connection, touched: list[Touched]) -> Composed:
+            due = [t.event_id for t in touched if _alert_now(t)]
             recipients = self.settings.notify.recipients
-            if not urgent or not recipients:
+            if not due or not recipients:
                 return []
-            message = messages.immediate_alert(urgent, self.mail(recipients), now=now,
-                                               source=source)
-            return [("immediate", message, [n.change_id for n in urgent])]
+            message = messages.immediate_alert(event_notices(conn, due),
+                                               self.mail(recipients), now=now, source=source)
+            return [("immediate", message, due)]
 
         return compose
 
@@ -141,37 +121,56 @@ class Alerts:
                                                      now=now))]
 
 
-def _notice(change_id: int, at: str, source: str, key: str, change: Change,
-            note: dict[str, Any], context: dict[str, Any] | None,
-            sequence: tuple[Any, ...] = ()) -> ChangeNotice:
-    kind = split_key(key)[0]
-    context = context or record_context(kind, None)
-    return ChangeNotice(
-        change_id=change_id, detected_at=at, source=source, key=key, kind=kind,
-        title=context["title"], leika=context["leika"], office=context["office"],
-        change_type=str(change.change_type), label=change.label, old=change.old,
-        new=change.new, severity=note["severity"], reasons=tuple(note["reasons"]),
-        status=note["status"], expected_by=note.get("expected_by", ""),
-        expected_note=note.get("expected_note", ""), deeplink=context["deeplink"],
-        flap_sequence=sequence)
+def _alert_now(event: Touched) -> bool:
+    high = SEVERITY_ORDER["high"]
+    if event.status != "untracked" or SEVERITY_ORDER.get(event.severity, 0) < high:
+        return False
+    return event.opened or (SEVERITY_ORDER.get(event.severity, 0)
+                            > SEVERITY_ORDER.get(event.severity_before, 0))
 
 
-def _stored_notice(history: History, row: dict[str, Any]) -> ChangeNotice:
-    """A notice for a stored change (digests and reminders)."""
-    version = history.db.execute(
+def event_notices(conn: sqlite3.Connection, event_ids: Sequence[int]) -> list[ChangeNotice]:
+    """The events as messages show them, in the order of ``event_ids``."""
+    wanted = list(dict.fromkeys(event_ids))
+    if not wanted:
+        return []
+    rows = {e["id"]: e for e in read_events(
+        conn, f"e.id IN ({','.join('?' * len(wanted))})", wanted)}
+    return [_event_notice(conn, rows[i]) for i in wanted if i in rows]
+
+
+def _event_notice(conn: sqlite3.Connection, event: dict[str, Any]) -> ChangeNotice:
+    fields = fields_of(event["changes"])
+    head = fields[0]
+    version = conn.execute(
         "SELECT content, volatile FROM versions WHERE record_id = (SELECT id FROM records "
         "WHERE key = ? AND source = ?) ORDER BY valid_from DESC, id DESC LIMIT 1",
-        [row["key"], row["source"]]).fetchone()
-    content = json.loads(version[0]) if version else {}
-    volatile = json.loads(version[1]) if version else {}
-    change = Change(row["change_type"], row["path"], row["label"],
-                    None if row["old_value"] is None else json.loads(row["old_value"]),
-                    None if row["new_value"] is None else json.loads(row["new_value"]))
-    note = {"severity": row["severity"], "reasons": json.loads(row["reasons"]),
-            "status": row["status"]}
-    sequence = tuple(history.flap_sequence(row["id"])) if row.get("flapped") else ()
-    return _notice(row["id"], row["detected_at"], row["source"], row["key"], change, note,
-                   record_context(row["kind"], content, volatile), sequence)
+        [event["key"], event["source"]]).fetchone()
+    context = record_context(event["kind"], json.loads(version[0]) if version else {},
+                             json.loads(version[1]) if version else {})
+    continued = [c["new_value"] for c in event["changes"] if c.get("flap_of") == head["id"]]
+    sequence = (head["old_value"], head["new_value"], *continued) if continued else ()
+    return ChangeNotice(
+        change_id=event["id"], detected_at=event["opened_at"], source=event["source"],
+        key=event["key"], kind=event["kind"], title=event["title"] or context["title"],
+        leika=tuple(context["leika"]), office=event["office"],
+        change_type=str(head["change_type"]), label=headline(event, fields),
+        old=head["old_value"], new=head["new_value"], severity=event["severity"],
+        reasons=tuple(dict.fromkeys(r for c in event["changes"] for r in c["reasons"])),
+        status=event["status"], expected_by=_expected(conn, event, "by"),
+        expected_note=_expected(conn, event, "note"), deeplink=context["deeplink"],
+        flap_sequence=sequence,
+        fields=tuple((f["label"], f["old_value"], f["new_value"]) for f in fields[1:]),
+        witnesses=tuple((w["source_kind"], w["source"], w["at"]) for w in event["witnesses"]))
+
+
+def _expected(conn: sqlite3.Connection, event: dict[str, Any], column: str) -> str:
+    if event["status"] != "expected":
+        return ""
+    row = conn.execute(
+        f"SELECT x.{column} FROM expectations x JOIN changes c ON c.expectation_id = x.id "
+        "WHERE c.event_id = ? ORDER BY c.id LIMIT 1", [event["id"]]).fetchone()
+    return str(row[0]) if row else ""
 
 
 @dataclass
@@ -204,36 +203,27 @@ def _due(history: History, name: str, every: timedelta, now: datetime) -> bool:
     return now - datetime.fromisoformat(last) >= every - slack
 
 
-_CHANGE_ROWS = (
-    "SELECT c.id, c.detected_at, r.source, r.key, r.kind, c.change_type, c.path, c.label, "
-    "c.old_value, c.new_value, c.severity, c.reasons, c.status, "
-    "EXISTS (SELECT 1 FROM changes f WHERE f.flap_of = c.id) AS flapped "
-    "FROM changes c JOIN records r ON r.id = c.record_id ")
-
-
 def queue_digest(history: History, alerts: Alerts, now: datetime, *,
                  force: bool = False) -> int:
-    """Queue the digest of untracked changes no message reported yet; returns how many."""
+    """Queue the digest of untracked events no message reported yet; returns how many."""
     settings = alerts.settings.notify
     with history.db.atomic():
         if not (force or _due(history, "digest", timedelta(hours=settings.digest_every_hours),
                               now)):
             return 0
-        since = _state(history, "digest") or ""
-        rows = list(history.db.query(
-            _CHANGE_ROWS + "WHERE c.status = 'untracked' AND c.notified IS NULL AND "
-            "c.cause = 'source' AND c.flap_of IS NULL ORDER BY c.detected_at, c.id"))
+        ids = [row[0] for row in history.db.execute(
+            "SELECT id FROM events WHERE status = 'untracked' AND notified IS NULL AND "
+            "cause = 'source' ORDER BY opened_at, id")]
         _set_state(history, "digest", stored(now))
-        if not rows or not settings.recipients:
+        if not ids or not settings.recipients:
             return 0
-        notices = [_stored_notice(history, row) for row in rows]
+        notices = event_notices(history.db.conn, ids)
+        seen = [w[2] for n in notices for w in n.witnesses] or [n.detected_at for n in notices]
         message = messages.digest(notices, alerts.mail(settings.recipients), now=now,
-                                  period_start=since or rows[0]["detected_at"],
-                                  period_end=stored(now))
+                                  period_start=min(seen), period_end=max(seen))
         queue.enqueue(history.db.conn, "digest", message, stored(now))
-        history.db.conn.executemany("UPDATE changes SET notified = 'digest' WHERE id = ?",
-                                    [(row["id"],) for row in rows])
-    return len(rows)
+        mark_notified(history.db.conn, "digest", ids)
+    return len(ids)
 
 
 def queue_reminder(history: History, alerts: Alerts, now: datetime, *,
@@ -246,25 +236,24 @@ def queue_reminder(history: History, alerts: Alerts, now: datetime, *,
         if not (force or _due(history, "reminder", every, now) or overdue):
             return 0
         cutoff = stored(now - timedelta(days=1))
-        rows = list(history.db.query(
-            _CHANGE_ROWS + "WHERE c.status = 'untracked' AND c.cause = 'source' AND "
-            "c.flap_of IS NULL AND c.notified IS NOT NULL AND c.detected_at <= ? "
-            "ORDER BY c.detected_at, c.id", [cutoff]))
+        ids = [row[0] for row in history.db.execute(
+            "SELECT id FROM events WHERE status = 'untracked' AND cause = 'source' AND "
+            "notified IS NOT NULL AND opened_at <= ? ORDER BY opened_at, id", [cutoff])]
         _set_state(history, "reminder", stored(now))
-        if not (rows or overdue) or not settings.recipients:
+        if not (ids or overdue) or not settings.recipients:
             return 0
         late = [OverdueExpectation(e["id"], e["key"], _title(history, e["key"]), e["field"],
                                    e["value"], e["until"], e["by"], e["note"])
                 for e in overdue]
-        message = messages.reminder([_stored_notice(history, r) for r in rows], late,
+        message = messages.reminder(event_notices(history.db.conn, ids), late,
                                     alerts.mail(settings.recipients), now=now)
         queue.enqueue(history.db.conn, "reminder", message, stored(now))
-        history.db.conn.executemany("UPDATE changes SET reminded_at = ? WHERE id = ?",
-                                    [(stored(now), row["id"]) for row in rows])
+        history.db.conn.executemany("UPDATE events SET reminded_at = ? WHERE id = ?",
+                                    [(stored(now), event_id) for event_id in ids])
         history.db.conn.executemany(
             "UPDATE expectations SET overdue_reported_at = ? WHERE id = ?",
             [(stored(now), e["id"]) for e in overdue])
-    return len(rows) + len(overdue)
+    return len(ids) + len(overdue)
 
 
 def _title(history: History, key: str) -> str:

@@ -280,7 +280,7 @@ def _pending(history: History, now: datetime) -> tuple[int, _Finding]:
 def _untracked(history: History, now: datetime) -> tuple[tuple[int, int], _Finding]:
     total, overdue = history.db.execute(
         "SELECT count(*), coalesce(sum(severity IN ('high', 'critical') "
-        "AND detected_at < ?), 0) FROM changes WHERE status = 'untracked' "
+        "AND opened_at < ?), 0) FROM events WHERE status = 'untracked' "
         "AND cause = 'source'", [stored(now - UNTRACKED_AFTER)]).fetchone()
     if overdue:
         verb = "is" if overdue == 1 else "are"

@@ -9,10 +9,12 @@ import json
 from typing import Any
 
 from .errors import QueryError
+from .events import fields_of, headline, office_name
 from .render import change_row, link_rows
 from .store import History
+from .store.events import read_events
 
-__all__ = ["changes", "directory_state", "links", "record_history", "show"]
+__all__ = ["changes", "directory_state", "events", "links", "record_history", "show"]
 
 
 def show(history: History, key: str, *, at: str, source: str | None = None) -> dict[str, Any]:
@@ -130,3 +132,64 @@ def changes(history: History, *, since: str | None = None, until: str | None = N
     record_id = history.find_record(key, source)["id"] if key else None
     return [change_row(c) for c in history.changes(since=since, until=until, kind=kind,
                                                    record_id=record_id, source=source)]
+
+
+def events(history: History, *, since: str | None = None, until: str | None = None,
+           kind: str | None = None, key: str | None = None, source: str | None = None,
+           office: str | None = None, ids: list[int] | None = None,
+           newest_first: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+    """Events (one edit, with the changes its witnesses saw), oldest first: the event's
+    columns, its ``witnesses`` and ``changes``, and as the working group reads it: the
+    ``field`` (headline), ``change_type``, ``old_value`` and ``new_value`` of its most
+    serious field change, the distinct ``fields``, and ``change_ids``.
+
+    ``since``/``until`` bound when it was opened; ``kind``, ``key`` and ``source`` keep
+    events with a change of such a record or a witness of that source; ``office`` keeps
+    events whose zuständige Stelle contains the text (case aside)."""
+    filters: list[str] = []
+    params: list[Any] = []
+    if since is not None:
+        filters.append("e.opened_at >= ?")
+        params.append(since)
+    if until is not None:
+        filters.append("e.opened_at <= ?")
+        params.append(until)
+    if kind is not None:
+        filters.append("e.id IN (SELECT c.event_id FROM changes c JOIN records r "
+                       "ON r.id = c.record_id WHERE r.kind = ?)")
+        params.append(kind)
+    if key is not None:
+        record = history.find_record(key, source)
+        filters.append("e.id IN (SELECT event_id FROM changes WHERE record_id = ?)")
+        params.append(record["id"])
+    if source is not None:
+        filters.append("e.id IN (SELECT event_id FROM witnesses WHERE source = ?)")
+        params.append(source)
+    if ids is not None:
+        filters.append(f"e.id IN ({','.join('?' * len(ids))})" if ids else "0")
+        params.extend(ids)
+    order = "e.opened_at DESC, e.id DESC" if newest_first else "e.opened_at, e.id"
+    rows = read_events(history.db.conn, " AND ".join(filters), params, order=order,
+                       limit=None if office else limit)
+    if office:
+        needle = office_name(office)
+        rows = [row for row in rows if needle in office_name(row["office"])][:limit]
+    return [presented(row) for row in rows]
+
+
+def presented(event: dict[str, Any]) -> dict[str, Any]:
+    """An event from :func:`zufiwatch.store.events.read_events` with what people read."""
+    fields = fields_of(event["changes"])
+    head = fields[0] if fields else {}
+    continued = [c["new_value"] for c in event["changes"]
+                 if head and c.get("flap_of") == head.get("id")]
+    return {**event, "field": headline(event, fields),
+            "change_type": head.get("change_type", ""), "path": head.get("path", ""),
+            "old_value": head.get("old_value"), "new_value": head.get("new_value"),
+            "flap_sequence": [head.get("old_value"), head.get("new_value"), *continued]
+            if continued else [],
+            "fields": [{"key": f["key"], "source": f["source"], "label": f["label"],
+                        "change_type": f["change_type"], "old_value": f["old_value"],
+                        "new_value": f["new_value"], "severity": f["severity"]}
+                       for f in fields],
+            "change_ids": [c["id"] for c in event["changes"]]}

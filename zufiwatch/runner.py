@@ -21,7 +21,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from .alerts import Alerts, record_context
+from .alerts import Alerts
 from .archive import Archive, Manifest
 from .config import Settings, SourceSettings
 from .differ import diff_records, reappeared
@@ -54,6 +54,7 @@ from .sources.base import (
 )
 from .sources.drift import ShapeLog
 from .store import CommitPlan, Current, History, NewVersion
+from .store.events import EventInputs
 from .timeutil import Clock, stored, system_clock
 
 __all__ = ["CrawlResult", "Planner", "crawl_sources", "crosscheck_after", "rebaseline",
@@ -503,12 +504,11 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         planner.plan.flaps = find_flaps(planner.plan.changes,
                                         history.recent_changes(source.name, since))
     plan = planner.plan
+    plan.events = EventInputs(settings.kind, planner.contents, planner.volatiles,
+                              window_hours=_sync_window(settings, alerts))
     if alerts is not None and plan.changes and plan.cause == "source":
         plan.annotations = alerts.annotate(history, plan.changes, at, planner.contents)
-        contexts = {key: record_context(split_key(key)[0], content, planner.volatiles.get(key))
-                    for key, content in planner.contents.items()}
-        plan.compose = alerts.composer(source.name, plan.changes, plan.annotations,
-                                       contexts, plan.flaps, at, clock())
+        plan.compose = alerts.composer(source.name, clock())
     reason = verdict.reason
     if planner.baseline:
         note = (f"baseline: no complete crawl of this source before, {planner.observed} "
@@ -523,6 +523,16 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
              f" ({reason})" if reason else "")
     return CrawlResult(crawl_id, source.name, verdict.outcome, reason, stats,
                        list(planner.plan.changes), process)
+
+
+def _sync_window(settings: SourceSettings, alerts: Alerts | None) -> float:
+    """How long after one witness another may report the same edit: the sync window of
+    the tsa source that is cross-checked with this one (or this one's own)."""
+    if settings.kind == "tsa" or alerts is None:
+        return settings.sync_window_hours
+    windows = [s.sync_window_hours for s in alerts.settings.sources
+               if s.kind == "tsa" and s.crosscheck == settings.name]
+    return max(windows, default=settings.sync_window_hours)
 
 
 def _verdict(settings: SourceSettings, planner: Planner, tally: _Tally) -> Verdict:

@@ -1,9 +1,10 @@
 """Tracked or untracked: the expected-change register and acknowledgements.
 
 The AG OZG records beforehand what it intends to change (``expect``); a detected change
-that matches an open expectation is ``expected``. Afterwards, changes can be marked as
-reviewed (``ack``): ``acknowledged``. Everything else stays ``untracked`` and is what the
-alerts are about. Expectations and acknowledgements are chained into the evidence ledger.
+that matches an open expectation is ``expected``. Afterwards, events (an edit with the
+changes its witnesses saw) can be marked as reviewed (``ack``): ``acknowledged``. Everything
+else stays ``untracked`` and is what the alerts are about. Expectations and
+acknowledgements are chained into the evidence ledger.
 """
 
 from __future__ import annotations
@@ -46,28 +47,35 @@ def expect(history: History, *, key: str, field: str, value: str, until: datetim
     return expectation_id
 
 
-def acknowledge(history: History, change_ids: Sequence[int], *, by: str, note: str = "",
+def acknowledge(history: History, event_ids: Sequence[int], *, by: str, note: str = "",
                 now: datetime) -> list[int]:
-    """Mark changes as reviewed; returns the ids that were not acknowledged before."""
+    """Mark events as reviewed, and with them every change their witnesses reported;
+    returns the ids of the events that were not acknowledged before. Each change gets its
+    acknowledgement in the evidence ledger."""
     if not by.strip():
         raise QueryError("an acknowledgement needs --by")
+    wanted = list(dict.fromkeys(event_ids))
     known = {row[0]: row[1] for row in history.db.execute(
-        f"SELECT id, status FROM changes WHERE id IN ({','.join('?' * len(change_ids))})",
-        list(change_ids))}
-    missing = [i for i in change_ids if i not in known]
+        f"SELECT id, status FROM events WHERE id IN ({','.join('?' * len(wanted))})", wanted)}
+    missing = [i for i in wanted if i not in known]
     if missing:
         raise QueryError(f"no change with id {', '.join(map(str, missing))} "
                          "('zufiwatch changes' lists them)")
     at = stored(now)
-    fresh = [i for i in dict.fromkeys(change_ids) if known[i] != "acknowledged"]
+    fresh = [i for i in wanted if known[i] != "acknowledged"]
     with history.db.atomic():
-        for change_id in fresh:
-            cursor = history.db.execute(
-                "INSERT INTO acknowledgements (change_id, at, by, note) VALUES (?, ?, ?, ?)",
-                [change_id, at, by.strip(), note])
-            evidence.append(history.db.conn, "acknowledgement", inserted_id(cursor), at)
-            history.db.execute("UPDATE changes SET status = 'acknowledged' WHERE id = ?",
-                               [change_id])
+        for event_id in fresh:
+            for (change_id,) in history.db.execute(
+                    "SELECT id FROM changes WHERE event_id = ? AND status != 'acknowledged' "
+                    "ORDER BY id", [event_id]).fetchall():
+                cursor = history.db.execute(
+                    "INSERT INTO acknowledgements (change_id, at, by, note) "
+                    "VALUES (?, ?, ?, ?)", [change_id, at, by.strip(), note])
+                evidence.append(history.db.conn, "acknowledgement", inserted_id(cursor), at)
+                history.db.execute("UPDATE changes SET status = 'acknowledged' WHERE id = ?",
+                                   [change_id])
+            history.db.execute("UPDATE events SET status = 'acknowledged' WHERE id = ?",
+                               [event_id])
     return fresh
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ZufiwatchError
-from .questions import CHANGE_COLUMNS
+from .questions import EVENT_COLUMNS, _witnesses
 from .root import App, _progress, cli, handle_errors, pass_app
 
 
@@ -31,8 +31,9 @@ def export(app: App, at_text: str | None, with_changes: bool, since: str | None,
     """Export the whole directory at a time, or the changes in a range, for spreadsheets.
 
     Directory rows: source, key, kind, title, valid_from and, for Leistungen, LeiKa,
-    zuständige Stelle, online links (joined with " | ") and the fees text. Change rows have
-    the columns of 'changes --csv'. A progress bar is shown on stderr when it is a terminal.
+    zuständige Stelle, online links (joined with " | ") and the fees text. Change rows (one
+    per edit) have the columns of 'changes --csv'. A progress bar is shown on stderr when
+    it is a terminal.
 
     \b
     Example:
@@ -48,9 +49,11 @@ def export(app: App, at_text: str | None, with_changes: bool, since: str | None,
         raise click.UsageError("--since/--until need --changes")
     with app.history() as history:
         if with_changes:
-            rows = queries.changes(history, since=app.when(since, end_of_day=False),
-                                   until=app.when(until))
-            columns = CHANGE_COLUMNS
+            rows = queries.events(history, since=app.when(since, end_of_day=False),
+                                  until=app.when(until))
+            if fmt != "json":  # a cell holds text: who saw it, when
+                rows = [{**row, "witnesses": _witnesses(row, app.timezone)} for row in rows]
+            columns = EVENT_COLUMNS
         else:
             states = queries.directory_state(history, at=app.when(at_text or "now"))
             with _progress(states, "Exporting records") as items:

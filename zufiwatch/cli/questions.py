@@ -52,54 +52,116 @@ def disagreements(app: App, include_resolved: bool, fmt: str | None) -> None:
 
 CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change_type", "path",
                   "label", "old_value", "new_value", "cause", "flap_of", "severity", "reasons",
-                  "status", "crawl_id", "version_id"]
+                  "status", "crawl_id", "version_id", "event_id"]
+
+
+#: Columns of ``changes --csv``: one row per event.
+EVENT_COLUMNS = ["id", "opened_at", "subject", "kind", "key", "title", "office", "change_type",
+                 "field", "old_value", "new_value", "severity", "status", "cause",
+                 "witnesses", "change_ids"]
+_SEVERITIES = ["low", "medium", "high", "critical"]
 
 
 @cli.command()
-@click.option("--since", help="Only changes detected at or after this time (e.g. 2026-03-01, 7d).")
+@click.option("--since", help="Only changes detected at or after this time (e.g. 2026-03-01, "
+                              "15.03.2026, gestern, 7d).")
 @click.option("--until", help="Only changes detected up to this time.")
-@click.option("--kind", type=click.Choice(KINDS), help="Only records of this kind.")
+@click.option("--kind", type=click.Choice(KINDS), help="Only changes of records of this kind.")
 @click.option("--record", "key", metavar="KEY", help="Only changes of this record.")
-@click.option("--source", help="Only this source.")
+@click.option("--source", help="Only changes this source saw.")
 @click.option("--status", type=click.Choice(["untracked", "expected", "acknowledged"]),
               help="Only changes with this triage status.")
-@click.option("--severity", type=click.Choice(["low", "medium", "high", "critical"]),
+@click.option("--severity", type=click.Choice(_SEVERITIES),
               help="Only changes of at least this severity.")
 @click.option("--each-flap", is_flag=True,
-              help="In the table, list every step of a back-and-forth, not just its first "
-                   "change with the sequence.")
+              help="With --by-source: list every step of a back-and-forth, not just its "
+                   "first change with the sequence.")
 @click.option("--office", metavar="NAME",
-              help="Only records of this office: a Leistung whose zuständige Stelle, or an "
-                   "Organisationseinheit whose name, contains NAME (case-insensitive).")
+              help="Only changes whose zuständige Stelle contains NAME (case-insensitive): "
+                   "a Leistung's, an office's own name, the office of the Leistung holding "
+                   "a link.")
+@click.option("--by-source", is_flag=True,
+              help="Every source's own field changes, one row each (the operator's view), "
+                   "instead of one row per edit.")
 @output_options
 @pass_app
 @handle_errors
 def changes(app: App, since: str | None, until: str | None, kind: str | None,
             key: str | None, source: str | None, status: str | None, severity: str | None,
-            each_flap: bool, fmt: str | None, office: str | None = None) -> None:
-    """List detected changes, oldest first.
+            each_flap: bool, fmt: str | None, office: str | None = None,
+            by_source: bool = False) -> None:
+    """List what changed, oldest first: one row per edit (an event), with the witnesses
+    that saw it — the ZuFi, the PVOG when it imported the edit, the link check. The id is
+    what 'zufiwatch ack' takes.
 
-    A field that went back and forth (flapping) is one row in the table: its first change,
-    with the sequence of values; --json and --csv list every step with flap_of.
+    With --by-source, every source's own field changes instead, one row each; a field that
+    went back and forth (flapping) is then one row with the sequence of values.
 
     \b
     Example:
       zufiwatch changes --since 2026-03-01 --kind leistung
+      zufiwatch changes --office Standesamt --severity high
     """
     from .. import queries
 
+    start, end = app.when(since, end_of_day=False), app.when(until)
     with app.history() as history:
-        rows = queries.changes(history, since=app.when(since, end_of_day=False),
-                               until=app.when(until), kind=kind, key=key, source=source)
-        if office:
-            from ..export import office_changes
-
-            rows = office_changes(history, rows, office)
+        if by_source:
+            rows = queries.changes(history, since=start, until=end, kind=kind, key=key,
+                                   source=source)
+            if office:
+                kept = {c for e in queries.events(history, office=office)
+                        for c in e["change_ids"]}
+                rows = [r for r in rows if r["id"] in kept]
+        else:
+            rows = queries.events(history, since=start, until=end, kind=kind, key=key,
+                                  source=source, office=office)
     if status:
         rows = [r for r in rows if r["status"] == status]
     if severity:
-        order = ["low", "medium", "high", "critical"]
-        rows = [r for r in rows if order.index(r["severity"]) >= order.index(severity)]
+        rows = [r for r in rows
+                if _SEVERITIES.index(r["severity"]) >= _SEVERITIES.index(severity)]
+    if by_source:
+        _emit_changes(rows, fmt, app.timezone, each_flap)
+    elif fmt == "json":
+        emit(rows, fmt, [])
+    elif fmt == "csv":
+        emit([{**r, "witnesses": _witnesses(r, app.timezone)} for r in rows], fmt,
+             EVENT_COLUMNS)
+    else:
+        emit([_readable_event(r, app.timezone) for r in rows], fmt,
+             ["id", "detected", "subject", "title", "change_type", "field", "old", "new",
+              "severity", "status", "witnesses"],
+             ["id", "detected", "record", "title", "change", "field", "old", "new",
+              "severity", "status", "seen by"], wide=("witnesses",))
+
+
+def _witnesses(event: dict[str, Any], tz: str) -> str:
+    from ..events import witness_text
+
+    return witness_text(event["witnesses"], lambda at: show_time(at, tz)[:16], "en")
+
+
+def _readable_event(event: dict[str, Any], tz: str) -> dict[str, Any]:
+    from ..events import WITNESS_NAMES
+
+    old, new = change_pair(event.get("old_value"), event.get("new_value"), 50)
+    kind = event["change_type"] + (" (parser)" if event.get("cause") == "parser" else "")
+    if event["flap_sequence"]:
+        kind += f" (flapping: {len(event['flap_sequence']) - 1} changes)"
+        new = " → ".join(short_value(v, 40) for v in event["flap_sequence"][1:])
+    others = len(event["fields"]) - 1
+    field = event["field"] + (f" (+{others} more)" if others > 0 else "")
+    names = WITNESS_NAMES["en"]
+    seen = ", ".join(f"{names.get(w['source_kind'], w['source'])} "
+                     f"{show_time(w['at'], tz)[5:16]}" for w in event["witnesses"])
+    return {**event, "detected": show_time(event.get("opened_at"), tz), "old": old,
+            "new": new, "change_type": kind, "field": field, "witnesses": seen}
+
+
+def _emit_changes(rows: list[dict[str, Any]], fmt: str | None, tz: str,
+                  each_flap: bool) -> None:
+    """Every source's own changes (``changes --by-source``)."""
     if fmt == "json":
         emit(rows, fmt, [])
     elif fmt == "csv":
@@ -109,12 +171,12 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
         for row in rows:
             if row.get("flap_of"):
                 steps.setdefault(row["flap_of"], []).append(row["new_value"])
-        shown = [_readable_change(row, app.timezone, steps.get(row["id"]))
+        shown = [_readable_change(row, tz, steps.get(row["id"]))
                  for row in rows if each_flap or not row.get("flap_of")]
         emit(shown, fmt,
-             ["id", "detected", "key", "title", "change_type", "label", "old", "new",
-              "severity", "status"],
-             ["id", "detected", "record", "title", "change", "field", "old", "new",
+             ["id", "detected", "source", "key", "title", "change_type", "label", "old",
+              "new", "severity", "status"],
+             ["id", "detected", "source", "record", "title", "change", "field", "old", "new",
               "severity", "status"])
 
 

@@ -91,8 +91,10 @@ def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def emit(rows: Sequence[dict[str, Any]], fmt: str | None, columns: Sequence[str],
-         headers: Sequence[str] | None = None, *, json_value: Any = None) -> None:
-    """Print rows as a table (``columns`` only), CSV or JSON (everything)."""
+         headers: Sequence[str] | None = None, *, json_value: Any = None,
+         wide: Sequence[str] = ()) -> None:
+    """Print rows as a table (``columns`` only; values cut at 60 characters but in the
+    ``wide`` columns), CSV or JSON (everything)."""
     if fmt == "json":
         click.echo(json.dumps(rows if json_value is None else json_value,
                               ensure_ascii=False, indent=2))
@@ -105,7 +107,8 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str | None, columns: Sequence[str]
     elif rows:
         from tabulate import tabulate  # only tables need it; keeps --json start-up short
 
-        table = [[short_value(row.get(c), 60) for c in columns] for row in rows]
+        table = [[short_value(row.get(c), 0 if c in wide else 60) for c in columns]
+                 for row in rows]
         click.echo(tabulate(table, headers=list(headers or columns), tablefmt="simple"))
     else:
         click.echo("(nothing)")

@@ -50,6 +50,10 @@ def expect(app: App, key: str, field: str, value: str, until_text: str, by: str,
 def ack(app: App, change_ids: tuple[int, ...], by: str, note: str) -> None:
     """Mark changes as reviewed (acknowledged); they are no longer reminded.
 
+    The ids are those 'zufiwatch changes' and the messages show: one per edit. An edit's
+    acknowledgement covers what every witness saw of it (the ZuFi, the PVOG, the link
+    check), also a witness that comes later.
+
     \b
     Example:
       zufiwatch ack 12 13 --by "M. Muster" --note "mit Fachdienst abgestimmt"

@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ..config import LANGUAGES, SEVERITIES
+from ..events import witness_text
 from ..model import KIND_LABELS
 from ..render import change_pair, host_of, short_value
 from .model import ChangeNotice, CrawlProblem, DisagreementNotice, OverdueExpectation
@@ -53,7 +54,7 @@ __all__ = ["Mail", "ack_command", "digest", "disagreement_alert", "immediate_ale
 #: Width of the plain-text part; URLs and commands may run longer.
 TEXT_WIDTH = 78
 _LABEL_WIDTH = 22
-_KIND_ORDER = ("leistung", "organisationseinheit", "onlinedienst")
+_KIND_ORDER = ("leistung", "organisationseinheit", "onlinedienst", "link")
 _SEVERITY_COLOURS = {"critical": "#b00020", "high": "#d35400", "medium": "#b7950b",
                      "low": "#607d8b"}
 
@@ -95,7 +96,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "flap": "Verlauf", "flap_prefix": "hin und her", "severity": "Schwere",
         "reasons": "Gründe", "expected": "Erwartet", "detected": "Erkannt",
         "untracked_for": "Ungeklärt seit", "ack": "Quittieren mit",
-        "affected": "Betroffen",
+        "affected": "Betroffen", "fields": "Außerdem", "seen_by": "Gesehen",
         "status_untracked": "nein (ungeklärt)", "status_expected": "ja, eingetragen von",
         "status_acknowledged": "quittiert", "today": "heute", "until": "bis",
         "ack_hint": "NAME durch Ihren Namen und … durch eine kurze Notiz ersetzen.",
@@ -148,7 +149,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "flap": "History", "flap_prefix": "back and forth", "severity": "Severity",
         "reasons": "Reasons", "expected": "Expected", "detected": "Detected",
         "untracked_for": "Untracked for", "ack": "Acknowledge with",
-        "affected": "Affected",
+        "affected": "Affected", "fields": "Also", "seen_by": "Seen by",
         "status_untracked": "no (untracked)", "status_expected": "yes, recorded by",
         "status_acknowledged": "acknowledged", "today": "less than a day", "until": "to",
         "ack_hint": "Replace NAME with your name and … with a short note.",
@@ -202,6 +203,7 @@ _NOUNS: dict[str, dict[str, tuple[str, str]]] = {
         "leistung": ("Leistung", "Leistungen"),
         "organisationseinheit": ("Organisationseinheit", "Organisationseinheiten"),
         "onlinedienst": ("Onlinedienst", "Onlinedienste"),
+        "link": ("Online-Dienst-Link", "Online-Dienst-Links"),
     },
     "en": {
         "change": ("change", "changes"),
@@ -212,6 +214,7 @@ _NOUNS: dict[str, dict[str, tuple[str, str]]] = {
         "leistung": ("Leistung", "Leistungen"),
         "organisationseinheit": ("Organisationseinheit", "Organisationseinheiten"),
         "onlinedienst": ("Onlinedienst", "Onlinedienste"),
+        "link": ("online-service link", "online-service links"),
     },
 }
 
@@ -319,6 +322,10 @@ class _Block:
     office: str
     old: _Shown
     new: _Shown
+    #: The event's other field changes as "label: old → new".
+    fields: tuple[str, ...]
+    #: Who saw the edit and when ("ZuFi …; im PVOG angekommen …").
+    witnesses: str
     hosts: str
     flap: str
     reasons: str
@@ -411,6 +418,10 @@ class _View:
             office=first.office,
             old=_shown(old_text, differs and old_host is not None),
             new=_shown(new_text, differs and new_host is not None),
+            fields=tuple(_field_text(label, old, new) for label, old, new in first.fields),
+            witnesses=witness_text([{"source_kind": kind, "source": source, "at": at}
+                                    for kind, source, at in first.witnesses],
+                                   self.time, self.language),
             hosts=f"{old_host or '—'} → {new_host or '—'}" if differs else "",
             flap=self.flap(first.flap_sequence),
             reasons="; ".join(_unique(r for c in changes for r in c.reasons)),
@@ -479,6 +490,11 @@ class _View:
         """" seit <time>" of the last complete crawl, when the problem names it."""
         last = item.extra.get("last_complete")
         return f" {_SINCE[self.language]} {self.time(str(last))}" if last else ""
+
+
+def _field_text(label: str, old: Any, new: Any) -> str:
+    before, after = change_pair(old, new, 120)
+    return f"{label}: {before} → {after}"
 
 
 def _parse_time(value: str) -> datetime | None:
@@ -694,7 +710,7 @@ def _digest_groups(changes: Sequence[ChangeNotice], view: _View) -> list[_Group]
     for change in changes:
         same = json.dumps([change.label, change.old, change.new, change.change_type,
                            change.status, change.expected_by, change.expected_note,
-                           list(change.flap_sequence)],
+                           list(change.flap_sequence), list(change.fields)],
                           ensure_ascii=False, sort_keys=True, default=str)
         kinds = by_office.setdefault(change.office, {})
         kinds.setdefault(change.kind, {}).setdefault(same, []).append(change)

@@ -10,8 +10,10 @@ __all__ = ["ChangeNotice", "CrawlProblem", "OverdueExpectation"]
 
 @dataclass(frozen=True)
 class ChangeNotice:
-    """One detected change as the AG OZG reads it."""
+    """One event (an edit, with the field changes its witnesses saw) as the AG OZG reads
+    it: its most serious field change, the other fields, and the witnesses."""
 
+    #: The event's id (what ``zufiwatch ack`` takes).
     change_id: int
     #: UTC ISO time it was detected.
     detected_at: str
@@ -46,6 +48,10 @@ class ChangeNotice:
     deeplink: str = ""
     #: For a back-and-forth: the sequence of values (first old, then each new value).
     flap_sequence: tuple[Any, ...] = ()
+    #: The event's other field changes: (label, old, new).
+    fields: tuple[tuple[str, Any, Any], ...] = ()
+    #: Who saw it, first first: (source kind "tsa"/"pvog"/"links", source name, UTC time).
+    witnesses: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

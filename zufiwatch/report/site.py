@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from .. import queries
 from ..config import LANGUAGES, SEVERITIES, Settings
 from ..crosscheck import open_disagreements
+from ..events import WITNESS_NAMES
 from ..model import KIND_LABELS
 from ..render import change_pair, change_row
 from ..store import History
@@ -56,6 +57,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "aspect_zustaendige_stelle": "Zuständige Stelle",
         "within_window": "im Sync-Fenster",
         "changes": "Letzte Änderungen", "detected": "Erkannt", "record": "Eintrag",
+        "seen_by": "Gesehen", "more_fields": "weitere Felder",
         "field": "Feld", "type": "Art", "severity": "Schwere", "old_new": "Alt → Neu",
         "chart": "Änderungen pro Woche nach Schwere (letzte 52 Wochen)",
         "week": "Woche ab", "records": "Alle Einträge", "kind": "Art",
@@ -96,6 +98,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "aspect_zustaendige_stelle": "Zuständige Stelle",
         "within_window": "within the sync window",
         "changes": "Recent changes", "detected": "Detected", "record": "Entry",
+        "seen_by": "Seen by", "more_fields": "more fields",
         "field": "Field", "type": "Type", "severity": "Severity", "old_new": "Old → new",
         "chart": "Changes per week by severity (last 52 weeks)",
         "week": "Week from", "records": "All entries", "kind": "Kind",
@@ -174,8 +177,8 @@ def _source_rows(history: History, settings: Settings) -> list[dict[str, Any]]:
         names = [r[0] for r in history.db.execute(
             "SELECT DISTINCT source FROM crawls ORDER BY source")]
     untracked = dict(history.db.execute(
-        "SELECT r.source, count(*) FROM changes c JOIN records r ON r.id = c.record_id "
-        "WHERE c.status = 'untracked' GROUP BY r.source").fetchall())
+        "SELECT w.source, count(DISTINCT e.id) FROM events e JOIN witnesses w "
+        "ON w.event_id = e.id WHERE e.status = 'untracked' GROUP BY w.source").fetchall())
     rows = []
     for name in names:
         complete = list(history.db.query(
@@ -191,13 +194,12 @@ def _source_rows(history: History, settings: Settings) -> list[dict[str, Any]]:
 _CHANGE_COLUMNS = (
     "c.id, c.detected_at, r.source, r.key, r.kind, r.title, c.change_type, c.path, c.label, "
     "c.old_value, c.new_value, c.cause, c.flap_of, c.severity, c.reasons, c.status, "
-    "c.crawl_id, c.version_id")
+    "c.crawl_id, c.version_id, c.event_id")
 
 
-def _latest_changes(history: History, limit: int) -> list[dict[str, Any]]:
-    return [change_row(row) for row in history.db.query(
-        f"SELECT {_CHANGE_COLUMNS} FROM changes c JOIN records r ON r.id = c.record_id "
-        "ORDER BY c.detected_at DESC, c.id DESC LIMIT ?", [limit])]
+def _latest_events(history: History, limit: int) -> list[dict[str, Any]]:
+    """The newest events, as :func:`queries.events` presents them."""
+    return queries.events(history, newest_first=True, limit=limit)
 
 
 def _all_histories(history: History) -> list[dict[str, Any]]:
@@ -243,10 +245,10 @@ def _all_histories(history: History) -> list[dict[str, Any]]:
 
 
 def _weekly_counts(history: History, first_day: date) -> dict[tuple[str, str], int]:
-    """(day, severity) → count of changes detected since ``first_day`` (UTC days)."""
+    """(day, severity) → count of events opened since ``first_day`` (UTC days)."""
     rows = history.db.execute(
-        "SELECT substr(detected_at, 1, 10), severity, count(*) FROM changes "
-        "WHERE detected_at >= ? GROUP BY 1, 2", [first_day.isoformat()]).fetchall()
+        "SELECT substr(opened_at, 1, 10), severity, count(*) FROM events "
+        "WHERE opened_at >= ? GROUP BY 1, 2", [first_day.isoformat()]).fetchall()
     return {(day, severity): count for day, severity, count in rows}
 
 
@@ -309,6 +311,7 @@ class _View:
     """Formatting shared by the templates: local times, words, values."""
 
     def __init__(self, language: str, timezone: str) -> None:
+        self.language = language
         self.words = _WORDS[language]
         self.zone = ZoneInfo(timezone)
 
@@ -328,6 +331,19 @@ class _View:
 
     def pair(self, change: dict[str, Any]) -> tuple[str, str]:
         return change_pair(change["old_value"], change["new_value"], width=300)
+
+
+def _event_view(event: dict[str, Any], view: _View, pages: dict[tuple[str, str], str]
+                ) -> dict[str, Any]:
+    old, new = change_pair(event["old_value"], event["new_value"], width=300)
+    names = WITNESS_NAMES[view.language]
+    return {**event, "old": old, "new": new,
+            "page": pages.get((event["source"], event["key"]), ""),
+            "more": [f"{f['label']}: " + " → ".join(change_pair(f["old_value"],
+                                                               f["new_value"], 120))
+                     for f in event["fields"][1:]],
+            "seen": [f"{names.get(w['source_kind'], w['source'])} {view.time(w['at'])}"
+                     for w in event["witnesses"]]}
 
 
 def _change_view(change: dict[str, Any], view: _View, pages: dict[tuple[str, str], str]
@@ -364,7 +380,7 @@ def build_overview(history: History, settings: Settings, out: Path, *, now: date
         used.add(name.lower())
         pages[(entry["source"], entry["key"])] = name
 
-    latest = _latest_changes(history, max(RECENT_CHANGES, FEED_ENTRIES))
+    latest = _latest_events(history, max(RECENT_CHANGES, FEED_ENTRIES))
     page_of_key = {key: page for (_, key), page in pages.items()}
     links = [{**row, "class": host_class(row["host"]), "href": safe_href(row["url"]),
               "page": page_of_key.get(row["key"], "")} for row in queries.links(history, at=at)]
@@ -395,8 +411,8 @@ def build_overview(history: History, settings: Settings, out: Path, *, now: date
             **common, sources=_source_rows(history, settings), links=links,
             disagreements=[{**d, "page": page_of_key.get(d["tsa_key"], "")}
                            for d in open_disagreements(history)],
-            changes=[_change_view(c, view, pages) for c in latest[:RECENT_CHANGES]],
-            change_total=history.db.execute("SELECT count(*) FROM changes").fetchone()[0],
+            changes=[_event_view(e, view, pages) for e in latest[:RECENT_CHANGES]],
+            change_total=history.db.execute("SELECT count(*) FROM events").fetchone()[0],
             chart=_chart(history, now, words),
             records=[{**{k: e[k] for k in ("source", "key", "kind", "title", "status")},
                       "versions": len(e["versions"]),
@@ -463,24 +479,31 @@ def _feed(changes: list[dict[str, Any]], view: _View, at: str) -> bytes:
     feed = ET.Element(f"{{{ATOM}}}feed")
     sub(feed, "id", "tag:zufiwatch,2026:overview")
     sub(feed, "title", f"zufiwatch: {words['changes']}")
-    updated = changes[0]["detected_at"] if changes else at
+    updated = changes[0]["opened_at"] if changes else at
     sub(feed, "updated", _rfc3339(updated))
     author = sub(feed, "author")
     sub(author, "name", "zufiwatch")
     sub(feed, "link", rel="self", href="feed.atom", type="application/atom+xml")
     sub(feed, "link", rel="alternate", href="index.html", type="text/html")
-    for change in changes:
+    names = WITNESS_NAMES[view.language]
+    for event in changes:
         entry = sub(feed, "entry")
-        sub(entry, "id", f"tag:zufiwatch,2026:change/{int(change['id'])}")
-        title = (f"{view.word(change['change_type'])}: {change['title'] or change['key']}"
-                 f" – {change['label'] or change['path']}")
+        sub(entry, "id", f"tag:zufiwatch,2026:event/{int(event['id'])}")
+        title = (f"{view.word(event['change_type'])}: {event['title'] or event['key']}"
+                 f" – {event['field']}")
         sub(entry, "title", title, type="text")
-        sub(entry, "updated", _rfc3339(change["detected_at"]))
-        old, new = view.pair(change)
-        body = (f"{change['key']} ({change['source']})\n{change['label']}: {old} → {new}\n"
-                f"{words['severity']}: {view.word(change['severity'])}; "
-                f"{words['status']}: {view.word(change['status'])}")
-        sub(entry, "content", body, type="text")
+        last = max([w["at"] for w in event["witnesses"]] or [event["opened_at"]])
+        sub(entry, "updated", _rfc3339(last))
+        lines = [f"{event['subject']} ({event['office'] or '—'})"]
+        for field in event["fields"]:
+            old, new = change_pair(field["old_value"], field["new_value"], width=300)
+            lines.append(f"{field['label']}: {old} → {new}")
+        lines.append(f"{words['severity']}: {view.word(event['severity'])}; "
+                     f"{words['status']}: {view.word(event['status'])}")
+        lines.append(f"{words['seen_by']}: " + "; ".join(
+            f"{names.get(w['source_kind'], w['source'])} {view.time(w['at'])}"
+            for w in event["witnesses"]))
+        sub(entry, "content", "\n".join(lines), type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 

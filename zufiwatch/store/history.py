@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from ..errors import CrawlInProgress, QueryError, StoreError, UnknownRecord
 from ..model import Change, Outcome, canonical_json
+from . import events as event_store
 from . import ledger, outbox
 from .schema import MIGRATIONS
 
@@ -77,10 +78,14 @@ class CommitPlan:
     flaps: dict[int, int] = field(default_factory=dict)
     #: Per change (aligned with ``changes``): severity, reasons, status, expectation_id.
     annotations: list[dict[str, Any]] = field(default_factory=list)
-    #: Builds the messages for the written changes from their ids (inside the transaction,
-    #: so that changes and their messages are stored together): [(kind, message, ids of
-    #: the changes it reports)].
-    compose: Callable[[list[int]], list[tuple[str, EmailMessage, list[int]]]] | None = None
+    #: Builds the messages about the events the crawl opened or joined (inside the
+    #: transaction, so that changes and their messages are stored together), given the
+    #: connection and the events touched: [(kind, message, ids of the events it reports)].
+    compose: Callable[[sqlite3.Connection, list[event_store.Touched]],
+                      list[tuple[str, EmailMessage, list[int]]]] | None = None
+    #: What grouping the changes into events needs (default: no contents, kind from the
+    #: parser version).
+    events: event_store.EventInputs | None = None
     #: url → (etag, last_modified, sha256, content_type) of answers to remember.
     answers: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
     #: key → (consecutive failed checks, reason of the last): counted by this crawl.
@@ -110,11 +115,18 @@ class History:
             self.db.execute("PRAGMA busy_timeout=10000")
             if not readonly:
                 MIGRATIONS.apply(self.db)
+                self._group_earlier_changes()
             elif MIGRATIONS.pending(self.db):
                 raise StoreError(f"{self.path}: database needs an upgrade; "
                                  "run any writing command (e.g. 'zufiwatch crawl') first")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot use the history database: {exc}") from exc
+
+    def _group_earlier_changes(self) -> None:
+        """Changes stored before there were events are grouped into events once."""
+        if self.db.execute("SELECT 1 FROM changes WHERE event_id IS NULL LIMIT 1").fetchone():
+            with self.db.atomic():
+                event_store.backfill(self.db.conn)
 
     def close(self) -> None:
         self.db.close()
@@ -403,11 +415,16 @@ class History:
                 conn.execute("UPDATE expectations SET status = 'met', met_change_id = ? "
                              "WHERE id = ? AND status IN ('open', 'overdue')",
                              [change_ids[-1], note["expectation_id"]])
+        inputs = plan.events or event_store.EventInputs(
+            event_store.source_kind_of(parser_version))
+        touched = event_store.group_crawl(
+            conn, crawl_id=crawl_id, source=source, at=at, cause=plan.cause,
+            changes=plan.changes, change_ids=change_ids, notes=plan.annotations,
+            flaps=plan.flaps, inputs=inputs)
         if plan.compose is not None:
-            for kind, message, reported in plan.compose(change_ids):
+            for kind, message, reported in plan.compose(conn, touched):
                 outbox.enqueue(conn, kind, message, at)
-                conn.executemany("UPDATE changes SET notified = ? WHERE id = ?",
-                                 [(kind, change_id) for change_id in reported])
+                mark_notified(conn, kind, reported)
         conn.execute("INSERT OR IGNORE INTO source_parsers (source, parser_version, since) "
                      "VALUES (?, ?, ?)", [source, parser_version, at])
         conn.executemany(
@@ -503,7 +520,7 @@ class History:
         return list(self.db.query(
             "SELECT c.id, c.detected_at, r.source, r.key, r.kind, r.title, c.change_type, "
             "c.path, c.label, c.old_value, c.new_value, c.cause, c.flap_of, c.severity, "
-            "c.reasons, c.status, c.crawl_id, c.version_id "
+            "c.reasons, c.status, c.crawl_id, c.version_id, c.event_id "
             f"FROM changes c JOIN records r ON r.id = c.record_id {where} "
             f"ORDER BY c.detected_at, c.id {tail}", params))
 
@@ -531,6 +548,14 @@ class History:
             "SELECT g.crawl_id, g.reason, c.started_at FROM observation_gaps g "
             "JOIN crawls c ON c.id = g.crawl_id WHERE g.record_id = ? ORDER BY c.started_at",
             [record_id]))
+
+
+def mark_notified(conn: sqlite3.Connection, kind: str, event_ids: Iterable[int]) -> None:
+    """Note that a message of ``kind`` reported these events (and so their changes)."""
+    ids = [(kind, event_id) for event_id in event_ids]
+    conn.executemany("UPDATE events SET notified = ? WHERE id = ?", ids)
+    conn.executemany("UPDATE changes SET notified = ? WHERE event_id = ? AND notified IS NULL",
+                     ids)
 
 
 def inserted_id(cursor: sqlite3.Cursor) -> int:

@@ -9,7 +9,10 @@ Tables::
     versions      one row per distinct content of a record: content hash, canonical
                   JSON, volatile fields, valid_from / valid_to, parser version
     changes       field-level differences: record, crawl, added/modified/removed,
-                  path, German label, old and new value (JSON)
+                  path, German label, old and new value (JSON), the event they belong to
+    events        one edit of one thing the city keeps, as the working group hears of it:
+                  subject, title, office, severity, status, what was sent about it
+    witnesses     the crawls (ZuFi, PVOG, link check) that saw an event, and when
     observation_gaps  records a crawl should have seen but did not read (not observed)
     disagreements where ZuFi (TSA) and PVOG differ about a Leistung, since when, reported
     strikes       consecutive failed checks of an entry (link checker), until it is observed
@@ -304,3 +307,45 @@ def m010_shape_drift(db: Database) -> None:
     """What a crawl saw of its answers' shapes: per endpoint, the answers checked and the
     keys the parser does not know (JSON, see ``sources/drift.py``)."""
     _run(db, "ALTER TABLE crawls ADD COLUMN shapes TEXT NOT NULL DEFAULT '{}'")
+
+
+@MIGRATIONS()
+def m011_events(db: Database) -> None:
+    """One edit, one event: the changes its witnesses (a ZuFi crawl, a PVOG crawl, a link
+    check) report about it belong to it (``changes.event_id``); the working group's triage
+    (severity, status, what was sent) is kept per event. Existing changes are grouped into
+    events when the history is next opened for writing (``store/events.py``)."""
+    _run(
+        db,
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            subject TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            source TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            office TEXT NOT NULL DEFAULT '',
+            opened_at TEXT NOT NULL,
+            crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+            cause TEXT NOT NULL DEFAULT 'source',
+            severity TEXT NOT NULL DEFAULT 'low',
+            status TEXT NOT NULL DEFAULT 'untracked',
+            notified TEXT,
+            reminded_at TEXT
+        );
+        CREATE INDEX events_opened ON events (opened_at);
+        CREATE INDEX events_subject ON events (subject, opened_at);
+        CREATE INDEX events_status ON events (status, severity);
+        CREATE TABLE witnesses (
+            event_id INTEGER NOT NULL REFERENCES events(id),
+            crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+            source TEXT NOT NULL,
+            source_kind TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            PRIMARY KEY (event_id, crawl_id)
+        );
+        ALTER TABLE changes ADD COLUMN event_id INTEGER REFERENCES events(id);
+        CREATE INDEX changes_event ON changes (event_id)
+        """,
+    )

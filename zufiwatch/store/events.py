@@ -1,0 +1,385 @@
+"""Events in the history: the grouping of a crawl's changes, written in its transaction,
+and the grouping of histories that were written before there were events.
+
+Tables (see :mod:`.schema`): ``events`` (one edit: subject, title, office, severity,
+status, when it was opened and how the working group heard of it), ``witnesses`` (the
+crawls that saw it, with their source's kind) and ``changes.event_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..events import (
+    Member,
+    OpenEvent,
+    ZufiIndex,
+    assign,
+    office_name,
+    record_context,
+    refs_of,
+    status_of,
+    subject_of,
+    worst,
+)
+from ..model import Change, split_key
+
+__all__ = ["EventInputs", "Touched", "backfill", "group_crawl", "source_kind_of"]
+
+#: How far back a link or Onlinedienst that appears or disappears looks for the edit
+#: that brought it in or took it out (the link checker sees it a crawl later, and a record
+#: is concluded removed only after consecutive misses).
+REFERENCE_DAYS = 7
+
+
+@dataclass
+class EventInputs:
+    """What grouping a crawl's changes needs besides the changes."""
+
+    #: "tsa", "pvog" or "links" (the source's kind in the configuration).
+    source_kind: str
+    #: Record key → content after the change (before, for removals).
+    contents: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    #: Record key → volatile fields of the new version (links: where they are used).
+    volatiles: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    #: The PVOG's delay in importing the ZuFi: later witnesses join within it.
+    window_hours: float = 48.0
+
+
+@dataclass(frozen=True)
+class Touched:
+    """An event a crawl opened or joined, and whether the working group must hear now."""
+
+    event_id: int
+    opened: bool
+    severity_before: str
+    severity: str
+    status: str
+    notified: str | None
+
+
+def source_kind_of(parser_version: str) -> str:
+    """The kind of source a crawl read, from its parser version (``tsa-2`` → tsa)."""
+    head = parser_version.split("-", 1)[0]
+    return {"tsa": "tsa", "pvog": "pvog", "links": "links"}.get(head, head)
+
+
+def _zufi_index(conn: sqlite3.Connection) -> ZufiIndex:
+    """The ZuFi's present Leistungen and offices, for pairing PVOG records with them."""
+    sources = [row[0] for row in conn.execute(
+        "SELECT DISTINCT source FROM crawls WHERE parser_version LIKE 'tsa-%'")]
+    if not sources:
+        return ZufiIndex()
+    marks = ",".join("?" * len(sources))
+    leistungen: set[str] = set()
+    leika_owners: dict[str, set[str]] = {}
+    office_owners: dict[str, set[str]] = {}
+    for key, kind, content in conn.execute(
+            "SELECT r.key, r.kind, v.content FROM records r JOIN versions v "
+            f"ON v.id = r.current_version WHERE r.source IN ({marks}) "
+            "AND r.kind IN ('leistung', 'organisationseinheit')", sources):
+        data = json.loads(content)
+        if kind == "leistung":
+            leistungen.add(key)
+            for leika in data.get("leika") or []:
+                leika_owners.setdefault(str(leika), set()).add(key)
+        else:
+            office_owners.setdefault(office_name(data.get("name")), set()).add(key)
+    # A Leistung the ZuFi has removed is still the one the PVOG's deep link names.
+    leistungen.update(row[0] for row in conn.execute(
+        f"SELECT key FROM records WHERE source IN ({marks}) AND kind = 'leistung'", sources))
+    return ZufiIndex(frozenset(leistungen), _unique(leika_owners), _unique(office_owners))
+
+
+def _unique(owners: dict[str, set[str]]) -> dict[str, str]:
+    return {name: next(iter(keys)) for name, keys in owners.items() if len(keys) == 1 and name}
+
+
+def _pvog_leika(conn: sqlite3.Connection, source: str) -> dict[str, str]:
+    owners: dict[str, set[str]] = {}
+    for key, content in conn.execute(
+            "SELECT r.key, v.content FROM records r JOIN versions v "
+            "ON v.id = r.current_version WHERE r.source = ? AND r.kind = 'leistung'",
+            [source]):
+        for leika in json.loads(content).get("leika") or []:
+            owners.setdefault(str(leika), set()).add(key)
+    return _unique(owners)
+
+
+def _candidates(conn: sqlite3.Connection, since: str) -> list[OpenEvent]:
+    """Events opened at or after ``since`` with their changes and witnesses."""
+    events: dict[int, dict[str, Any]] = {}
+    for event_id, subject, opened_at in conn.execute(
+            "SELECT id, subject, opened_at FROM events WHERE opened_at >= ? "
+            "AND cause = 'source'", [since]):
+        events[event_id] = {"subject": subject, "opened_at": opened_at,
+                            "witnesses": set(), "changes": []}
+    if not events:
+        return []
+    for event_id, source in conn.execute(
+            "SELECT w.event_id, w.source FROM witnesses w JOIN events e ON e.id = w.event_id "
+            "WHERE e.opened_at >= ?", [since]):
+        if event_id in events:
+            events[event_id]["witnesses"].add(source)
+    for event_id, key, change in _event_changes(conn, since):
+        if event_id in events:
+            events[event_id]["changes"].append((key, change))
+    return [OpenEvent(i, e["subject"], e["opened_at"], frozenset(e["witnesses"]),
+                      tuple(e["changes"])) for i, e in events.items()]
+
+
+def _event_changes(conn: sqlite3.Connection, since: str) -> list[tuple[int, str, Change]]:
+    rows = conn.execute(
+        "SELECT c.event_id, r.key, c.change_type, c.path, c.label, c.old_value, c.new_value "
+        "FROM changes c JOIN records r ON r.id = c.record_id JOIN events e "
+        "ON e.id = c.event_id WHERE e.opened_at >= ? AND e.cause = 'source' "
+        "ORDER BY c.id", [since])
+    return [(event_id, key, Change(kind, path, label, _load(old), _load(new)))
+            for event_id, key, kind, path, label, old, new in rows]
+
+
+def _recent_refs(conn: sqlite3.Connection, since: str) -> list[tuple[int, str, frozenset[str]]]:
+    """(event id, opened at, links and Onlinedienste its Leistung changes name)."""
+    found: dict[int, set[str]] = {}
+    opened = dict(conn.execute("SELECT id, opened_at FROM events WHERE opened_at >= ?",
+                               [since]).fetchall())
+    for event_id, key, change in _event_changes(conn, since):
+        if split_key(key)[0] == "leistung":
+            refs = refs_of(key, change)
+            if refs:
+                found.setdefault(event_id, set()).update(refs)
+    return [(event_id, opened[event_id], frozenset(refs)) for event_id, refs in found.items()]
+
+
+def _load(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str,
+                cause: str, changes: Sequence[tuple[str, Change]], change_ids: Sequence[int],
+                notes: Sequence[Mapping[str, Any]], flaps: Mapping[int, int],
+                inputs: EventInputs) -> list[Touched]:
+    """Put a crawl's stored changes into events: open new ones, join earlier ones, note
+    the crawl as a witness. Returns the events touched."""
+    if not changes:
+        return []
+    members = [Member(i, key, change, str(notes[i].get("severity", "low")) if notes else "low",
+                      str(notes[i].get("status", "untracked")) if notes else "untracked",
+                      flaps.get(i)) for i, (key, change) in enumerate(changes)]
+    now = datetime.fromisoformat(at)
+    window_start = (now - timedelta(hours=inputs.window_hours)).isoformat()
+    refs_since = (now - timedelta(days=REFERENCE_DAYS)).isoformat()
+    if cause != "source":  # a parser's re-reading: its own events, joining nothing
+        candidates: list[OpenEvent] = []
+        subjects = {key: key for key, _ in changes}
+        flap_events: dict[int, int] = {}
+        recent = None
+    else:
+        candidates = _candidates(conn, window_start)
+        subjects = _subjects(conn, source, inputs, {key for key, _ in changes})
+        roots = sorted({root for root in flaps.values()})
+        flap_events = dict(conn.execute(
+            f"SELECT id, event_id FROM changes WHERE id IN ({','.join('?' * len(roots))}) "
+            "AND event_id IS NOT NULL", roots).fetchall()) if roots else {}
+
+        def recent() -> list[tuple[int, str, frozenset[str]]]:
+            return _recent_refs(conn, refs_since)
+
+    plan = assign(source, members, subjects, candidates, flap_events=flap_events,
+                  recent_refs=recent, window_start=window_start)
+    touched = []
+    for event in plan.new:
+        chosen = [members[i] for i in event.members]
+        kind = split_key(event.key)[0]
+        context = record_context(kind, inputs.contents.get(event.key),
+                                 inputs.volatiles.get(event.key))
+        severity = worst(m.severity for m in chosen)
+        status = status_of(chosen)
+        cursor = conn.execute(
+            "INSERT INTO events (subject, kind, key, source, title, office, opened_at, "
+            "crawl_id, cause, severity, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [event.subject, kind, event.key, source, str(context["title"] or ""),
+             str(context["office"] or ""), at, crawl_id, cause, severity, status])
+        event_id = int(cursor.lastrowid or 0)
+        _attach(conn, event_id, [change_ids[i] for i in event.members], crawl_id, source,
+                inputs.source_kind, at)
+        touched.append(Touched(event_id, True, "low", severity, status, None))
+    joined: dict[int, list[int]] = {}
+    for index, event_id in plan.joins.items():
+        joined.setdefault(event_id, []).append(index)
+    for event_id, indices in sorted(joined.items()):
+        row = conn.execute("SELECT severity, status, notified, office FROM events "
+                           "WHERE id = ?", [event_id]).fetchone()
+        severity = worst([row[0], *(members[i].severity for i in indices)])
+        office = row[3] or _office_of(inputs, [changes[i][0] for i in indices])
+        # What a later witness adds that is worse than what was known reopens the edit;
+        # otherwise what it shows was expected or reviewed with it.
+        status = "untracked" if severity != row[0] else row[1]
+        conn.execute("UPDATE events SET severity = ?, office = ?, status = ? WHERE id = ?",
+                     [severity, office, status, event_id])
+        _attach(conn, event_id, [change_ids[i] for i in indices], crawl_id, source,
+                inputs.source_kind, at)
+        if status != "untracked":
+            conn.executemany("UPDATE changes SET status = ? WHERE id = ?",
+                             [(status, change_ids[i]) for i in indices])
+        touched.append(Touched(event_id, False, row[0], severity, status, row[2]))
+    return touched
+
+
+def _office_of(inputs: EventInputs, keys: Sequence[str]) -> str:
+    for key in keys:
+        context = record_context(split_key(key)[0], inputs.contents.get(key),
+                                 inputs.volatiles.get(key))
+        if context["office"]:
+            return str(context["office"])
+    return ""
+
+
+def _attach(conn: sqlite3.Connection, event_id: int, change_ids: Sequence[int], crawl_id: int,
+            source: str, source_kind: str, at: str) -> None:
+    conn.executemany("UPDATE changes SET event_id = ? WHERE id = ?",
+                     [(event_id, change_id) for change_id in change_ids])
+    conn.execute("INSERT OR IGNORE INTO witnesses (event_id, crawl_id, source, source_kind, at) "
+                 "VALUES (?, ?, ?, ?, ?)", [event_id, crawl_id, source, source_kind, at])
+
+
+def _subjects(conn: sqlite3.Connection, source: str, inputs: EventInputs,
+              keys: set[str]) -> dict[str, str]:
+    if inputs.source_kind != "pvog":
+        return {key: key for key in keys}
+    zufi = _zufi_index(conn)
+    leika: dict[str, str] | None = None
+
+    def pvog_leika() -> Mapping[str, str]:
+        nonlocal leika
+        if leika is None:
+            leika = _pvog_leika(conn, source)
+        return leika
+
+    return {key: subject_of("pvog", key, inputs.contents.get(key), zufi, pvog_leika)
+            for key in keys}
+
+
+# ---------------------------------------------------------------------------------------
+# Histories from before events
+
+
+def backfill(conn: sqlite3.Connection, window_hours: float = 48.0) -> int:
+    """Group the changes that belong to no event yet, crawl by crawl in the order they were
+    stored, by the rules new crawls follow; their triage state carries over (an event is
+    acknowledged when all its changes are, reported when one of them was). Nothing is
+    deleted or altered but the changes' ``event_id``. Returns how many events it opened."""
+    crawls = conn.execute(
+        "SELECT DISTINCT c.crawl_id, k.source, k.parser_version, k.mode FROM changes c "
+        "JOIN crawls k ON k.id = c.crawl_id WHERE c.event_id IS NULL "
+        "ORDER BY k.started_at, k.id").fetchall()
+    opened = 0
+    for crawl_id, source, parser_version, mode in crawls:
+        rows = conn.execute(
+            "SELECT c.id, r.key, c.change_type, c.path, c.label, c.old_value, c.new_value, "
+            "c.severity, c.status, c.flap_of, c.cause, c.detected_at, c.notified, "
+            "c.reminded_at, c.version_id, c.record_id FROM changes c "
+            "JOIN records r ON r.id = c.record_id WHERE c.crawl_id = ? AND "
+            "c.event_id IS NULL ORDER BY c.id", [crawl_id]).fetchall()
+        changes = [(row[1], Change(row[2], row[3], row[4], _load(row[5]), _load(row[6])))
+                   for row in rows]
+        notes = [{"severity": row[7], "status": row[8]} for row in rows]
+        ids = [row[0] for row in rows]
+        flaps = {i: row[9] for i, row in enumerate(rows) if row[9] is not None}
+        contents = {row[1]: _content_at(conn, row[14], row[15]) for row in rows}
+        cause = "parser" if mode == "reparse" or any(row[10] == "parser" for row in rows) \
+            else "source"
+        inputs = EventInputs(source_kind_of(parser_version), contents, {}, window_hours)
+        touched = group_crawl(conn, crawl_id=crawl_id, source=source, at=rows[0][11],
+                              cause=cause, changes=changes, change_ids=ids, notes=notes,
+                              flaps=flaps, inputs=inputs)
+        for item in touched:
+            _carry_over(conn, item.event_id)
+        opened += sum(1 for item in touched if item.opened)
+    return opened
+
+
+def _content_at(conn: sqlite3.Connection, version_id: int | None,
+                record_id: int) -> dict[str, Any]:
+    """The content a change led to (or, for a removal, the record's last content)."""
+    row = conn.execute("SELECT content FROM versions WHERE id = ?", [version_id]).fetchone() \
+        if version_id else conn.execute(
+            "SELECT content FROM versions WHERE record_id = ? ORDER BY valid_from DESC, id DESC "
+            "LIMIT 1", [record_id]).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def _carry_over(conn: sqlite3.Connection, event_id: int) -> None:
+    """An event grouped from earlier changes keeps what was done about them."""
+    statuses, notified, reminded = set(), [], []
+    for status, note, reminded_at in conn.execute(
+            "SELECT status, notified, reminded_at FROM changes WHERE event_id = ?",
+            [event_id]):
+        statuses.add(status)
+        if note:
+            notified.append(note)
+        if reminded_at:
+            reminded.append(reminded_at)
+    status = ("acknowledged" if statuses == {"acknowledged"} else
+              conn.execute("SELECT status FROM events WHERE id = ?", [event_id]).fetchone()[0])
+    conn.execute("UPDATE events SET status = ?, notified = ?, reminded_at = ? WHERE id = ?",
+                 [status, _first_notice(notified), max(reminded, default=None), event_id])
+
+
+def _first_notice(kinds: list[str]) -> str | None:
+    for kind in ("immediate", "digest"):
+        if kind in kinds:
+            return kind
+    return kinds[0] if kinds else None
+
+
+# ---------------------------------------------------------------------------------------
+# Reading events
+
+
+def read_events(conn: sqlite3.Connection, where: str = "", params: Sequence[Any] = (), *,
+                order: str = "e.opened_at, e.id", limit: int | None = None,
+                ) -> list[dict[str, Any]]:
+    """Events as dicts: the event's columns, ``witnesses`` (source, source_kind, at,
+    crawl_id; first first) and ``changes`` (every change, decoded, with its record's key,
+    kind, source and title; oldest first). ``where`` filters on ``e`` (events)."""
+    clause = f"WHERE {where}" if where else ""
+    tail = f" LIMIT {int(limit)}" if limit else ""
+    events = [dict(zip([d[0] for d in cursor.description], row, strict=True))
+              for cursor in [conn.execute(f"SELECT e.* FROM events e {clause} "
+                                          f"ORDER BY {order}{tail}", list(params))]
+              for row in cursor.fetchall()]
+    if not events:
+        return []
+    by_id = {event["id"]: event for event in events}
+    for event in events:
+        event["witnesses"], event["changes"] = [], []
+    ids = sorted(by_id)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for event_id, crawl_id, source, kind, at in conn.execute(
+                f"SELECT event_id, crawl_id, source, source_kind, at FROM witnesses "
+                f"WHERE event_id IN ({marks}) ORDER BY at, crawl_id", chunk):
+            by_id[event_id]["witnesses"].append(
+                {"source": source, "source_kind": kind, "at": at, "crawl_id": crawl_id})
+        cursor = conn.execute(
+            "SELECT c.event_id, c.id, c.detected_at, r.source, r.key, r.kind, r.title, "
+            "c.change_type, c.path, c.label, c.old_value, c.new_value, c.cause, c.flap_of, "
+            "c.severity, c.reasons, c.status, c.crawl_id, c.version_id FROM changes c "
+            f"JOIN records r ON r.id = c.record_id WHERE c.event_id IN ({marks}) "
+            "ORDER BY c.detected_at, c.id", chunk)
+        names = [d[0] for d in cursor.description]
+        for row in cursor.fetchall():
+            change = dict(zip(names, row, strict=True))
+            event_id = change.pop("event_id")
+            change["reasons"] = json.loads(change["reasons"] or "[]")
+            change["old_value"] = _load(change["old_value"])
+            change["new_value"] = _load(change["new_value"])
+            by_id[event_id]["changes"].append(change)
+    return events
