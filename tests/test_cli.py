@@ -34,10 +34,17 @@ class Built:
     def run(self, *args: str) -> Result:
         return CliRunner().invoke(cli, ["--database", str(self.database), *args])
 
-    def json(self, *args: str) -> object:
-        result = self.run(*args, "--json")
+    def json(self, *args: str, now: datetime | None = None) -> object:
+        result = self.run_at(now, *args, "--json") if now else self.run(*args, "--json")
         assert result.exit_code == 0, result.output
         return json.loads(result.output)
+
+    def run_at(self, now: datetime, *args: str) -> Result:
+        """The command with the clock standing at ``now``."""
+        from zufiwatch.cli.root import App
+
+        return CliRunner().invoke(cli, ["--database", str(self.database), *args],
+                                  obj=App(None, None, clock=lambda: now))
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +92,21 @@ def test_changes_json_and_filters(built: Built) -> None:
     one = built.json("changes", "--record", edit(built, 2))
     assert [r["label"] for r in one] == ["Online-Dienst › Link"]
     assert one[0]["new_value"]["url"].endswith("/go/a/5741?c=bc")
+
+
+def test_changes_since_gestern_and_until_a_german_date(built: Built) -> None:
+    # 2026-10-08 12:00 in Berlin: gestern is 2026-10-07, the crawl of day 6.
+    now = datetime(2026, 10, 8, 10, 0, tzinfo=UTC)
+    recent = built.json("changes", "--since", "gestern", now=now)
+    assert {r["key"] for r in recent} == {edit(built, 6), edit(built, 7)}
+    # Day 2 was crawled on 2026-10-03 (06:00 Berlin); day 1 changed nothing.
+    early = built.json("changes", "--until", "03.10.2026", now=now)
+    assert early and {r["detected_at"][:10] for r in early} == {"2026-10-03"}
+    assert edit(built, 2) in {r["key"] for r in early}
+    today = built.json("changes", "--since", "heute", now=now)
+    assert {r["key"] for r in today} == {edit(built, 7)}
+    refused = built.run_at(now, "changes", "--since", "vorgestern")
+    assert refused.exit_code == 2 and "15.12.2026" in refused.output
 
 
 def test_changes_csv(built: Built) -> None:

@@ -142,7 +142,8 @@ def test_export_changes_in_a_range(built: Built, tmp_path: Path) -> None:
 
 def test_export_usage_errors_exit_2(built: Built, tmp_path: Path) -> None:
     assert built.run("export", "--at", "last tuesday").exit_code == 2
-    assert built.run("export", "--changes", "--since", "gestern").exit_code == 2
+    # "gestern" is a date since issue 16; a word it does not know is still refused.
+    assert built.run("export", "--changes", "--since", "vorgestern").exit_code == 2
     assert built.run("export", "--since", "7d").exit_code == 2  # needs --changes
     assert built.run("export", "--changes", "--at", "now").exit_code == 2
     assert built.run("export", "--format", "xlsx").exit_code == 2
