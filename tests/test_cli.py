@@ -269,6 +269,45 @@ def test_every_json_field_is_documented_in_the_readme(built: Built) -> None:
     assert not missing, f"undocumented JSON fields: {sorted(missing)}"
 
 
+def test_expect_accepts_only_fields_the_record_has(built: Built, tmp_path: Path) -> None:
+    import shutil
+
+    database = tmp_path / "copy.db"
+    shutil.copy(built.database, database)
+    now = datetime(2026, 10, 8, 10, 0, tzinfo=UTC)
+    key = edit(built, 2)
+
+    def expect(field: str) -> Result:
+        from zufiwatch.cli.root import App
+
+        return CliRunner().invoke(cli, ["--database", str(database), "expect", key, "--field",
+                                        field, "--value", "x", "--until", "31.12.2026", "--by",
+                                        "M. Muster"], obj=App(None, None, clock=lambda: now))
+
+    refused = expect("Gebuehren")
+    assert refused.exit_code == 1
+    assert "has no field 'Gebuehren'" in refused.output
+    listed = refused.output.split("or its start:", 1)[1].split("\n")
+    listed = [line.strip() for line in listed if line.strip()]
+    assert listed == sorted(listed, key=str.casefold)
+    for label in ("Online-Dienst › Link", "Volltext", "Name der Leistung", "Zuständige Stelle",
+                  "Leistung entfernt"):
+        assert label in listed
+    assert "Kommunikation" not in listed  # an office's field, not a Leistung's
+    for field in ("Online-Dienst › Link", "online-dienst", "Volltext", "onlinedienste[",
+                  "Leistung entfernt"):
+        accepted = expect(field)
+        assert accepted.exit_code == 0, (field, accepted.output)
+        assert "recorded" in accepted.output
+    office = edit(built, 5, "organisationseinheit")
+    from zufiwatch.cli.root import App
+
+    phone = CliRunner().invoke(cli, ["--database", str(database), "expect", office, "--field",
+                                     "Kommunikation › Telefon", "--until", "morgen", "--by",
+                                     "M. Muster"], obj=App(None, None, clock=lambda: now))
+    assert phone.exit_code == 0, phone.output
+
+
 def test_expect_ack_expectations_verify_and_notify_test(tmp_path: Path, pvog) -> None:
     import re
 
