@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -136,6 +137,45 @@ def test_show_at_a_date_before_and_after_the_edit(built: Built) -> None:
     assert after["content"]["onlinedienste"][0]["url"].endswith("/go/a/5741?c=bc")
     table = built.run("show", key, "--at", "2026-10-02")
     assert "go/a/1273" in table.output and "valid from" in table.output
+
+
+def test_show_speaks_local_time_to_people_and_utc_in_json(built: Built) -> None:
+    key = edit(built, 2)
+    table = built.run("show", key, "--at", "2026-10-02")
+    assert table.exit_code == 0, table.output
+    # Crawled at 06:00 Berlin (04:00 UTC); asked for the end of 2026-10-02, Berlin time.
+    assert "at 2026-10-02 23:59:59: version valid from 2026-10-01 06:00:00" in table.output
+    csv_rows = list(csv.DictReader(io.StringIO(built.run("show", key, "--at", "2026-10-02",
+                                                         "--csv").output)))
+    assert {row["valid_from"] for row in csv_rows} == {"2026-10-01 06:00:00"}
+    assert built.json("show", key, "--at", "2026-10-02")["version"]["valid_from"] == \
+        "2026-10-01T04:00:00.000000+00:00"
+    early = built.run("show", key, "--at", "2026-09-30")
+    assert early.exit_code == 1
+    assert "no version valid at 2026-09-30 23:59:59; it was first seen 2026-10-01 06:00:00" \
+        in early.output
+    assert "+00:00" not in early.output
+
+
+def test_show_prints_structured_values_as_words_and_full_values_with_full(
+        built: Built) -> None:
+    key = edit(built, 2)
+    content = built.json("show", key)["content"]
+    assert content["fachliche_freigabe"]["datum"]
+    table = built.run("show", key)
+    assert table.exit_code == 0, table.output
+    assert "{" not in table.output and '"' not in table.output
+    day, month, year = reversed(content["fachliche_freigabe"]["datum"].split("-"))
+    assert re.search(rf"^Fachliche Freigabe +{day}\.{month}\.{year}, \w", table.output, re.M)
+    assert "…" in table.output
+    full = built.run("show", key, "--full")
+    assert full.exit_code == 0, full.output
+    assert "…" not in full.output and "{" not in full.output
+    volltext = content["texte"]["06"]["text"]
+    lines = [line.strip() for line in volltext.splitlines() if line.strip()]
+    assert len(lines) > 1
+    assert "Volltext:\n" + "\n".join(f"  {' '.join(line.split())}" for line in lines) \
+        in full.output
 
 
 def test_state_at_counts_the_directory_of_that_day(built: Built) -> None:

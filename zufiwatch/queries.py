@@ -11,19 +11,25 @@ from typing import Any
 from .errors import QueryError
 from .render import change_row, link_rows
 from .store import History
+from .timeutil import show_time
 
 __all__ = ["changes", "directory_state", "links", "record_history", "show"]
 
 
-def show(history: History, key: str, *, at: str, source: str | None = None) -> dict[str, Any]:
-    """The version of one record valid at ``at``."""
+def show(history: History, key: str, *, at: str, source: str | None = None,
+         tz: str | None = None) -> dict[str, Any]:
+    """The version of one record valid at ``at``. ``tz``: the time zone of the times in
+    the error message (local times for people; default: the stored UTC form)."""
     record = history.find_record(key, source)
     version = history.version_at(record["id"], at)
     if version is None:
+        def when(value: str) -> str:
+            return show_time(value, tz) if tz else value
+
         first = history.versions(record["id"])
-        hint = (f"; it was first seen {first[0]['valid_from']}" if first and
+        hint = (f"; it was first seen {when(first[0]['valid_from'])}" if first and
                 first[0]["valid_from"] > at else "; it had been removed by then")
-        raise QueryError(f"{key} has no version valid at {at}{hint}")
+        raise QueryError(f"{key} has no version valid at {when(at)}{hint}")
     return _record_state(record, version)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from .labels import CODE_LABELS, FIELD_LABELS, ROLE_LABELS
+from .labels import CODE_LABELS, FIELD_LABELS, ROLE_LABELS, SUB_LABELS
 from .normalize import thavel_instance
 
 __all__ = ["change_pair", "change_row", "content_rows", "link_rows", "link_text",
@@ -79,7 +80,71 @@ def _dict_text(value: dict[str, Any]) -> str:
         return f"{title}: {value['text']}" if title else str(value["text"])
     if "name" in value:
         return _summary_text(value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if "betrag" in value:
+        return _fee_text(value)
+    if "datum" in value and "stelle" in value:  # the fachliche Freigabe
+        return ", ".join(p for p in (date_text(value["datum"]), str(value["stelle"] or ""))
+                         if p)
+    if "von" in value or "bis" in value:  # a validity
+        return _period_text(value)
+    return _fields_text(value)
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def date_text(value: Any) -> str:
+    """An ISO date as the working group writes it (``2026-03-12`` → ``12.03.2026``); any
+    other value as text."""
+    text = "" if value is None else str(value)
+    match = _ISO_DATE.match(text)
+    return f"{match.group(3)}.{match.group(2)}.{match.group(1)}" if match else text
+
+
+def _period_text(value: dict[str, Any]) -> str:
+    """``gültig 01.01.2024 – 31.12.2026`` (with the extra periods, if any)."""
+    start = date_text(value.get("von") or value.get("gueltig_von"))
+    end = date_text(value.get("bis") or value.get("gueltig_bis"))
+    text = f"gültig {start or '…'} – {end or '…'}" if start or end else ""
+    periods = [p for p in value.get("zeitraeume") or value.get("gueltigkeitszeitraeume") or []
+               if p]
+    if periods:
+        text += ("; " if text else "") + "Zeiträume: " + "; ".join(short_value(p)
+                                                                   for p in periods)
+    rest = {k: v for k, v in value.items()
+            if k not in ("von", "bis", "gueltig_von", "gueltig_bis", "zeitraeume",
+                         "gueltigkeitszeitraeume")}
+    if rest:
+        text += ("; " if text else "") + _fields_text(rest)
+    return text or "—"
+
+
+def _fee_text(value: dict[str, Any]) -> str:
+    """``Gebühr: 10,00 EUR (fest; Jena; gültig ab 01.01.2024; Vorkasse)``."""
+    head = f"{value.get('bezeichnung') or 'Gebühr'}: {value.get('betrag') or '—'}"
+    facts = [str(value[k]) for k in ("art", "gebiet") if value.get(k)]
+    if value.get("gueltig_von") or value.get("gueltig_bis"):
+        start, end = date_text(value.get("gueltig_von")), date_text(value.get("gueltig_bis"))
+        facts.append(f"gültig ab {start}" + (f" bis {end}" if end else "") if start
+                     else f"gültig bis {end}")
+    if value.get("vorkasse"):
+        facts.append("Vorkasse")
+    if value.get("hinweis"):
+        facts.append(str(value["hinweis"]))
+    return head + (f" ({'; '.join(facts)})" if facts else "")
+
+
+def _fields_text(value: dict[str, Any]) -> str:
+    """Any other structure as ``Label: value; Label: value`` (never JSON); empty facts are
+    left out."""
+    parts = []
+    for key, item in value.items():
+        if item in (None, "", [], {}):
+            continue
+        label = SUB_LABELS.get(key, key) or key
+        text = date_text(item) if isinstance(item, str) else short_value(item)
+        parts.append(f"{label}: {text}")
+    return "; ".join(parts) or "—"
 
 
 def link_text(link: dict[str, Any]) -> str:
@@ -120,20 +185,29 @@ def change_row(row: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def content_rows(kind: str, content: dict[str, Any]) -> list[tuple[str, str]]:
-    """A record's content as (label, value) lines, for ``show``."""
+def content_rows(kind: str, content: dict[str, Any], *,
+                 full: bool = False) -> list[tuple[str, str]]:
+    """A record's content as (label, value) lines, for ``show`` and the exports: every
+    value readable text (structures as words, never JSON). A list gives one line per item.
+    ``full`` keeps the line breaks of multi-line texts (otherwise each value is one line)."""
     labels = FIELD_LABELS.get(kind, {})
     rows: list[tuple[str, str]] = []
+
+    def text(value: Any) -> str:
+        if full and isinstance(value, str):
+            lines = [" ".join(line.split()) for line in value.splitlines()]
+            return "\n".join(line for line in lines if line) or "—"
+        return short_value(value)
+
     for name, value in content.items():
         label = labels.get(name, name)
         if name == "texte" and isinstance(value, dict):
             for code, module in value.items():
                 title = CODE_LABELS.get(code.split("#")[0], module.get("titel") or code)
-                rows.append((title, short_value(module.get("text")) if module.get("text")
-                             else ""))
+                rows.append((title, text(module.get("text")) if module.get("text") else ""))
                 for detail in module.get("details", []):
                     rows.append((f"{title} › {detail.get('titel', '')}",
-                                 short_value(detail.get("text"))))
+                                 text(detail.get("text"))))
                 for link in module.get("links", []):
                     rows.append((f"{title} › Link", short_value(link)))
         elif name == "zustaendigkeiten" and isinstance(value, list):
@@ -141,11 +215,11 @@ def content_rows(kind: str, content: dict[str, Any]) -> list[tuple[str, str]]:
                 role = ROLE_LABELS.get(office.get("rolle", ""), office.get("rollenname", ""))
                 rows.append((role or label, short_value(office)))
         elif isinstance(value, list):
-            rows.extend((label, short_value(item)) for item in value)
+            rows.extend((label, text(item)) for item in value)
             if not value:
                 rows.append((label, "—"))
         else:
-            rows.append((label, short_value(value)))
+            rows.append((label, text(value)))
     return rows
 
 

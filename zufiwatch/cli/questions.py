@@ -181,37 +181,60 @@ def history(app: App, key: str, source: str | None, fmt: str | None) -> None:
 @click.argument("key")
 @click.option("--at", "at_text", help="Show the version valid at this time (default: now).")
 @click.option("--source", help="The source, when the key exists in several.")
+@click.option("--full", is_flag=True,
+              help="Print every value whole (multi-line texts as lines) instead of a table "
+                   "of values cut to one line.")
 @output_options
 @pass_app
 @handle_errors
-def show(app: App, key: str, at_text: str | None, source: str | None, fmt: str | None) -> None:
+def show(app: App, key: str, at_text: str | None, source: str | None, fmt: str | None,
+         full: bool = False) -> None:
     """Show one record as it is now, or as it was at a time.
+
+    Times are local; --json keeps the stored UTC times.
 
     \b
     Example:
       zufiwatch show leistung:S1600001.LB.354822 --at 2026-03-01
+      zufiwatch show leistung:S1600001.LB.354822 --full
     """
     from .. import queries
 
+    tz = app.timezone
     at = app.when(at_text or "now")
     with app.history() as history:
-        result = queries.show(history, key, at=at, source=source)
+        result = queries.show(history, key, at=at, source=source, tz=tz)
     if fmt == "json":
         emit([], fmt, [], json_value=result)
         return
-    rows = [{"field": label, "value": value}
-            for label, value in content_rows(result["kind"], result["content"])]
-    if fmt is None:
-        tz = app.timezone
-        version = result["version"]
-        click.echo(f"{result['key']} — {result['title']}")
-        click.echo(f"version valid from {show_time(version['valid_from'], tz)} to "
-                   f"{show_time(version['valid_to'], tz) or '(current)'}; "
-                   f"last confirmed {show_time(result['last_seen_at'], tz)}")
-        if result["status"] == "missing":
-            click.echo(f"missing since {show_time(result['missing_since'], tz)} "
-                       "(not yet concluded removed)")
-    emit(rows, fmt, ["field", "value"])
+    version = result["version"]
+    rows = [{"field": label, "value": value} for label, value in
+            content_rows(result["kind"], result["content"], full=full or fmt == "csv")]
+    if fmt == "csv":
+        for row in rows:
+            row.update(valid_from=show_time(version["valid_from"], tz),
+                       valid_to=show_time(version["valid_to"], tz))
+        emit(rows, fmt, ["field", "value", "valid_from", "valid_to"])
+        return
+    click.echo(f"{result['key']} — {result['title']}")
+    click.echo(f"at {show_time(at, tz)}: version valid from "
+               f"{show_time(version['valid_from'], tz)} to "
+               f"{show_time(version['valid_to'], tz) or '(current)'}; "
+               f"last confirmed {show_time(result['last_seen_at'], tz)}")
+    if result["status"] == "missing":
+        click.echo(f"missing since {show_time(result['missing_since'], tz)} "
+                   "(not yet concluded removed)")
+    if not full:
+        emit(rows, fmt, ["field", "value"])
+        return
+    for row in rows:
+        lines = row["value"].splitlines() or [""]
+        if len(lines) == 1:
+            click.echo(f"{row['field']}: {lines[0]}".rstrip())
+        else:
+            click.echo(f"{row['field']}:")
+            for line in lines:
+                click.echo(f"  {line}")
 
 
 @cli.command()
