@@ -184,7 +184,19 @@ def test_state_at_counts_the_directory_of_that_day(built: Built) -> None:
     assert len(day3) == len(built.scenario.directory_for(3).leistungen)
     assert len(day4) == len(built.scenario.directory_for(4).leistungen)
     result = built.run("state", "--at", "2026-10-05", "--csv")
-    assert result.output.splitlines()[0] == "source,key,kind,title,valid_from,valid_to,content"
+    # Since issue 16 one column per field (the labels of show) instead of a JSON "content".
+    header, *rows = list(csv.reader(io.StringIO(result.output)))
+    assert header[:6] == ["source", "key", "kind", "title", "valid_from", "valid_to"]
+    assert "content" not in header
+    assert {"Name der Leistung", "Volltext", "Online-Dienst › Link", "Fachliche Freigabe",
+            "Zuständige Stelle", "Anschrift", "Kommunikation"} <= set(header)
+    assert len(rows) == len(built.json("state", "--at", "2026-10-05"))
+    assert all(len(row) == len(header) for row in rows)
+    assert not any(cell.startswith(("{", "[")) for row in rows for cell in row)
+    key = edit(built, 2)
+    row = dict(zip(header, next(r for r in rows if r[1] == key), strict=True))
+    assert row["Online-Dienst › Link"].endswith("/go/a/5741?c=bc")
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}, .+", row["Fachliche Freigabe"])
 
 
 def test_links_with_host_filter(built: Built) -> None:

@@ -248,6 +248,9 @@ def state(app: App, at_text: str, kind: str | None, source: str | None,
           fmt: str | None) -> None:
     """Show the whole directory as it was at a time.
 
+    --csv has one column per field of the content (the labels of 'show'; several values
+    joined with " | "); --json keeps the content as it is stored.
+
     \b
     Example:
       zufiwatch state --at 2026-03-01 --kind leistung --csv > leistungen.csv
@@ -256,6 +259,17 @@ def state(app: App, at_text: str, kind: str | None, source: str | None,
 
     with app.history() as history:
         rows = queries.directory_state(history, at=app.when(at_text), source=source, kind=kind)
+    if fmt == "csv":  # one column per field, as show names it; no JSON in a cell
+        from ..export import content_fields, field_columns
+
+        flat = [{**{k: v for k, v in row.items() if k != "content"},
+                 **{f"field:{label}": value for label, value in
+                    content_fields(row["kind"], row["content"]).items()}} for row in rows]
+        fields = field_columns(flat)
+        emit([{**row, **{c.header_de: row.get(c.key, "") for c in fields}} for row in flat],
+             fmt, ["source", "key", "kind", "title", "valid_from", "valid_to",
+                   *(c.header_de for c in fields)])
+        return
     if fmt is None:
         rows = [{**row, "since": show_time(row["valid_from"], app.timezone)} for row in rows]
     emit(rows, fmt, ["key", "kind", "title", "since"] if fmt is None
