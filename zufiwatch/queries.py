@@ -13,7 +13,8 @@ from .render import change_row, link_rows
 from .store import History
 from .timeutil import show_time
 
-__all__ = ["changes", "directory_state", "links", "record_history", "show"]
+__all__ = ["SOURCE_KIND_LABELS", "changes", "directory_state", "links", "record_history",
+           "show", "source_labels"]
 
 
 def show(history: History, key: str, *, at: str, source: str | None = None,
@@ -106,10 +107,12 @@ def directory_state(history: History, *, at: str, source: str | None = None,
 
 def links(history: History, *, at: str, host: str | None = None,
           source: str | None = None) -> list[dict[str, Any]]:
-    """Every online-service link at ``at``; ``host`` keeps hosts containing that text."""
+    """Every online-service link at ``at``, one row per URL with the Leistungen and
+    sources holding it (see :func:`render.link_rows`); ``host`` keeps hosts containing
+    that text."""
     states = [s for s in directory_state(history, at=at, source=source)
               if s["kind"] in ("leistung", "onlinedienst")]
-    rows = link_rows(states)
+    rows = link_rows(states, source_labels(history))
     if host:
         needle = host.lower()
         rows = [r for r in rows if needle in r["host"]]
@@ -121,6 +124,20 @@ def links(history: History, *, at: str, host: str | None = None,
         row["check_authority"] = check.get("stelle", "")
         row["check_target"] = check.get("ziel", "")
     return rows
+
+
+#: What people call a source, by the parser that reads it (``tsa-2`` → ZuFi).
+SOURCE_KIND_LABELS = {"tsa": "ZuFi", "pvog": "PVOG", "links": "Link-Prüfung"}
+
+
+def source_labels(history: History) -> dict[str, str]:
+    """Source name → "ZuFi" or "PVOG" (by the parser of its latest crawl); a source of
+    another kind keeps its name."""
+    labels = {}
+    for name, parser in history.db.execute(
+            "SELECT source, parser_version FROM crawls ORDER BY id").fetchall():
+        labels[name] = SOURCE_KIND_LABELS.get(str(parser).split("-")[0], name)
+    return labels
 
 
 def link_checks(history: History, *, at: str) -> dict[str, dict[str, Any]]:

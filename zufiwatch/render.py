@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -230,48 +231,69 @@ def host_of(url: str) -> str:
         return ""
 
 
-def link_rows(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every online-service link in a directory state, with its Leistung and office.
+def link_rows(states: list[dict[str, Any]],
+              source_labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every online-service link in a directory state, one row per URL (in the canonical
+    form the sources store), with the Leistungen that use it and their zuständige Stellen.
 
-    Links come from the Leistungen (``onlinedienste``); links of the city's own
-    Onlinedienste that no Leistung carries are added with an empty Leistung.
+    The same link is held by a Leistung and its Onlinedienst, in the ZuFi and in the PVOG:
+    one row names them all. ``leistung`` and ``zustaendige_stelle`` join the distinct
+    names (across sources), ``sources`` the sources holding it (``source_labels`` turns a
+    source name into what people call it, "ZuFi" or "PVOG"), ``records`` lists every record
+    with the link. ``key`` is the first Leistung with it (or the Onlinedienst, when no
+    Leistung carries it). Links of Onlinedienste inherited from Land or Bund (``geerbt``)
+    count only where a Leistung of the city carries them.
     """
-    rows = []
-    covered = set()
-    for state in states:
+    labels = dict(source_labels or {})
+    holders: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    order = {"leistung": 0, "onlinedienst": 1}
+    for state in sorted(states, key=lambda s: (order.get(s["kind"], 2), s["source"], s["key"])):
         content = state["content"]
-        if state["kind"] != "leistung":
+        if state["kind"] == "leistung":
+            links = content.get("onlinedienste", [])
+        elif state["kind"] == "onlinedienst" and not content.get("geerbt"):
+            links = content.get("links", [])
+        else:
             continue
-        office = next((o for o in content.get("zustaendigkeiten", [])
-                       if o.get("rolle") == "01"), None)
-        for link in content.get("onlinedienste", []):
-            covered.add(link["url"])
-            rows.append(_link_row(link, state["key"], content.get("name", ""),
-                                  office["name"] if office else "",
-                                  office["id"] if office else ""))
-    for state in states:
-        content = state["content"]
-        if state["kind"] != "onlinedienst" or content.get("geerbt"):
-            continue
-        for link in content.get("links", []):
-            if link["url"] not in covered:
-                covered.add(link["url"])
-                rows.append(_link_row(link, state["key"], "", "", ""))
+        for link in links:
+            if isinstance(link, dict) and link.get("url"):
+                holders.setdefault(link["url"], []).append((state, link))
+    rows = [_link_row(url, held, labels) for url, held in holders.items()]
     return sorted(rows, key=lambda r: (r["host"], r["url"], r["key"]))
 
 
-def _link_row(link: dict[str, Any], key: str, leistung: str, office: str,
-              office_id: str) -> dict[str, Any]:
+def _link_row(url: str, held: list[tuple[dict[str, Any], dict[str, Any]]],
+              labels: Mapping[str, str]) -> dict[str, Any]:
+    records = []
+    for state, _link in held:
+        content = state["content"]
+        office = next((o for o in content.get("zustaendigkeiten", [])
+                       if o.get("rolle") == "01"), None) if state["kind"] == "leistung" else None
+        records.append({
+            "source": state["source"], "key": state["key"], "kind": state["kind"],
+            "name": content.get("name", ""),
+            "zustaendige_stelle": office["name"] if office else "",
+            "zustaendige_stelle_id": office["id"] if office else "",
+        })
+    leistungen = [r for r in records if r["kind"] == "leistung"]
+    link = next((link for _state, link in held if link.get("thavel")), held[0][1])
     thavel = link.get("thavel") or {}
     identity = {k: v for k, v in thavel.items() if k not in ("host", "instanz", "form")}
+
+    def distinct(values: Iterable[str]) -> str:
+        return "; ".join(dict.fromkeys(v for v in values if v))
+
     return {
-        "key": key,
-        "leistung": leistung,
-        "zustaendige_stelle": office,
-        "zustaendige_stelle_id": office_id,
-        "url": link["url"],
-        "titel": link.get("titel", ""),
-        "host": host_of(link["url"]),
+        "key": (leistungen or records)[0]["key"],
+        "leistung": distinct(r["name"] for r in leistungen),
+        "zustaendige_stelle": distinct(r["zustaendige_stelle"] for r in leistungen),
+        "zustaendige_stelle_id": distinct(r["zustaendige_stelle_id"] for r in leistungen),
+        "url": url,
+        "titel": next((str(lk["titel"]) for _s, lk in held if lk.get("titel")), ""),
+        "host": host_of(url),
         "thavel_form": thavel.get("form", ""),
         "thavel_id": ", ".join(f"{k}={v}" for k, v in identity.items()),
+        "sources": ", ".join(sorted({labels.get(r["source"], r["source"]) for r in records},
+                                    key=lambda name: (name != "ZuFi", name))),
+        "records": records,
     }

@@ -288,6 +288,9 @@ def links(app: App, at_text: str | None, host: str | None, source: str | None,
     """List every online-service link with its Leistung and zuständige Stelle, and what
     the link checker last found at its target.
 
+    One row per URL: the Leistungen using it (across the ZuFi and the PVOG) and the sources
+    holding it; --json lists every record with the link under "records".
+
     \b
     Example:
       zufiwatch links --host thavel
@@ -296,10 +299,13 @@ def links(app: App, at_text: str | None, host: str | None, source: str | None,
 
     with app.history() as history:
         rows = queries.links(history, at=app.when(at_text or "now"), host=host, source=source)
-    emit(rows, fmt, ["key", "leistung", "zustaendige_stelle", "host", "url", "thavel_form",
+    if fmt == "csv":  # the records holding a link as text, no JSON in a cell
+        rows = [{**row, "records": "; ".join(f"{r['source']}:{r['key']}"
+                                             for r in row["records"])} for row in rows]
+    emit(rows, fmt, ["leistung", "zustaendige_stelle", "sources", "host", "url", "thavel_form",
                      "thavel_id", "check", "check_authority"]
          if fmt is None else list(rows[0]) if rows else ["url"],
-         ["record", "Leistung", "zuständige Stelle", "host", "url", "ThAVEL", "identity",
+         ["Leistung", "zuständige Stelle", "sources", "host", "url", "ThAVEL", "identity",
           "link check", "target names"] if fmt is None else None)
 
 
