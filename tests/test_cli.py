@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,10 +35,17 @@ class Built:
     def run(self, *args: str) -> Result:
         return CliRunner().invoke(cli, ["--database", str(self.database), *args])
 
-    def json(self, *args: str) -> object:
-        result = self.run(*args, "--json")
+    def json(self, *args: str, now: datetime | None = None) -> object:
+        result = self.run_at(now, *args, "--json") if now else self.run(*args, "--json")
         assert result.exit_code == 0, result.output
         return json.loads(result.output)
+
+    def run_at(self, now: datetime, *args: str) -> Result:
+        """The command with the clock standing at ``now``."""
+        from zufiwatch.cli.root import App
+
+        return CliRunner().invoke(cli, ["--database", str(self.database), *args],
+                                  obj=App(None, None, clock=lambda: now))
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +109,21 @@ def test_changes_json_and_filters(built: Built) -> None:
     assert [r["label"] for r in one] == ["Online-Dienst › Link"]
 
 
+def test_changes_since_gestern_and_until_a_german_date(built: Built) -> None:
+    # 2026-10-08 12:00 in Berlin: gestern is 2026-10-07, the crawl of day 6.
+    now = datetime(2026, 10, 8, 10, 0, tzinfo=UTC)
+    recent = built.json("changes", "--since", "gestern", now=now)
+    assert {r["key"] for r in recent} == {edit(built, 6), edit(built, 7)}
+    # Day 2 was crawled on 2026-10-03 (06:00 Berlin); day 1 changed nothing.
+    early = built.json("changes", "--until", "03.10.2026", now=now)
+    assert early and {r["opened_at"][:10] for r in early} == {"2026-10-03"}
+    assert edit(built, 2) in {r["key"] for r in early}
+    today = built.json("changes", "--since", "heute", now=now)
+    assert {r["key"] for r in today} == {edit(built, 7)}
+    refused = built.run_at(now, "changes", "--since", "vorgestern")
+    assert refused.exit_code == 2 and "15.12.2026" in refused.output
+
+
 def test_changes_csv(built: Built) -> None:
     result = built.run("changes", "--csv")
     rows = list(csv.DictReader(io.StringIO(result.output)))
@@ -133,13 +156,64 @@ def test_show_at_a_date_before_and_after_the_edit(built: Built) -> None:
     assert "go/a/1273" in table.output and "valid from" in table.output
 
 
+def test_show_speaks_local_time_to_people_and_utc_in_json(built: Built) -> None:
+    key = edit(built, 2)
+    table = built.run("show", key, "--at", "2026-10-02")
+    assert table.exit_code == 0, table.output
+    # Crawled at 06:00 Berlin (04:00 UTC); asked for the end of 2026-10-02, Berlin time.
+    assert "at 2026-10-02 23:59:59: version valid from 2026-10-01 06:00:00" in table.output
+    csv_rows = list(csv.DictReader(io.StringIO(built.run("show", key, "--at", "2026-10-02",
+                                                         "--csv").output)))
+    assert {row["valid_from"] for row in csv_rows} == {"2026-10-01 06:00:00"}
+    assert built.json("show", key, "--at", "2026-10-02")["version"]["valid_from"] == \
+        "2026-10-01T04:00:00.000000+00:00"
+    early = built.run("show", key, "--at", "2026-09-30")
+    assert early.exit_code == 1
+    assert "no version valid at 2026-09-30 23:59:59; it was first seen 2026-10-01 06:00:00" \
+        in early.output
+    assert "+00:00" not in early.output
+
+
+def test_show_prints_structured_values_as_words_and_full_values_with_full(
+        built: Built) -> None:
+    key = edit(built, 2)
+    content = built.json("show", key)["content"]
+    assert content["fachliche_freigabe"]["datum"]
+    table = built.run("show", key)
+    assert table.exit_code == 0, table.output
+    assert "{" not in table.output and '"' not in table.output
+    day, month, year = reversed(content["fachliche_freigabe"]["datum"].split("-"))
+    assert re.search(rf"^Fachliche Freigabe +{day}\.{month}\.{year}, \w", table.output, re.M)
+    assert "…" in table.output
+    full = built.run("show", key, "--full")
+    assert full.exit_code == 0, full.output
+    assert "…" not in full.output and "{" not in full.output
+    volltext = content["texte"]["06"]["text"]
+    lines = [line.strip() for line in volltext.splitlines() if line.strip()]
+    assert len(lines) > 1
+    assert "Volltext:\n" + "\n".join(f"  {' '.join(line.split())}" for line in lines) \
+        in full.output
+
+
 def test_state_at_counts_the_directory_of_that_day(built: Built) -> None:
     day3 = built.json("state", "--at", "2026-10-04", "--kind", "leistung")
     day4 = built.json("state", "--at", "2026-10-05", "--kind", "leistung")
     assert len(day3) == len(built.scenario.directory_for(3).leistungen)
     assert len(day4) == len(built.scenario.directory_for(4).leistungen)
     result = built.run("state", "--at", "2026-10-05", "--csv")
-    assert result.output.splitlines()[0] == "source,key,kind,title,valid_from,valid_to,content"
+    # Since issue 16 one column per field (the labels of show) instead of a JSON "content".
+    header, *rows = list(csv.reader(io.StringIO(result.output)))
+    assert header[:6] == ["source", "key", "kind", "title", "valid_from", "valid_to"]
+    assert "content" not in header
+    assert {"Name der Leistung", "Volltext", "Online-Dienst › Link", "Fachliche Freigabe",
+            "Zuständige Stelle", "Anschrift", "Kommunikation"} <= set(header)
+    assert len(rows) == len(built.json("state", "--at", "2026-10-05"))
+    assert all(len(row) == len(header) for row in rows)
+    assert not any(cell.startswith(("{", "[")) for row in rows for cell in row)
+    key = edit(built, 2)
+    row = dict(zip(header, next(r for r in rows if r[1] == key), strict=True))
+    assert row["Online-Dienst › Link"].endswith("/go/a/5741?c=bc")
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4}, .+", row["Fachliche Freigabe"])
 
 
 def test_links_with_host_filter(built: Built) -> None:
@@ -262,6 +336,45 @@ def test_every_json_field_is_documented_in_the_readme(built: Built) -> None:
         fields |= set(state["content"])
     missing = fields - documented
     assert not missing, f"undocumented JSON fields: {sorted(missing)}"
+
+
+def test_expect_accepts_only_fields_the_record_has(built: Built, tmp_path: Path) -> None:
+    import shutil
+
+    database = tmp_path / "copy.db"
+    shutil.copy(built.database, database)
+    now = datetime(2026, 10, 8, 10, 0, tzinfo=UTC)
+    key = edit(built, 2)
+
+    def expect(field: str) -> Result:
+        from zufiwatch.cli.root import App
+
+        return CliRunner().invoke(cli, ["--database", str(database), "expect", key, "--field",
+                                        field, "--value", "x", "--until", "31.12.2026", "--by",
+                                        "M. Muster"], obj=App(None, None, clock=lambda: now))
+
+    refused = expect("Gebuehren")
+    assert refused.exit_code == 1
+    assert "has no field 'Gebuehren'" in refused.output
+    listed = refused.output.split("or its start:", 1)[1].split("\n")
+    listed = [line.strip() for line in listed if line.strip()]
+    assert listed == sorted(listed, key=str.casefold)
+    for label in ("Online-Dienst › Link", "Volltext", "Name der Leistung", "Zuständige Stelle",
+                  "Leistung entfernt"):
+        assert label in listed
+    assert "Kommunikation" not in listed  # an office's field, not a Leistung's
+    for field in ("Online-Dienst › Link", "online-dienst", "Volltext", "onlinedienste[",
+                  "Leistung entfernt"):
+        accepted = expect(field)
+        assert accepted.exit_code == 0, (field, accepted.output)
+        assert "recorded" in accepted.output
+    office = edit(built, 5, "organisationseinheit")
+    from zufiwatch.cli.root import App
+
+    phone = CliRunner().invoke(cli, ["--database", str(database), "expect", office, "--field",
+                                     "Kommunikation › Telefon", "--until", "morgen", "--by",
+                                     "M. Muster"], obj=App(None, None, clock=lambda: now))
+    assert phone.exit_code == 0, phone.output
 
 
 def test_expect_ack_expectations_verify_and_notify_test(tmp_path: Path, pvog) -> None:

@@ -6,22 +6,33 @@ hear of them: `changes`, the immediate alert, the digest, acknowledgements, the 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
+
+import pytest
 
 from tests.test_tsa import GEBURTSURKUNDE, Both
 from tests.test_tsa import api_key as api_key
 from tests.test_tsa import both as both
 from tests.test_tsa import tsa as tsa
 from zufiwatch.alerts import event_notices, queue_digest, queue_reminder
+from zufiwatch.config import Settings
 from zufiwatch.events import Member, NewEvent, OpenEvent, assign, corresponds, refs_of
 from zufiwatch.model import Change
 from zufiwatch.notify import messages
 from zufiwatch.queries import events
+from zufiwatch.store import History
 from zufiwatch.store.ledger import verify
 from zufiwatch.triage import acknowledge
 
+PAYLOADS = Path(__file__).parent / "payloads"
 GERA = "https://thavelp.thueringen.de/thavelp/go/a/5741?c=bc"
 JENA = "https://thavelp.thueringen.de/thavelp/go/a/1273?c=bc"
 
@@ -178,8 +189,6 @@ def test_upgrading_keeps_every_change_and_groups_it_into_exactly_one_event(
     _strip_events(history.db.conn)
     path = history.path
     history.close()
-    from zufiwatch.store import History
-
     with History(path) as upgraded:
         after = upgraded.db.execute("SELECT id, crawl_id, record_id, detected_at, change_type, "
                                     "path, label, old_value, new_value, cause, status "
@@ -247,50 +256,193 @@ def _demo_story(days: int, size: int) -> list[str]:
     return sorted(subjects)
 
 
-def test_the_demo_reports_each_edit_of_its_story_once_in_changes_digest_and_feed(
-        tmp_path: Path) -> None:
-    import xml.etree.ElementTree as ET
+@dataclass
+class Demo:
+    history: History
+    rows: list[dict]
+    digest: str
+    site: Path
+    database: Path
 
-    from zufiwatch.config import Settings
-    from zufiwatch.crosscheck import open_disagreements
-    from zufiwatch.demo import ZUFI_ONLY_EDIT, run_demo
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo's 7 days, kept; its events, their digest and the overview."""
+    from zufiwatch.demo import run_demo
     from zufiwatch.report import build_overview
-    from zufiwatch.store import History
 
-    run_demo(days=7, size=150, keep=tmp_path / "demo", echo=lambda line: None)
-    story = _demo_story(7, 150)
-    assert len(story) == 11
-    with History(tmp_path / "demo" / "zufiwatch.db") as history:
+    root = tmp_path_factory.mktemp("demo")
+    run_demo(days=7, size=150, keep=root / "demo", echo=lambda line: None)
+    with History(root / "demo" / "zufiwatch.db") as history:
         rows = events(history)
-        assert sorted(e["subject"] for e in rows) == story
-        for row in rows:
-            assert row["witnesses"], row["subject"]
-        # Each directory edit the PVOG imported has both witnesses, the ZuFi first.
-        imported = [e for e in rows if e["kind"] != "link"
-                    and e["subject"] != f"leistung:{ZUFI_ONLY_EDIT[1]}"]
-        for row in imported:
-            assert [w["source_kind"] for w in row["witnesses"]][:2] == ["tsa", "pvog"], row
-        # The ZuFi-only edit has no PVOG witness and is the reported disagreement.
-        zufi_only = [e for e in rows if e["subject"] == f"leistung:{ZUFI_ONLY_EDIT[1]}"
-                     and e["opened_at"] == min(r["opened_at"] for r in rows
-                                               if r["subject"] == e["subject"])]
-        assert zufi_only and "pvog" not in {w["source_kind"] for w in zufi_only[0]["witnesses"]}
-        assert [d["zufi_id"] for d in open_disagreements(history, reported_only=True)] == [
-            ZUFI_ONLY_EDIT[1]]
         notices = event_notices(history.db.conn, [e["id"] for e in rows])
         mail = messages.Mail(sender="zufiwatch@jena.de", recipients=("ag-ozg@jena.de",))
         first = min(r["opened_at"] for r in rows)
         last = max(w["at"] for r in rows for w in r["witnesses"])
-        from datetime import datetime
-
         digest = _text(messages.digest(notices, mail, now=datetime.fromisoformat(last),
                                        period_start=first, period_end=last))
-        for row in rows:
-            assert digest.count(f"zufiwatch ack {row['id']} ") == 1
-        index = build_overview(history, Settings(), tmp_path / "site",
+        index = build_overview(history, Settings(), root / "site",
                                now=datetime.fromisoformat(last))
-        feed = ET.parse(index.parent / "feed.atom").getroot()
-        entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
-        assert len(entries) == len(story)
-        html = index.read_text(encoding="utf-8")
-        assert html.count('<tr class="change"') == len(story)
+        yield Demo(history, rows, digest, index.parent, root / "demo" / "zufiwatch.db")
+
+
+def test_the_demo_reports_each_edit_of_its_story_once_in_changes_digest_and_feed(
+        demo: Demo) -> None:
+    import xml.etree.ElementTree as ET
+
+    from zufiwatch.crosscheck import open_disagreements
+    from zufiwatch.demo import ZUFI_ONLY_EDIT
+
+    story = _demo_story(7, 150)
+    assert len(story) == 11
+    rows = demo.rows
+    assert sorted(e["subject"] for e in rows) == story
+    # Each directory edit the PVOG imported has both witnesses, the ZuFi first.
+    imported = [e for e in rows if e["kind"] != "link"
+                and e["subject"] != f"leistung:{ZUFI_ONLY_EDIT[1]}"]
+    for row in imported:
+        assert [w["source_kind"] for w in row["witnesses"]][:2] == ["tsa", "pvog"], row
+    # The ZuFi-only edit has no PVOG witness and is the reported disagreement.
+    zufi_only = min((e for e in rows if e["subject"] == f"leistung:{ZUFI_ONLY_EDIT[1]}"),
+                    key=lambda e: e["opened_at"])
+    assert "pvog" not in {w["source_kind"] for w in zufi_only["witnesses"]}
+    assert [d["zufi_id"] for d in open_disagreements(demo.history, reported_only=True)] == [
+        ZUFI_ONLY_EDIT[1]]
+    for row in rows:
+        assert demo.digest.count(f"zufiwatch ack {row['id']} ") == 1
+    feed = ET.parse(demo.site / "feed.atom").getroot()
+    entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
+    assert len(entries) == len(story)
+    html = (demo.site / "index.html").read_text(encoding="utf-8")
+    assert html.count('<tr class="change">') == len(story)
+    # The edit that brought Gera's go/a/5741 in: the ZuFi, the PVOG, the link check.
+    gera = next(e for e in rows if e["subject"] == f"leistung:{GEBURTSURKUNDE}")
+    assert [w["source_kind"] for w in gera["witnesses"]][:3] == ["tsa", "pvog", "links"]
+    assert gera["severity"] == "critical"
+
+
+def test_one_office_for_an_edit_in_changes_digest_overview_and_export(demo: Demo,
+                                                                      tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from zufiwatch.cli import cli
+
+    database = str(demo.database)
+    runner = CliRunner()
+    soziales = json.loads(runner.invoke(cli, ["--database", database, "changes", "--office",
+                                              "Soziales", "--json"]).output)
+    assert soziales, "the zs link naming another authority belongs to Fachdienst Soziales"
+    assert all("Soziales" in e["office"] for e in soziales)
+    target = tmp_path / "changes.csv"
+    assert runner.invoke(cli, ["--database", database, "export", "--changes", "--format",
+                               "csv-de", "--output", str(target)]).exit_code == 0
+    exported = list(csv.DictReader(io.StringIO(target.read_bytes().decode("utf-8-sig")),
+                                   delimiter=";"))
+    offices = {int(r["Nr."]): r["Zuständige Stelle"] for r in exported}
+    html = (demo.site / "index.html").read_text(encoding="utf-8")
+    sections = re.split(r"\n#{78}\n# ", demo.digest)[1:]
+    for event in demo.rows:
+        assert offices[event["id"]] == event["office"]
+        under = [s.split("\n", 1)[0].strip() for s in sections
+                 if f"zufiwatch ack {event['id']} " in s]
+        assert under == [event["office"] or "(ohne zuständige Stelle)"], event["subject"]
+        assert event["office"] in html
+        if "Soziales" in event["office"]:
+            assert event["id"] in {e["id"] for e in soziales}
+
+
+def test_the_digest_speaks_german_headings_for_every_kind(demo: Demo) -> None:
+    headings = set(re.findall(r"\n\n([^\n]+)\n-+\n", demo.digest))
+    assert "Online-Dienst-Links" in headings and "Leistungen" in headings
+    assert not headings & {"link", "leistung", "organisationseinheit", "onlinedienst"}
+
+
+def test_a_history_written_before_events_is_grouped_without_loss(tmp_path: Path) -> None:
+    """A history the version before events wrote (the demo, 7 days, 60 Leistungen, with
+    two acknowledgements, an expectation and a digest), opened by this version."""
+    import gzip
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    path.write_bytes(gzip.decompress((PAYLOADS / "history-before-events.db.gz").read_bytes()))
+    columns = ("id, crawl_id, record_id, version_id, detected_at, change_type, path, label, "
+               "old_value, new_value, cause, flap_of, severity, reasons, status, "
+               "expectation_id, notified, reminded_at")
+    with sqlite3.connect(path) as old:
+        before = old.execute(f"SELECT {columns} FROM changes ORDER BY id").fetchall()
+        acked = {row[0] for row in old.execute(
+            "SELECT id FROM changes WHERE status = 'acknowledged'")}
+        tables = {t: old.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                  for t in ("records", "versions", "acknowledgements", "expectations",
+                            "ledger", "crawls")}
+    assert acked and "events" not in {r[0] for r in sqlite3.connect(path).execute(
+        "SELECT name FROM sqlite_master")}
+    with History(path) as history:
+        assert history.db.execute(f"SELECT {columns} FROM changes ORDER BY id").fetchall() \
+            == before
+        for table, rows in tables.items():
+            assert history.db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows
+        assert history.db.execute(
+            "SELECT count(*) FROM changes WHERE event_id IS NULL").fetchone()[0] == 0
+        rows = events(history)
+        assert sorted(i for e in rows for i in e["change_ids"]) == [r[0] for r in before]
+        assert sorted(e["subject"] for e in rows) == _demo_story(7, 60)
+        gera = next(e for e in rows if e["subject"] == f"leistung:{GEBURTSURKUNDE}")
+        assert gera["status"] == "acknowledged"  # the ZuFi's changes were acknowledged
+        broken = next(e for e in rows if e["field"] == "Link defekt")
+        assert broken["status"] == "acknowledged" and set(broken["change_ids"]) <= acked
+        reported = {e["subject"] for e in rows if e["notified"] == "digest"}
+        assert reported == {e["subject"] for e in rows
+                            if {5, 7, 13, 19} & set(e["change_ids"])}
+        assert verify(history.db.conn).ok
+    with History(path) as again:  # grouped once
+        assert len(events(again)) == len(rows)
+
+
+def test_a_later_finding_that_makes_a_reviewed_edit_worse_reopens_it_and_is_alerted(
+        tmp_path: Path) -> None:
+    from zufiwatch.alerts import _alert_now
+    from zufiwatch.model import canonical_json, text_hash
+    from zufiwatch.store import CommitPlan, NewVersion
+    from zufiwatch.store.events import EventInputs
+
+    new = "https://thavelp.thueringen.de/thavelp/go/a/5741?c=bc"
+    touched: list = []
+
+    def crawl(history: History, source: str, kind: str, key: str, change: Change,
+              severity: str, at: str) -> None:
+        crawl_id = history.begin_crawl(source, at, f"{kind}-1")
+        content = canonical_json({"name": key})
+        plan = CommitPlan(
+            new_versions=[NewVersion(key, key.split(":")[0], key, text_hash(content + at),
+                                     content, "{}")],
+            changes=[(key, change)],
+            annotations=[{"severity": severity, "status": "untracked", "reasons": []}],
+            events=EventInputs(kind))
+        plan.compose = lambda conn, items: touched.extend(items) or []
+        history.commit_crawl(crawl_id, source, at, f"{kind}-1", plan, outcome="complete",
+                             finished_at=at, reason="", stats={})
+
+    with History(tmp_path / "h.db") as history:
+        crawl(history, "zufi", "tsa", "leistung:1", Change(
+            "modified", f"onlinedienste[{JENA}]", "Online-Dienst › Link", {"url": JENA},
+            {"url": new}), "medium", "2026-09-23T09:00:00.000000+00:00")
+        (event,) = events(history)
+        acknowledge(history, [event["id"]], by="M. Muster",
+                    now=datetime.fromisoformat("2026-09-23T10:00:00+00:00"))
+        crawl(history, "links", "links", f"link:{new}", Change(
+            "modified", "stelle", "Link-Prüfung › Genannte Stelle", "Stadtverwaltung Jena",
+            "Stadtverwaltung Gera"), "critical", "2026-09-23T09:30:00.000000+00:00")
+        (event,) = events(history)
+        assert len(event["change_ids"]) == 2 and event["severity"] == "critical"
+        assert event["status"] == "untracked"  # reopened: the finding is news
+        assert [_alert_now(t) for t in touched] == [False, True]
+        # A finding that adds nothing worse to a reviewed edit joins it quietly.
+        acknowledge(history, [event["id"]], by="M. Muster",
+                    now=datetime.fromisoformat("2026-09-23T10:00:00+00:00"))
+        crawl(history, "links", "links", f"link:{new}", Change(
+            "modified", "seitentitel", "Link-Prüfung › Seitentitel", "a", "b"), "low",
+            "2026-09-23T09:40:00.000000+00:00")
+        (event,) = events(history)
+        assert event["status"] == "acknowledged" and len(event["change_ids"]) == 3
+        assert not _alert_now(touched[-1])

@@ -5,14 +5,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import shutil
+import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 # ``built as built`` re-exports the module-scoped fixture, so pytest finds it here.
 from tests.test_cli import Built, edit
 from tests.test_cli import built as built
 from zufiwatch.cli.root import _progress
-from zufiwatch.export import STATE_COLUMNS, encode, fees_text, office_names, state_row, write_atomic
+from zufiwatch.export import (
+    EVENT_TABLE,
+    GERMAN_WORDS,
+    STATE_COLUMNS,
+    STATE_TABLE,
+    encode,
+    fees_text,
+    office_names,
+    state_row,
+    write_atomic,
+)
 
 BOM = "\ufeff".encode()
 
@@ -90,19 +105,27 @@ def test_export_csv_de_for_german_spreadsheets(built: Built) -> None:
     assert data.startswith(BOM)
     text = data.decode("utf-8")
     assert text.count("\r\n") == text.count("\n")  # every line ends with CRLF
-    assert text[1:].split("\r\n", 1)[0] == ";".join(STATE_COLUMNS)
     rows = german_csv(data)
     header, body = rows[0], rows[1:]
-    assert header == STATE_COLUMNS
+    # German headers since issue 16 (were the English keys of STATE_COLUMNS), then one
+    # column per field of the content.
+    assert header[:len(STATE_TABLE)] == [c.header_de for c in STATE_TABLE]
+    assert header[:5] == ["Quelle", "Schlüssel", "Art", "Bezeichnung", "Gültig ab"]
+    assert {"Volltext", "Online-Dienst › Link", "Fachliche Freigabe"} <= set(header)
     assert len(body) == len(built.json("state", "--at", "2026-10-04"))
-    titles = {row[header.index("title")] for row in body}
+    titles = {row[header.index("Bezeichnung")] for row in body}
     assert any(c in "".join(titles) for c in "äöüß")  # umlauts intact
-    offices = {row[header.index("zustaendige_stelle")] for row in body}
+    offices = {row[header.index("Zuständige Stelle")] for row in body}
     assert any("Standesamt" in o for o in offices)
     key = edit(built, 6)  # the fee change of day 6 (crawled 2026-10-07)
-    fees = {row[1]: row[header.index("fees")] for row in body}
+    fees = {row[1]: row[header.index("Gebühren")] for row in body}
     assert "50,00 EUR" in fees[key]
     assert all(len(row) == len(header) for row in body)
+    assert {row[header.index("Art")] for row in body} <= {"Leistung", "Organisationseinheit",
+                                                          "Onlinedienst", "Link"}
+    assert all(re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", row[header.index("Gültig ab")])
+               for row in body)
+    assert not any(cell.startswith(("{", "[")) for row in body for cell in row)
 
 
 def test_export_csv_json_and_the_link_of_that_day(built: Built) -> None:
@@ -130,8 +153,18 @@ def test_export_changes_in_a_range(built: Built, tmp_path: Path) -> None:
     assert "written to" in result.output
     rows = german_csv(target.read_bytes())
     cli_header = built.run("changes", "--csv").output.splitlines()[0].split(",")
-    assert rows[0] == cli_header
-    assert {r[rows[0].index("key")] for r in rows[1:]} == {edit(built, 6)}
+    # The columns of 'changes --csv', with German headers since issue 16 (were the keys).
+    assert [c.key for c in EVENT_TABLE] == cli_header
+    assert rows[0] == [c.header_de for c in EVENT_TABLE]
+    assert {r[rows[0].index("Schlüssel")] for r in rows[1:]} == {edit(built, 6)}
+    fee = dict(zip(rows[0], rows[1], strict=True))
+    assert fee["Erkannt"] == "07.10.2026 06:00"  # local time, not UTC ISO
+    assert fee["Art"] == "Leistung" and fee["Änderung"] == "geändert"
+    assert fee["Schwere"] in GERMAN_WORDS.values() and fee["Status"] == "ungeklärt"
+    assert "50,00 EUR" in fee["Alt"] and "55,00 EUR" in fee["Neu"]
+    assert not fee["Alt"].startswith(("{", "[", '"'))
+    assert fee["Gesehen"] == "PVOG 07.10.2026 06:00"  # its witness, in German
+    assert fee["Zuständige Stelle"] and fee["Einzeländerungen"].isdigit()
     assert [p.name for p in tmp_path.iterdir()] == ["changes.csv"]  # no temporary left
     everything = json.loads(built.run("export", "--changes", "--format", "json").stdout_bytes)
     assert everything == built.json("changes")
@@ -142,7 +175,8 @@ def test_export_changes_in_a_range(built: Built, tmp_path: Path) -> None:
 
 def test_export_usage_errors_exit_2(built: Built, tmp_path: Path) -> None:
     assert built.run("export", "--at", "last tuesday").exit_code == 2
-    assert built.run("export", "--changes", "--since", "gestern").exit_code == 2
+    # "gestern" is a date since issue 16; a word it does not know is still refused.
+    assert built.run("export", "--changes", "--since", "vorgestern").exit_code == 2
     assert built.run("export", "--since", "7d").exit_code == 2  # needs --changes
     assert built.run("export", "--changes", "--at", "now").exit_code == 2
     assert built.run("export", "--format", "xlsx").exit_code == 2
@@ -250,3 +284,89 @@ def test_write_atomic_replaces_the_whole_file(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.json"
     write_atomic(fresh, b"[]")
     assert fresh.read_bytes() == b"[]" and fresh.stat().st_mode & 0o777 == 0o644
+
+
+# -- csv-de in a spreadsheet program ---------------------------------------------------------
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice, Debian package "
+                    "libreoffice-calc) is not installed; .ci/run installs it")
+def test_csv_de_opens_in_libreoffice_calc_one_value_per_cell(built: Built,
+                                                             tmp_path: Path) -> None:
+    """Both csv-de exports, opened as semicolon-separated UTF-8 in Calc with German
+    settings and saved again tab-separated: every row as wide as the header, German
+    headers, one value per cell, the detection time read as a date, umlauts intact."""
+    assert SOFFICE is not None
+    directory, changes = tmp_path / "verzeichnis.csv", tmp_path / "aenderungen.csv"
+    assert built.run("export", "--at", "2026-10-04", "--format", "csv-de", "--output",
+                     str(directory)).exit_code == 0
+    assert built.run("export", "--changes", "--format", "csv-de", "--output",
+                     str(changes)).exit_code == 0
+    out = tmp_path / "out"
+    # 59: ';', 34: '"', 76: UTF-8, 1: from line 1, 1031: German (dates as TT.MM.JJJJ).
+    converted = subprocess.run(
+        [SOFFICE, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless",
+         "--infilter=CSV:59,34,76,1,,1031",
+         "--convert-to", "csv:Text - txt - csv (StarCalc):9,34,76,1,,1031",
+         "--outdir", str(out), str(directory), str(changes)],
+        capture_output=True, text=True, timeout=180, check=False)
+    assert converted.returncode == 0, converted.stderr
+
+    def sheet(name: str) -> list[list[str]]:
+        text = (out / name).read_text(encoding="utf-8")
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
+
+    header, *body = sheet("verzeichnis.csv")
+    assert header[:9] == ["Quelle", "Schlüssel", "Art", "Bezeichnung", "Gültig ab", "LeiKa",
+                          "Zuständige Stelle", "Online-Links", "Gebühren"]
+    assert len(body) == len(built.json("state", "--at", "2026-10-04"))
+    assert all(len(row) == len(header) for row in body)
+    key = edit(built, 2)
+    title = built.json("show", key)["title"]
+    row = dict(zip(header, next(r for r in body if r[1] == key), strict=True))
+    assert row["Bezeichnung"] == title and row["Art"] == "Leistung"
+    assert row["Online-Links"].endswith("/go/a/5741?c=bc")  # changed on 2026-10-03
+    assert any("ü" in cell or "ä" in cell or "ß" in cell for r in body for cell in r)
+
+    header, *body = sheet("aenderungen.csv")
+    assert header == [c.header_de for c in EVENT_TABLE]
+    assert len(body) == len(built.json("changes"))
+    assert all(len(row) == len(header) for row in body)
+    link = dict(zip(header, next(r for r in body if r[4] == key), strict=True))
+    assert link["Feld"] == "Online-Dienst › Link" and link["Änderung"] == "geändert"
+    assert link["Neu"].endswith("/go/a/5741?c=bc")
+    # Crawled 2026-10-03 06:00 in Berlin; Calc read "03.10.2026 06:00" as that moment
+    # (it writes it back in the format of its own locale).
+    assert _calc_time(link["Erkannt"]) == datetime(2026, 10, 3, 6, 0), link["Erkannt"]
+
+
+def _calc_time(cell: str) -> datetime | None:
+    for pattern in ("%d.%m.%Y %H:%M", "%d.%m.%y %H:%M", "%m/%d/%y %I:%M %p",
+                    "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(cell, pattern)
+        except ValueError:
+            continue
+    return None
+
+
+def test_encode_table_picks_and_formats_keys_of_any_rows() -> None:
+    from zufiwatch.export import Column, encode_table
+
+    rows = [{"at": "2026-09-24T08:30:00.000000+00:00", "kind": "onlinedienst",
+             "severity": "critical", "old": {"url": "https://a.example/1", "titel": "A"},
+             "new": None, "witnesses": ["zufi-jena", "pvog-jena"], "unused": "x"}]
+    columns = [Column("at", "Erkannt", "time"), Column("kind", "Art", "word"),
+               Column("severity", "Schwere", "word"), Column("old", "Alt", "value"),
+               Column("new", "Neu", "value"), Column("witnesses", "Zeugen")]
+    german = german_csv(encode_table(rows, columns, "csv-de", timezone="Europe/Berlin"))
+    assert german == [["Erkannt", "Art", "Schwere", "Alt", "Neu", "Zeugen"],
+                      ["24.09.2026 10:30", "Onlinedienst", "kritisch", "https://a.example/1",
+                       "", "zufi-jena | pvog-jena"]]
+    plain = list(csv.reader(io.StringIO(encode_table(rows, columns, "csv").decode())))
+    assert plain[0] == ["at", "kind", "severity", "old", "new", "witnesses"]
+    assert plain[1][0] == "2026-09-24T08:30:00.000000+00:00" and plain[1][1] == "onlinedienst"
+    assert json.loads(plain[1][3]) == rows[0]["old"]
+    assert json.loads(encode_table(rows, columns, "json")) == rows

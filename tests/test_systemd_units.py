@@ -167,3 +167,11 @@ def test_oneshot_crawls_then_notifies_even_after_a_failed_crawl() -> None:
     assert starts[0].startswith("-") and not starts[1].startswith("-")
     assert not any(key == "SuccessExitStatus"
                    for _, key, _ in directives("zufiwatch-crawl.service"))
+
+
+def test_both_services_check_the_configuration_and_secrets_before_starting() -> None:
+    for unit in SERVICES:
+        pre = [value for section, key, value in directives(unit)
+               if section == "Service" and key == "ExecStartPre"]
+        assert pre == ["/opt/zufiwatch/venv/bin/zufiwatch --config "
+                       "/etc/zufiwatch/zufiwatch.toml check-config --strict"], unit

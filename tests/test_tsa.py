@@ -471,3 +471,34 @@ def test_no_cross_check_against_a_side_not_read_completely_within_the_window(
     assert result.reason == ("the last complete crawl of zufi-test is older than the sync "
                              "window of 48 h")
     assert open_disagreements(both.history, reported_only=True) == []
+
+
+def test_links_are_one_row_per_url_naming_both_sources(both: Both, tmp_path: Path) -> None:
+    from zufiwatch import queries
+    from zufiwatch.report import build_overview
+    from zufiwatch.timeutil import stored
+
+    both.day(0)
+    at = stored(both.crawler.clock())
+    urls = set()
+    for state in queries.directory_state(both.history, at=at):
+        content = state["content"]
+        if state["kind"] == "leistung":
+            urls |= {link["url"] for link in content.get("onlinedienste", [])}
+        elif state["kind"] == "onlinedienst" and not content.get("geerbt"):
+            urls |= {link["url"] for link in content.get("links", [])}
+    rows = queries.links(both.history, at=at)
+    assert len(rows) == len(urls) == len({row["url"] for row in rows})
+    geburt = next(row for row in rows if any(
+        r["key"] == f"leistung:{GEBURTSURKUNDE}" for r in row["records"]))
+    assert geburt["sources"] == "ZuFi, PVOG"
+    assert geburt["leistung"] == "Geburtsurkunde beantragen"  # once, not once per source
+    assert geburt["zustaendige_stelle"] == "Standesamt Jena"
+    held = {(r["source"], r["kind"]) for r in geburt["records"]}
+    assert {(both.zufi.name, "leistung"), (both.crawler.source.name, "leistung"),
+            (both.zufi.name, "onlinedienst")} <= held
+    index = build_overview(both.history, both.settings, tmp_path / "site",
+                           now=both.crawler.clock())
+    html = index.read_text(encoding="utf-8")
+    assert html.count('<tr class="link">') == len(urls)
+    assert html.count(geburt["url"].replace("&", "&amp;") + "</a>") == 1

@@ -17,7 +17,8 @@ from deepdiff import DeepDiff
 from .labels import field_label
 from .model import KIND_LABELS, Change, ChangeType, canonical_json
 
-__all__ = ["added_value", "diff_content", "diff_records", "format_path", "reappeared"]
+__all__ = ["added_value", "diff_content", "diff_records", "field_paths", "format_path",
+           "reappeared", "record_labels"]
 
 #: Which fields make up the identity of an item, by the name of its collection.
 IDENTITY_FIELDS = {
@@ -109,6 +110,30 @@ def diff_content(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Ch
                 change_type = ChangeType.MODIFIED
             changes.append((segments, change_type, old_orig.get(path), new_orig.get(path)))
     return [_change(kind, *c) for c in _pair_replacements(changes)]
+
+
+def field_paths(kind: str, content: dict[str, Any]) -> dict[str, str]:
+    """Every field of a content, at every depth, as its changes would name it: path →
+    label (``{"texte.06.text": "Volltext", "gebuehren[Gebühr:Jena].betrag":
+    "Gebühren › Betrag", …}``)."""
+    _keyed_content, originals = _keyed(content)
+    found = {}
+    for path in originals:
+        if not path:
+            continue
+        segments = _segments(path, originals, originals)
+        found[format_path(segments)] = field_label(kind, list(segments))
+    return found
+
+
+def record_labels(kind: str, status: str = "present") -> list[str]:
+    """The record-level change labels a record can still see: "… entfernt" while it is
+    there, "… wieder vorhanden" once it is missing or removed (see :func:`diff_records`,
+    :func:`reappeared`)."""
+    label = KIND_LABELS.get(kind, kind)
+    if status == "present":
+        return [f"{label} entfernt"]
+    return [f"{label} wieder vorhanden", f"{label} entfernt"]
 
 
 def format_path(segments: Segments) -> str:

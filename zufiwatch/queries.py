@@ -13,19 +13,26 @@ from .events import fields_of, headline, office_name
 from .render import change_row, link_rows
 from .store import History
 from .store.events import read_events
+from .timeutil import show_time
 
-__all__ = ["changes", "directory_state", "events", "links", "record_history", "show"]
+__all__ = ["SOURCE_KIND_LABELS", "changes", "directory_state", "events", "links",
+           "record_history", "show", "source_labels"]
 
 
-def show(history: History, key: str, *, at: str, source: str | None = None) -> dict[str, Any]:
-    """The version of one record valid at ``at``."""
+def show(history: History, key: str, *, at: str, source: str | None = None,
+         tz: str | None = None) -> dict[str, Any]:
+    """The version of one record valid at ``at``. ``tz``: the time zone of the times in
+    the error message (local times for people; default: the stored UTC form)."""
     record = history.find_record(key, source)
     version = history.version_at(record["id"], at)
     if version is None:
+        def when(value: str) -> str:
+            return show_time(value, tz) if tz else value
+
         first = history.versions(record["id"])
-        hint = (f"; it was first seen {first[0]['valid_from']}" if first and
+        hint = (f"; it was first seen {when(first[0]['valid_from'])}" if first and
                 first[0]["valid_from"] > at else "; it had been removed by then")
-        raise QueryError(f"{key} has no version valid at {at}{hint}")
+        raise QueryError(f"{key} has no version valid at {when(at)}{hint}")
     return _record_state(record, version)
 
 
@@ -102,10 +109,12 @@ def directory_state(history: History, *, at: str, source: str | None = None,
 
 def links(history: History, *, at: str, host: str | None = None,
           source: str | None = None) -> list[dict[str, Any]]:
-    """Every online-service link at ``at``; ``host`` keeps hosts containing that text."""
+    """Every online-service link at ``at``, one row per URL with the Leistungen and
+    sources holding it (see :func:`render.link_rows`); ``host`` keeps hosts containing
+    that text."""
     states = [s for s in directory_state(history, at=at, source=source)
               if s["kind"] in ("leistung", "onlinedienst")]
-    rows = link_rows(states)
+    rows = link_rows(states, source_labels(history))
     if host:
         needle = host.lower()
         rows = [r for r in rows if needle in r["host"]]
@@ -117,6 +126,20 @@ def links(history: History, *, at: str, host: str | None = None,
         row["check_authority"] = check.get("stelle", "")
         row["check_target"] = check.get("ziel", "")
     return rows
+
+
+#: What people call a source, by the parser that reads it (``tsa-2`` → ZuFi).
+SOURCE_KIND_LABELS = {"tsa": "ZuFi", "pvog": "PVOG", "links": "Link-Prüfung"}
+
+
+def source_labels(history: History) -> dict[str, str]:
+    """Source name → "ZuFi" or "PVOG" (by the parser of its latest crawl); a source of
+    another kind keeps its name."""
+    labels = {}
+    for name, parser in history.db.execute(
+            "SELECT source, parser_version FROM crawls ORDER BY id").fetchall():
+        labels[name] = SOURCE_KIND_LABELS.get(str(parser).split("-")[0], name)
+    return labels
 
 
 def link_checks(history: History, *, at: str) -> dict[str, dict[str, Any]]:

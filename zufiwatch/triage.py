@@ -9,10 +9,12 @@ acknowledgements are chained into the evidence ledger.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from .differ import field_paths, record_labels
 from .errors import QueryError
 from .model import Change, split_key
 from .render import short_value
@@ -21,7 +23,8 @@ from .store import ledger as evidence
 from .store.history import inserted_id
 from .timeutil import stored
 
-__all__ = ["acknowledge", "expect", "expectations", "mark_overdue", "match", "open_for"]
+__all__ = ["acknowledge", "check_field", "expect", "expectations", "mark_overdue", "match",
+           "open_for", "record_fields"]
 
 
 def expect(history: History, *, key: str, field: str, value: str, until: datetime,
@@ -31,9 +34,10 @@ def expect(history: History, *, key: str, field: str, value: str, until: datetim
         split_key(key)
     except ValueError as exc:
         raise QueryError(str(exc)) from None
-    history.find_record(key)
+    record = history.find_record(key)
     if not field.strip() or not by.strip():
         raise QueryError("an expectation needs --field and --by")
+    check_field(history, record, field)
     if until <= now:
         raise QueryError("--until must be in the future")
     at = stored(now)
@@ -45,6 +49,29 @@ def expect(history: History, *, key: str, field: str, value: str, until: datetim
         expectation_id = inserted_id(cursor)
         evidence.append(history.db.conn, "expectation", expectation_id, at)
     return expectation_id
+
+
+def record_fields(history: History, record: dict[str, Any]) -> dict[str, str]:
+    """The fields a record's changes can name, path → label: every field of its newest
+    version (labelled as the differ labels them) and the record-level changes."""
+    versions = history.versions(record["id"])
+    content = json.loads(versions[-1]["content"]) if versions else {}
+    fields = field_paths(record["kind"], content)
+    fields.update({label: label for label in record_labels(record["kind"], record["status"])})
+    return fields
+
+
+def check_field(history: History, record: dict[str, Any], field: str) -> None:
+    """QueryError naming the field and listing the record's fields, unless ``field`` is the
+    label or path of one of them, or their start (case-insensitive, as :func:`match`)."""
+    wanted = field.strip().casefold()
+    fields = record_fields(history, record)
+    if any(label.casefold().startswith(wanted) or path.casefold().startswith(wanted)
+           for path, label in fields.items()):
+        return
+    labels = sorted({label for label in fields.values() if label}, key=str.casefold)
+    raise QueryError(f"{record['key']} has no field {field.strip()!r}; --field takes one of "
+                     "these labels, or its start:\n  " + "\n  ".join(labels))
 
 
 def acknowledge(history: History, event_ids: Sequence[int], *, by: str, note: str = "",

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ZufiwatchError
-from .questions import EVENT_COLUMNS, _witnesses
+from .questions import event_export_row
 from .root import App, _progress, cli, handle_errors, pass_app
 
 
@@ -31,9 +31,11 @@ def export(app: App, at_text: str | None, with_changes: bool, since: str | None,
     """Export the whole directory at a time, or the changes in a range, for spreadsheets.
 
     Directory rows: source, key, kind, title, valid_from and, for Leistungen, LeiKa,
-    zuständige Stelle, online links (joined with " | ") and the fees text. Change rows (one
-    per edit) have the columns of 'changes --csv'. A progress bar is shown on stderr when
-    it is a terminal.
+    zuständige Stelle, online links (joined with " | ") and the fees text; csv-de adds one
+    column per field of the content. Change rows (one per edit) have the columns of
+    'changes --csv'. csv and json are machine formats (English keys, UTC ISO times, JSON
+    values); csv-de has German headers, local times (TT.MM.JJJJ HH:MM), German words and
+    readable values. A progress bar is shown on stderr when it is a terminal.
 
     \b
     Example:
@@ -41,7 +43,15 @@ def export(app: App, at_text: str | None, with_changes: bool, since: str | None,
       zufiwatch export --changes --since 2026-03-01 --until 2026-03-31 --format json
     """
     from .. import queries
-    from ..export import STATE_COLUMNS, encode, state_row, write_atomic
+    from ..export import (
+        EVENT_TABLE,
+        STATE_TABLE,
+        content_fields,
+        encode_table,
+        field_columns,
+        state_row,
+        write_atomic,
+    )
 
     if with_changes and at_text:
         raise click.UsageError("--at exports the directory; with --changes use --since/--until")
@@ -51,15 +61,22 @@ def export(app: App, at_text: str | None, with_changes: bool, since: str | None,
         if with_changes:
             rows = queries.events(history, since=app.when(since, end_of_day=False),
                                   until=app.when(until))
-            if fmt != "json":  # a cell holds text: who saw it, when
-                rows = [{**row, "witnesses": _witnesses(row, app.timezone)} for row in rows]
-            columns = EVENT_COLUMNS
+            if fmt != "json":  # a cell holds text: who saw it and when, the other fields
+                language = "de" if fmt == "csv-de" else "en"
+                rows = [event_export_row(row, app.timezone, language) for row in rows]
+            columns = EVENT_TABLE
         else:
             states = queries.directory_state(history, at=app.when(at_text or "now"))
             with _progress(states, "Exporting records") as items:
                 rows = [state_row(state) for state in items]
-            columns = STATE_COLUMNS
-    data = encode(rows, columns, fmt)
+            columns = STATE_TABLE
+            if fmt == "csv-de":  # one column per field of the content, as show names it
+                for row, state in zip(rows, states, strict=True):
+                    row.update({f"field:{label}": value for label, value in
+                                content_fields(state["kind"], state["content"]).items()})
+                columns = [*STATE_TABLE, *field_columns(
+                    rows, taken=[c.header_de for c in STATE_TABLE])]
+    data = encode_table(rows, columns, fmt, timezone=app.timezone)
     if output is None:
         sys.stdout.flush()
         sys.stdout.buffer.write(data)

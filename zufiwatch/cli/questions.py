@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..export import CHANGE_TABLE, EVENT_TABLE
 from ..model import KINDS
 from ..render import change_pair, content_rows, short_value
 from ..timeutil import show_time
@@ -50,15 +51,12 @@ def disagreements(app: App, include_resolved: bool, fmt: str | None) -> None:
                               "since", "reported", "ended"] if fmt is None else None)
 
 
-CHANGE_COLUMNS = ["id", "detected_at", "source", "key", "kind", "title", "change_type", "path",
-                  "label", "old_value", "new_value", "cause", "flap_of", "severity", "reasons",
-                  "status", "crawl_id", "version_id", "event_id"]
+#: Columns of ``changes --by-source --csv``: one row per change of a source.
+CHANGE_COLUMNS = [column.key for column in CHANGE_TABLE]
 
 
 #: Columns of ``changes --csv``: one row per event.
-EVENT_COLUMNS = ["id", "opened_at", "subject", "kind", "key", "title", "office", "change_type",
-                 "field", "old_value", "new_value", "severity", "status", "cause",
-                 "witnesses", "change_ids"]
+EVENT_COLUMNS = [column.key for column in EVENT_TABLE]
 _SEVERITIES = ["low", "medium", "high", "critical"]
 
 
@@ -126,8 +124,7 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
     elif fmt == "json":
         emit(rows, fmt, [])
     elif fmt == "csv":
-        emit([{**r, "witnesses": _witnesses(r, app.timezone)} for r in rows], fmt,
-             EVENT_COLUMNS)
+        emit([event_export_row(r, app.timezone) for r in rows], fmt, EVENT_COLUMNS)
     else:
         emit([_readable_event(r, app.timezone) for r in rows], fmt,
              ["id", "detected", "subject", "title", "change_type", "field", "old", "new",
@@ -136,10 +133,22 @@ def changes(app: App, since: str | None, until: str | None, kind: str | None,
               "severity", "status", "seen by"], wide=("witnesses",))
 
 
-def _witnesses(event: dict[str, Any], tz: str) -> str:
+def event_export_row(event: dict[str, Any], tz: str, language: str = "en") -> dict[str, Any]:
+    """An event as a row of text cells (CSV): who saw it and when (``de``: in German, times
+    as TT.MM.JJJJ HH:MM), its other fields."""
     from ..events import witness_text
 
-    return witness_text(event["witnesses"], lambda at: show_time(at, tz)[:16], "en")
+    def when(at: str) -> str:
+        shown = show_time(at, tz)[:16]
+        return f"{shown[8:10]}.{shown[5:7]}.{shown[:4]} {shown[11:]}" if language == "de" \
+            else shown
+
+    more = " | ".join(f"{f['label']}: " + " → ".join(change_pair(f["old_value"],
+                                                                  f["new_value"]))
+                      for f in event["fields"][1:])
+    return {**event, "more_fields": more,
+            "witnesses": witness_text(event["witnesses"], when, language),
+            "change_ids": " ".join(str(i) for i in event["change_ids"])}
 
 
 def _readable_event(event: dict[str, Any], tz: str) -> dict[str, Any]:
@@ -243,37 +252,60 @@ def history(app: App, key: str, source: str | None, fmt: str | None) -> None:
 @click.argument("key")
 @click.option("--at", "at_text", help="Show the version valid at this time (default: now).")
 @click.option("--source", help="The source, when the key exists in several.")
+@click.option("--full", is_flag=True,
+              help="Print every value whole (multi-line texts as lines) instead of a table "
+                   "of values cut to one line.")
 @output_options
 @pass_app
 @handle_errors
-def show(app: App, key: str, at_text: str | None, source: str | None, fmt: str | None) -> None:
+def show(app: App, key: str, at_text: str | None, source: str | None, fmt: str | None,
+         full: bool = False) -> None:
     """Show one record as it is now, or as it was at a time.
+
+    Times are local; --json keeps the stored UTC times.
 
     \b
     Example:
       zufiwatch show leistung:S1600001.LB.354822 --at 2026-03-01
+      zufiwatch show leistung:S1600001.LB.354822 --full
     """
     from .. import queries
 
+    tz = app.timezone
     at = app.when(at_text or "now")
     with app.history() as history:
-        result = queries.show(history, key, at=at, source=source)
+        result = queries.show(history, key, at=at, source=source, tz=tz)
     if fmt == "json":
         emit([], fmt, [], json_value=result)
         return
-    rows = [{"field": label, "value": value}
-            for label, value in content_rows(result["kind"], result["content"])]
-    if fmt is None:
-        tz = app.timezone
-        version = result["version"]
-        click.echo(f"{result['key']} — {result['title']}")
-        click.echo(f"version valid from {show_time(version['valid_from'], tz)} to "
-                   f"{show_time(version['valid_to'], tz) or '(current)'}; "
-                   f"last confirmed {show_time(result['last_seen_at'], tz)}")
-        if result["status"] == "missing":
-            click.echo(f"missing since {show_time(result['missing_since'], tz)} "
-                       "(not yet concluded removed)")
-    emit(rows, fmt, ["field", "value"])
+    version = result["version"]
+    rows = [{"field": label, "value": value} for label, value in
+            content_rows(result["kind"], result["content"], full=full or fmt == "csv")]
+    if fmt == "csv":
+        for row in rows:
+            row.update(valid_from=show_time(version["valid_from"], tz),
+                       valid_to=show_time(version["valid_to"], tz))
+        emit(rows, fmt, ["field", "value", "valid_from", "valid_to"])
+        return
+    click.echo(f"{result['key']} — {result['title']}")
+    click.echo(f"at {show_time(at, tz)}: version valid from "
+               f"{show_time(version['valid_from'], tz)} to "
+               f"{show_time(version['valid_to'], tz) or '(current)'}; "
+               f"last confirmed {show_time(result['last_seen_at'], tz)}")
+    if result["status"] == "missing":
+        click.echo(f"missing since {show_time(result['missing_since'], tz)} "
+                   "(not yet concluded removed)")
+    if not full:
+        emit(rows, fmt, ["field", "value"])
+        return
+    for row in rows:
+        lines = row["value"].splitlines() or [""]
+        if len(lines) == 1:
+            click.echo(f"{row['field']}: {lines[0]}".rstrip())
+        else:
+            click.echo(f"{row['field']}:")
+            for line in lines:
+                click.echo(f"  {line}")
 
 
 @cli.command()
@@ -287,6 +319,9 @@ def state(app: App, at_text: str, kind: str | None, source: str | None,
           fmt: str | None) -> None:
     """Show the whole directory as it was at a time.
 
+    --csv has one column per field of the content (the labels of 'show'; several values
+    joined with " | "); --json keeps the content as it is stored.
+
     \b
     Example:
       zufiwatch state --at 2026-03-01 --kind leistung --csv > leistungen.csv
@@ -295,6 +330,17 @@ def state(app: App, at_text: str, kind: str | None, source: str | None,
 
     with app.history() as history:
         rows = queries.directory_state(history, at=app.when(at_text), source=source, kind=kind)
+    if fmt == "csv":  # one column per field, as show names it; no JSON in a cell
+        from ..export import content_fields, field_columns
+
+        flat = [{**{k: v for k, v in row.items() if k != "content"},
+                 **{f"field:{label}": value for label, value in
+                    content_fields(row["kind"], row["content"]).items()}} for row in rows]
+        fields = field_columns(flat)
+        emit([{**row, **{c.header_de: row.get(c.key, "") for c in fields}} for row in flat],
+             fmt, ["source", "key", "kind", "title", "valid_from", "valid_to",
+                   *(c.header_de for c in fields)])
+        return
     if fmt is None:
         rows = [{**row, "since": show_time(row["valid_from"], app.timezone)} for row in rows]
     emit(rows, fmt, ["key", "kind", "title", "since"] if fmt is None
@@ -313,6 +359,9 @@ def links(app: App, at_text: str | None, host: str | None, source: str | None,
     """List every online-service link with its Leistung and zuständige Stelle, and what
     the link checker last found at its target.
 
+    One row per URL: the Leistungen using it (across the ZuFi and the PVOG) and the sources
+    holding it; --json lists every record with the link under "records".
+
     \b
     Example:
       zufiwatch links --host thavel
@@ -321,10 +370,13 @@ def links(app: App, at_text: str | None, host: str | None, source: str | None,
 
     with app.history() as history:
         rows = queries.links(history, at=app.when(at_text or "now"), host=host, source=source)
-    emit(rows, fmt, ["key", "leistung", "zustaendige_stelle", "host", "url", "thavel_form",
+    if fmt == "csv":  # the records holding a link as text, no JSON in a cell
+        rows = [{**row, "records": "; ".join(f"{r['source']}:{r['key']}"
+                                             for r in row["records"])} for row in rows]
+    emit(rows, fmt, ["leistung", "zustaendige_stelle", "sources", "host", "url", "thavel_form",
                      "thavel_id", "check", "check_authority"]
          if fmt is None else list(rows[0]) if rows else ["url"],
-         ["record", "Leistung", "zuständige Stelle", "host", "url", "ThAVEL", "identity",
+         ["Leistung", "zuständige Stelle", "sources", "host", "url", "ThAVEL", "identity",
           "link check", "target names"] if fmt is None else None)
 
 

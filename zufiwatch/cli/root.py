@@ -151,7 +151,9 @@ def cli(ctx: click.Context, config_path: str | None, database: str | None,
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = App(config_path=config_path, database=database)
+    # A caller (a test) may pass an App as ``obj``: its clock is kept.
+    clock = ctx.obj.clock if isinstance(ctx.obj, App) else system_clock
+    ctx.obj = App(config_path=config_path, database=database, clock=clock)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ overview, check-config, verify."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -187,16 +188,24 @@ def overview(app: App, output: str | None, language: str | None) -> None:
 
 
 @cli.command("check-config")
+@click.option("--strict", is_flag=True,
+              help="Also read every secret now; a systemd credential must be readable "
+                   "(for ExecStartPre= inside the unit).")
 @pass_app
 @handle_errors
-def check_config(app: App) -> None:
+def check_config(app: App, strict: bool) -> None:
     """Validate the configuration without starting anything.
 
-    Exit status 0 when it is valid, 1 with the file, key and problem when not.
+    Says what it checked: the file, each source, the database and snapshot paths, mail and
+    its password, the TSA api_key. A secret named as a systemd credential is read when
+    the service starts; outside systemd (no $CREDENTIALS_DIRECTORY) it is only reported,
+    unless --strict. Exit status 0 when it is valid, 1 with the file, key and problem when
+    not.
 
     \b
     Example:
       zufiwatch --config /etc/zufiwatch/zufiwatch.toml check-config
+      zufiwatch --config /etc/zufiwatch/zufiwatch.toml check-config --strict
     """
     from ..notify.smtp import load_password
     from ..sources.tsa import load_api_key
@@ -204,16 +213,55 @@ def check_config(app: App) -> None:
     settings = app.settings
     names = ", ".join(s.name for s in settings.sources) or "none"
     click.echo(f"{settings.origin}: valid; sources: {names}; database: {settings.database}")
+    click.echo("checked: the file's syntax, every key, its type and the required values")
     for source in settings.sources:
-        if source.kind == "tsa":
+        where = source.base_url or ", ".join(source.watch) or "-"
+        click.echo(f"source {source.name} ({source.kind}): {where}; schedule "
+                   f"{source.schedule!r}")
+    click.echo(f"database: {_path_state(settings.database)}")
+    click.echo(f"snapshots: {_path_state(settings.snapshots)}")
+    for source in settings.sources:
+        if source.kind != "tsa":
+            continue
+        deferred = _deferred_credential(source.api_key_env, source.api_key_file,
+                                        source.api_key_credential, strict)
+        if deferred:
+            click.echo(f"{source.name}: api_key {deferred}")
+        else:
             load_api_key(source)  # a ConfigError names the source and the key
             click.echo(f"{source.name}: api_key found (not shown)")
-    if settings.smtp.host:
-        password = "set" if load_password(settings.smtp) else "none (no login)"
-        click.echo(f"mail via {settings.smtp.host}:{settings.smtp.port} "
-                   f"({settings.smtp.security}); password: {password}")
+    smtp = settings.smtp
+    if smtp.host:
+        deferred = _deferred_credential(smtp.password_env, smtp.password_file,
+                                        smtp.password_credential, strict)
+        password = deferred or ("set" if load_password(smtp) else "none (no login)")
+        click.echo(f"mail via {smtp.host}:{smtp.port} ({smtp.security}); password: "
+                   f"{password}")
+        notify = settings.notify
+        click.echo(f"mail to: recipients {', '.join(notify.recipients) or 'none'}; "
+                   f"operators {', '.join(notify.operators) or 'none'}; from {notify.sender}")
     else:
         click.echo("mail: not configured ([smtp] host is empty)")
+
+
+def _deferred_credential(env: str, file: str, credential: str, strict: bool) -> str:
+    """What to say about a secret named as a systemd credential that cannot be read here
+    (no $CREDENTIALS_DIRECTORY: not inside a unit); empty when it is to be read now."""
+    from ..credentials import CREDENTIALS_ENV
+
+    if strict or env or file or not credential or os.environ.get(CREDENTIALS_ENV):
+        return ""
+    return (f"from the systemd credential {credential!r}, read at service start "
+            f"({CREDENTIALS_ENV} is not set here; 'check-config --strict' in the unit "
+            "checks it)")
+
+
+def _path_state(path: Path) -> str:
+    """A configured path and whether it is there yet (nothing is created)."""
+    if path.exists():
+        return f"{path} (exists)"
+    parent = next((p for p in path.parents if p.exists()), None)
+    return f"{path} (not there yet; created on first use under {parent})"
 
 
 @cli.command()

@@ -12,7 +12,7 @@ from .root import App, cli, emit, handle_errors, output_options, pass_app
 @click.argument("key")
 @click.option("--field", required=True,
               help="The field as changes name it (e.g. 'Online-Dienst › Link', 'Gebühren'), "
-                   "or its start.")
+                   "or its start; only fields the record has (a wrong one lists them).")
 @click.option("--value", default="", help="Text the new value will contain (empty: any).")
 @click.option("--until", "until_text", required=True,
               help="The date by which the change should be seen.")

@@ -163,9 +163,11 @@ def _load(value: str | None) -> Any:
 def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str,
                 cause: str, changes: Sequence[tuple[str, Change]], change_ids: Sequence[int],
                 notes: Sequence[Mapping[str, Any]], flaps: Mapping[int, int],
-                inputs: EventInputs) -> list[Touched]:
+                inputs: EventInputs, adopt_status: bool = True) -> list[Touched]:
     """Put a crawl's stored changes into events: open new ones, join earlier ones, note
-    the crawl as a witness. Returns the events touched."""
+    the crawl as a witness. A change that joins an expected or acknowledged event takes
+    its status (unless ``adopt_status`` is false: grouping an earlier history keeps every
+    change as it was). Returns the events touched."""
     if not changes:
         return []
     members = [Member(i, key, change, str(notes[i].get("severity", "low")) if notes else "low",
@@ -224,7 +226,7 @@ def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str
                      [severity, office, status, event_id])
         _attach(conn, event_id, [change_ids[i] for i in indices], crawl_id, source,
                 inputs.source_kind, at)
-        if status != "untracked":
+        if status != "untracked" and adopt_status:
             conn.executemany("UPDATE changes SET status = ? WHERE id = ?",
                              [(status, change_ids[i]) for i in indices])
         touched.append(Touched(event_id, False, row[0], severity, status, row[2]))
@@ -297,7 +299,7 @@ def backfill(conn: sqlite3.Connection, window_hours: float = 48.0) -> int:
         inputs = EventInputs(source_kind_of(parser_version), contents, {}, window_hours)
         touched = group_crawl(conn, crawl_id=crawl_id, source=source, at=rows[0][11],
                               cause=cause, changes=changes, change_ids=ids, notes=notes,
-                              flaps=flaps, inputs=inputs)
+                              flaps=flaps, inputs=inputs, adopt_status=False)
         for item in touched:
             _carry_over(conn, item.event_id)
         opened += sum(1 for item in touched if item.opened)
