@@ -327,14 +327,19 @@ def _crawl_target(refs: frozenset[str], leistung_refs: list[tuple[str, frozenset
 # Subjects and what an event says about its record
 
 
+def _nothing() -> Mapping[str, str]:
+    return {}
+
+
 @dataclass(frozen=True)
 class ZufiIndex:
-    """What pairs a PVOG record with the ZuFi's: ZuFi Leistung keys, the LeiKa keys exactly
-    one ZuFi Leistung carries, the names exactly one ZuFi office has."""
+    """What pairs a PVOG record with the ZuFi's, asked for only when needed: whether the
+    ZuFi has (or had) a Leistung of that key, the LeiKa keys exactly one ZuFi Leistung
+    carries, the names exactly one ZuFi office has."""
 
-    leistungen: frozenset[str] = frozenset()
-    leika: Mapping[str, str] = field(default_factory=dict)
-    offices: Mapping[str, str] = field(default_factory=dict)
+    has_leistung: Callable[[str], bool] = lambda key: False
+    leika: Callable[[], Mapping[str, str]] = _nothing
+    offices: Callable[[], Mapping[str, str]] = _nothing
 
 
 def subject_of(source_kind: str, key: str, content: Mapping[str, Any] | None,
@@ -349,14 +354,14 @@ def subject_of(source_kind: str, key: str, content: Mapping[str, Any] | None,
     kind = split_key(key)[0]
     if kind == "leistung":
         zufi_id = zufi_id_of(content)
-        if zufi_id and f"leistung:{zufi_id}" in zufi.leistungen:
+        if zufi_id and zufi.has_leistung(f"leistung:{zufi_id}"):
             return f"leistung:{zufi_id}"
         for leika in content.get("leika") or []:
-            paired = zufi.leika.get(str(leika))
+            paired = zufi.leika().get(str(leika))
             if paired and pvog_leika().get(str(leika)) == key:
                 return paired
     elif kind == "organisationseinheit":
-        paired = zufi.offices.get(office_name(content.get("name")))
+        paired = zufi.offices().get(office_name(content.get("name")))
         if paired:
             return paired
     return key

@@ -95,8 +95,6 @@ class Planner:
         self.vouched = 0
         #: The content of every record with changes (new, or old for removals), by key.
         self.contents: dict[str, dict[str, Any]] = {}
-        #: The volatile fields of every new record version with changes, by key.
-        self.volatiles: dict[str, dict[str, Any]] = {}
         self._load = load_content
         self.plan = CommitPlan()
         self._seen: set[str] = set()
@@ -254,7 +252,6 @@ class Planner:
         self.plan.changes.extend((record.key, c) for c in changes)
         if changes:
             self.contents[record.key] = record.content
-            self.volatiles[record.key] = record.volatile
 
 
 @dataclass
@@ -504,8 +501,7 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         planner.plan.flaps = find_flaps(planner.plan.changes,
                                         history.recent_changes(source.name, since))
     plan = planner.plan
-    plan.events = EventInputs(settings.kind, planner.contents, planner.volatiles,
-                              window_hours=_sync_window(settings, alerts))
+    plan.events = EventInputs(settings.kind, window_hours=_sync_window(settings, alerts))
     if alerts is not None and plan.changes and plan.cause == "source":
         plan.annotations = alerts.annotate(history, plan.changes, at, planner.contents)
         plan.compose = alerts.composer(source.name, clock())

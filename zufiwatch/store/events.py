@@ -8,10 +8,11 @@ crawls that saw it, with their source's kind) and ``changes.event_id``.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,16 +38,12 @@ __all__ = ["EventInputs", "Touched", "backfill", "group_crawl", "source_kind_of"
 REFERENCE_DAYS = 7
 
 
-@dataclass
+@dataclass(frozen=True)
 class EventInputs:
-    """What grouping a crawl's changes needs besides the changes."""
+    """What grouping a crawl's changes needs besides the changes and the history."""
 
     #: "tsa", "pvog" or "links" (the source's kind in the configuration).
     source_kind: str
-    #: Record key → content after the change (before, for removals).
-    contents: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    #: Record key → volatile fields of the new version (links: where they are used).
-    volatiles: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     #: The PVOG's delay in importing the ZuFi: later witnesses join within it.
     window_hours: float = 48.0
 
@@ -70,30 +67,42 @@ def source_kind_of(parser_version: str) -> str:
 
 
 def _zufi_index(conn: sqlite3.Connection) -> ZufiIndex:
-    """The ZuFi's present Leistungen and offices, for pairing PVOG records with them."""
+    """The ZuFi's Leistungen and offices, for pairing PVOG records with them; each part is
+    read when first asked for."""
     sources = [row[0] for row in conn.execute(
         "SELECT DISTINCT source FROM crawls WHERE parser_version LIKE 'tsa-%'")]
     if not sources:
         return ZufiIndex()
     marks = ",".join("?" * len(sources))
-    leistungen: set[str] = set()
-    leika_owners: dict[str, set[str]] = {}
-    office_owners: dict[str, set[str]] = {}
-    for key, kind, content in conn.execute(
-            "SELECT r.key, r.kind, v.content FROM records r JOIN versions v "
-            f"ON v.id = r.current_version WHERE r.source IN ({marks}) "
-            "AND r.kind IN ('leistung', 'organisationseinheit')", sources):
-        data = json.loads(content)
-        if kind == "leistung":
-            leistungen.add(key)
-            for leika in data.get("leika") or []:
-                leika_owners.setdefault(str(leika), set()).add(key)
-        else:
-            office_owners.setdefault(office_name(data.get("name")), set()).add(key)
-    # A Leistung the ZuFi has removed is still the one the PVOG's deep link names.
-    leistungen.update(row[0] for row in conn.execute(
-        f"SELECT key FROM records WHERE source IN ({marks}) AND kind = 'leistung'", sources))
-    return ZufiIndex(frozenset(leistungen), _unique(leika_owners), _unique(office_owners))
+
+    def has_leistung(key: str) -> bool:
+        # A Leistung the ZuFi has removed is still the one the PVOG's deep link names.
+        return conn.execute(f"SELECT 1 FROM records WHERE source IN ({marks}) AND key = ? "
+                            "AND kind = 'leistung' LIMIT 1", [*sources, key]).fetchone() \
+            is not None
+
+    @functools.cache
+    def leika() -> Mapping[str, str]:
+        owners: dict[str, set[str]] = {}
+        for key, value in conn.execute(
+                "SELECT r.key, json_extract(v.content, '$.leika') FROM records r "
+                f"JOIN versions v ON v.id = r.current_version WHERE r.source IN ({marks}) "
+                "AND r.kind = 'leistung'", sources):
+            for item in _json_list(value):
+                owners.setdefault(str(item), set()).add(key)
+        return _unique(owners)
+
+    @functools.cache
+    def offices() -> Mapping[str, str]:
+        owners: dict[str, set[str]] = {}
+        for key, name in conn.execute(
+                "SELECT r.key, json_extract(v.content, '$.name') FROM records r "
+                f"JOIN versions v ON v.id = r.current_version WHERE r.source IN ({marks}) "
+                "AND r.kind = 'organisationseinheit'", sources):
+            owners.setdefault(office_name(name), set()).add(key)
+        return _unique(owners)
+
+    return ZufiIndex(has_leistung, leika, offices)
 
 
 def _unique(owners: dict[str, set[str]]) -> dict[str, str]:
@@ -102,13 +111,22 @@ def _unique(owners: dict[str, set[str]]) -> dict[str, str]:
 
 def _pvog_leika(conn: sqlite3.Connection, source: str) -> dict[str, str]:
     owners: dict[str, set[str]] = {}
-    for key, content in conn.execute(
-            "SELECT r.key, v.content FROM records r JOIN versions v "
+    for key, leika in conn.execute(
+            "SELECT r.key, json_extract(v.content, '$.leika') FROM records r JOIN versions v "
             "ON v.id = r.current_version WHERE r.source = ? AND r.kind = 'leistung'",
             [source]):
-        for leika in json.loads(content).get("leika") or []:
-            owners.setdefault(str(leika), set()).add(key)
+        for value in _json_list(leika):
+            owners.setdefault(str(value), set()).add(key)
     return _unique(owners)
+
+
+def _json_list(text: str | None) -> list[Any]:
+    """A JSON array as ``json_extract`` gives it (text), or nothing."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
 
 
 def _candidates(conn: sqlite3.Connection, since: str) -> list[OpenEvent]:
@@ -170,6 +188,7 @@ def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str
     change as it was). Returns the events touched."""
     if not changes:
         return []
+    records = _records_of(conn, change_ids)
     members = [Member(i, key, change, str(notes[i].get("severity", "low")) if notes else "low",
                       str(notes[i].get("status", "untracked")) if notes else "untracked",
                       flaps.get(i)) for i, (key, change) in enumerate(changes)]
@@ -183,7 +202,7 @@ def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str
         recent = None
     else:
         candidates = _candidates(conn, window_start)
-        subjects = _subjects(conn, source, inputs, {key for key, _ in changes})
+        subjects = _subjects(conn, source, inputs.source_kind, records)
         roots = sorted({root for root in flaps.values()})
         flap_events = dict(conn.execute(
             f"SELECT id, event_id FROM changes WHERE id IN ({','.join('?' * len(roots))}) "
@@ -198,8 +217,7 @@ def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str
     for event in plan.new:
         chosen = [members[i] for i in event.members]
         kind = split_key(event.key)[0]
-        context = record_context(kind, inputs.contents.get(event.key),
-                                 inputs.volatiles.get(event.key))
+        context = record_context(kind, *records.get(event.key, ({}, {})))
         severity = worst(m.severity for m in chosen)
         status = status_of(chosen)
         cursor = conn.execute(
@@ -218,7 +236,7 @@ def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str
         row = conn.execute("SELECT severity, status, notified, office FROM events "
                            "WHERE id = ?", [event_id]).fetchone()
         severity = worst([row[0], *(members[i].severity for i in indices)])
-        office = row[3] or _office_of(inputs, [changes[i][0] for i in indices])
+        office = row[3] or _office_of(records, [changes[i][0] for i in indices])
         # What a later witness adds that is worse than what was known reopens the edit;
         # otherwise what it shows was expected or reviewed with it.
         status = "untracked" if severity != row[0] else row[1]
@@ -233,10 +251,29 @@ def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str
     return touched
 
 
-def _office_of(inputs: EventInputs, keys: Sequence[str]) -> str:
+def _records_of(conn: sqlite3.Connection, change_ids: Sequence[int],
+                ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Record key → (content, volatile fields) the changes led to: the version a change
+    wrote, or for a removal the record's last version."""
+    found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    ids = list(change_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for key, content, volatile in conn.execute(
+                "SELECT r.key, v.content, v.volatile FROM changes c "
+                "JOIN records r ON r.id = c.record_id JOIN versions v ON v.id = "
+                "coalesce(c.version_id, (SELECT id FROM versions WHERE record_id = r.id "
+                "  ORDER BY valid_from DESC, id DESC LIMIT 1)) "
+                f"WHERE c.id IN ({','.join('?' * len(chunk))})", chunk):
+            if key not in found:
+                found[key] = (json.loads(content), json.loads(volatile or "{}"))
+    return found
+
+
+def _office_of(records: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
+               keys: Sequence[str]) -> str:
     for key in keys:
-        context = record_context(split_key(key)[0], inputs.contents.get(key),
-                                 inputs.volatiles.get(key))
+        context = record_context(split_key(key)[0], *records.get(key, ({}, {})))
         if context["office"]:
             return str(context["office"])
     return ""
@@ -250,10 +287,10 @@ def _attach(conn: sqlite3.Connection, event_id: int, change_ids: Sequence[int], 
                  "VALUES (?, ?, ?, ?, ?)", [event_id, crawl_id, source, source_kind, at])
 
 
-def _subjects(conn: sqlite3.Connection, source: str, inputs: EventInputs,
-              keys: set[str]) -> dict[str, str]:
-    if inputs.source_kind != "pvog":
-        return {key: key for key in keys}
+def _subjects(conn: sqlite3.Connection, source: str, source_kind: str,
+              records: Mapping[str, tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, str]:
+    if source_kind != "pvog":
+        return {key: key for key in records}
     zufi = _zufi_index(conn)
     leika: dict[str, str] | None = None
 
@@ -263,8 +300,8 @@ def _subjects(conn: sqlite3.Connection, source: str, inputs: EventInputs,
             leika = _pvog_leika(conn, source)
         return leika
 
-    return {key: subject_of("pvog", key, inputs.contents.get(key), zufi, pvog_leika)
-            for key in keys}
+    return {key: subject_of("pvog", key, content, zufi, pvog_leika)
+            for key, (content, _volatile) in records.items()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -293,10 +330,9 @@ def backfill(conn: sqlite3.Connection, window_hours: float = 48.0) -> int:
         notes = [{"severity": row[7], "status": row[8]} for row in rows]
         ids = [row[0] for row in rows]
         flaps = {i: row[9] for i, row in enumerate(rows) if row[9] is not None}
-        contents = {row[1]: _content_at(conn, row[14], row[15]) for row in rows}
         cause = "parser" if mode == "reparse" or any(row[10] == "parser" for row in rows) \
             else "source"
-        inputs = EventInputs(source_kind_of(parser_version), contents, {}, window_hours)
+        inputs = EventInputs(source_kind_of(parser_version), window_hours)
         touched = group_crawl(conn, crawl_id=crawl_id, source=source, at=rows[0][11],
                               cause=cause, changes=changes, change_ids=ids, notes=notes,
                               flaps=flaps, inputs=inputs, adopt_status=False)
@@ -304,16 +340,6 @@ def backfill(conn: sqlite3.Connection, window_hours: float = 48.0) -> int:
             _carry_over(conn, item.event_id)
         opened += sum(1 for item in touched if item.opened)
     return opened
-
-
-def _content_at(conn: sqlite3.Connection, version_id: int | None,
-                record_id: int) -> dict[str, Any]:
-    """The content a change led to (or, for a removal, the record's last content)."""
-    row = conn.execute("SELECT content FROM versions WHERE id = ?", [version_id]).fetchone() \
-        if version_id else conn.execute(
-            "SELECT content FROM versions WHERE record_id = ? ORDER BY valid_from DESC, id DESC "
-            "LIMIT 1", [record_id]).fetchone()
-    return json.loads(row[0]) if row else {}
 
 
 def _carry_over(conn: sqlite3.Connection, event_id: int) -> None:
