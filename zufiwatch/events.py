@@ -38,8 +38,9 @@ from typing import Any
 from .model import Change, ChangeType, split_key
 from .normalize import canonical_url
 
-__all__ = ["Assignment", "Member", "NewEvent", "OpenEvent", "assign", "corresponds",
-           "refs_of", "worst"]
+__all__ = ["WITNESS_NAMES", "Assignment", "Member", "NewEvent", "OpenEvent", "ZufiIndex",
+           "assign", "corresponds", "fields_of", "headline", "office_name", "record_context",
+           "refs_of", "status_of", "subject_of", "witness_text", "worst"]
 
 #: Severities in rising order.
 _ORDER = ("low", "medium", "high", "critical")
@@ -166,27 +167,22 @@ def corresponds(a: Change, b: Change) -> bool:
 
 
 def refs_of(key: str, change: Change) -> frozenset[str]:
-    """The online-service links (canonical URLs) and Onlinedienst ids a change is about:
-    a link record's own URL, an Onlinedienst's id, the URLs and ids in a Leistung's changed
-    online services. Empty for changes that are not about online services."""
+    """The online-service links (``url:<canonical URL>``) and Onlinedienst ids
+    (``od:<id>``, exactly as the source names it) a change is about: a link record's own
+    URL, an Onlinedienst's id, the URLs and ids in a Leistung's changed online services.
+    Empty for changes that are not about online services."""
     kind, ident = split_key(key)
     found: set[str] = set()
     if kind == "link":
         return frozenset({f"url:{canonical_url(ident)}"})
     if kind == "onlinedienst":
-        found.add(f"od:{_od_id(ident)}")
+        found.add(f"od:{ident.strip()}")
     elif not change.path.startswith("onlinedienste") and change.path:
         return frozenset()
     found.update(f"url:{u}" for u in _urls_in(change.path))
     for value in (change.old, change.new):
         found.update(_value_refs(value))
     return frozenset(found)
-
-
-def _od_id(ident: str) -> str:
-    """An Onlinedienst id as both sources can name it: the PVOG's ``<prefix>.OD.<n>`` and
-    the ZuFi's ``<n>`` are kept apart; only an exact id is a reference."""
-    return ident.strip()
 
 
 def _urls_in(text: str) -> set[str]:
@@ -202,7 +198,7 @@ def _value_refs(value: Any) -> set[str]:
         ident = value.get("id")
         if isinstance(ident, str | int) and str(ident).strip() and (
                 "url" in value or "links" in value or "thavel" in value):
-            found.add(f"od:{_od_id(str(ident))}")
+            found.add(f"od:{str(ident).strip()}")
         for item in value.values():
             if isinstance(item, dict | list):
                 found.update(_value_refs(item))

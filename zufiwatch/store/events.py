@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..errors import StoreError
 from ..events import (
     Member,
+    NewEvent,
     OpenEvent,
     ZufiIndex,
     assign,
@@ -81,43 +83,27 @@ def _zufi_index(conn: sqlite3.Connection) -> ZufiIndex:
                             "AND kind = 'leistung' LIMIT 1", [*sources, key]).fetchone() \
             is not None
 
-    @functools.cache
-    def leika() -> Mapping[str, str]:
-        owners: dict[str, set[str]] = {}
-        for key, value in conn.execute(
-                "SELECT r.key, json_extract(v.content, '$.leika') FROM records r "
-                f"JOIN versions v ON v.id = r.current_version WHERE r.source IN ({marks}) "
-                "AND r.kind = 'leistung'", sources):
-            for item in _json_list(value):
-                owners.setdefault(str(item), set()).add(key)
-        return _unique(owners)
-
-    @functools.cache
-    def offices() -> Mapping[str, str]:
-        owners: dict[str, set[str]] = {}
-        for key, name in conn.execute(
-                "SELECT r.key, json_extract(v.content, '$.name') FROM records r "
-                f"JOIN versions v ON v.id = r.current_version WHERE r.source IN ({marks}) "
-                "AND r.kind = 'organisationseinheit'", sources):
-            owners.setdefault(office_name(name), set()).add(key)
-        return _unique(owners)
-
-    return ZufiIndex(has_leistung, leika, offices)
+    return ZufiIndex(has_leistung, functools.cache(lambda: _sole_owners(conn, sources, "leika")),
+                     functools.cache(lambda: _sole_owners(conn, sources, "name")))
 
 
-def _unique(owners: dict[str, set[str]]) -> dict[str, str]:
-    return {name: next(iter(keys)) for name, keys in owners.items() if len(keys) == 1 and name}
-
-
-def _pvog_leika(conn: sqlite3.Connection, source: str) -> dict[str, str]:
+def _sole_owners(conn: sqlite3.Connection, sources: Sequence[str],
+                 field: str) -> dict[str, str]:
+    """LeiKa key → the one present Leistung of ``sources`` carrying it (``field`` "leika"),
+    or office name (case and spacing aside) → the one office of that name ("name");
+    values several records share are left out."""
+    kind = "leistung" if field == "leika" else "organisationseinheit"
     owners: dict[str, set[str]] = {}
-    for key, leika in conn.execute(
-            "SELECT r.key, json_extract(v.content, '$.leika') FROM records r JOIN versions v "
-            "ON v.id = r.current_version WHERE r.source = ? AND r.kind = 'leistung'",
-            [source]):
-        for value in _json_list(leika):
-            owners.setdefault(str(value), set()).add(key)
-    return _unique(owners)
+    for key, value in conn.execute(
+            f"SELECT r.key, json_extract(v.content, '$.{field}') FROM records r "
+            "JOIN versions v ON v.id = r.current_version "
+            f"WHERE r.source IN ({','.join('?' * len(sources))}) AND r.kind = ?",
+            [*sources, kind]):
+        names = [str(item) for item in _json_list(value)] if field == "leika" \
+            else [office_name(value)]
+        for name in names:
+            owners.setdefault(name, set()).add(key)
+    return {name: next(iter(keys)) for name, keys in owners.items() if len(keys) == 1 and name}
 
 
 def _json_list(text: str | None) -> list[Any]:
@@ -213,42 +199,60 @@ def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str
 
     plan = assign(source, members, subjects, candidates, flap_events=flap_events,
                   recent_refs=recent, window_start=window_start)
-    touched = []
-    for event in plan.new:
-        chosen = [members[i] for i in event.members]
-        kind = split_key(event.key)[0]
-        context = record_context(kind, *records.get(event.key, ({}, {})))
-        severity = worst(m.severity for m in chosen)
-        status = status_of(chosen)
-        cursor = conn.execute(
-            "INSERT INTO events (subject, kind, key, source, title, office, opened_at, "
-            "crawl_id, cause, severity, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [event.subject, kind, event.key, source, str(context["title"] or ""),
-             str(context["office"] or ""), at, crawl_id, cause, severity, status])
-        event_id = int(cursor.lastrowid or 0)
-        _attach(conn, event_id, [change_ids[i] for i in event.members], crawl_id, source,
-                inputs.source_kind, at)
-        touched.append(Touched(event_id, True, "low", severity, status, None))
+    witness = (crawl_id, source, inputs.source_kind, at)
+    touched = [_open(conn, event, [members[i] for i in event.members], records, cause,
+                     [change_ids[i] for i in event.members], witness)
+               for event in plan.new]
     joined: dict[int, list[int]] = {}
     for index, event_id in plan.joins.items():
         joined.setdefault(event_id, []).append(index)
     for event_id, indices in sorted(joined.items()):
-        row = conn.execute("SELECT severity, status, notified, office FROM events "
-                           "WHERE id = ?", [event_id]).fetchone()
-        severity = worst([row[0], *(members[i].severity for i in indices)])
-        office = row[3] or _office_of(records, [changes[i][0] for i in indices])
-        # What a later witness adds that is worse than what was known reopens the edit;
-        # otherwise what it shows was expected or reviewed with it.
-        status = "untracked" if severity != row[0] else row[1]
-        conn.execute("UPDATE events SET severity = ?, office = ?, status = ? WHERE id = ?",
-                     [severity, office, status, event_id])
-        _attach(conn, event_id, [change_ids[i] for i in indices], crawl_id, source,
-                inputs.source_kind, at)
-        if status != "untracked" and adopt_status:
-            conn.executemany("UPDATE changes SET status = ? WHERE id = ?",
-                             [(status, change_ids[i]) for i in indices])
-        touched.append(Touched(event_id, False, row[0], severity, status, row[2]))
+        touched.append(_join(conn, event_id, [members[i] for i in indices], records,
+                             [change_ids[i] for i in indices], witness, adopt_status))
     return touched
+
+
+Witness = tuple[int, str, str, str]  # crawl id, source, source kind, when
+
+
+def _open(conn: sqlite3.Connection, event: NewEvent, members: list[Member],
+          records: Mapping[str, tuple[dict[str, Any], dict[str, Any]]], cause: str,
+          change_ids: list[int], witness: Witness) -> Touched:
+    """Write a new event: its subject, the title and office of the record that opened it,
+    the worst severity and the status of its changes."""
+    kind = split_key(event.key)[0]
+    context = record_context(kind, *records.get(event.key, ({}, {})))
+    severity, status = worst(m.severity for m in members), status_of(members)
+    crawl_id, source, _kind, at = witness
+    cursor = conn.execute(
+        "INSERT INTO events (subject, kind, key, source, title, office, opened_at, "
+        "crawl_id, cause, severity, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [event.subject, kind, event.key, source, str(context["title"] or ""),
+         str(context["office"] or ""), at, crawl_id, cause, severity, status])
+    if cursor.lastrowid is None:
+        raise StoreError("the database reported no id for the event just inserted")
+    _attach(conn, cursor.lastrowid, change_ids, witness)
+    return Touched(cursor.lastrowid, True, "low", severity, status, None)
+
+
+def _join(conn: sqlite3.Connection, event_id: int, members: list[Member],
+          records: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
+          change_ids: list[int], witness: Witness, adopt_status: bool) -> Touched:
+    """Add a later witness's changes to an event. What it adds that is worse than what was
+    known reopens the edit; otherwise what it shows was expected or reviewed with it."""
+    before, status, notified, office = conn.execute(
+        "SELECT severity, status, notified, office FROM events WHERE id = ?",
+        [event_id]).fetchone()
+    severity = worst([before, *(m.severity for m in members)])
+    status = "untracked" if severity != before else status
+    office = office or _office_of(records, [m.key for m in members])
+    conn.execute("UPDATE events SET severity = ?, office = ?, status = ? WHERE id = ?",
+                 [severity, office, status, event_id])
+    _attach(conn, event_id, change_ids, witness)
+    if status != "untracked" and adopt_status:
+        conn.executemany("UPDATE changes SET status = ? WHERE id = ?",
+                         [(status, change_id) for change_id in change_ids])
+    return Touched(event_id, False, before, severity, status, notified)
 
 
 def _records_of(conn: sqlite3.Connection, change_ids: Sequence[int],
@@ -279,12 +283,12 @@ def _office_of(records: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
     return ""
 
 
-def _attach(conn: sqlite3.Connection, event_id: int, change_ids: Sequence[int], crawl_id: int,
-            source: str, source_kind: str, at: str) -> None:
+def _attach(conn: sqlite3.Connection, event_id: int, change_ids: Sequence[int],
+            witness: Witness) -> None:
     conn.executemany("UPDATE changes SET event_id = ? WHERE id = ?",
                      [(event_id, change_id) for change_id in change_ids])
     conn.execute("INSERT OR IGNORE INTO witnesses (event_id, crawl_id, source, source_kind, at) "
-                 "VALUES (?, ?, ?, ?, ?)", [event_id, crawl_id, source, source_kind, at])
+                 "VALUES (?, ?, ?, ?, ?)", [event_id, *witness])
 
 
 def _subjects(conn: sqlite3.Connection, source: str, source_kind: str,
@@ -292,14 +296,7 @@ def _subjects(conn: sqlite3.Connection, source: str, source_kind: str,
     if source_kind != "pvog":
         return {key: key for key in records}
     zufi = _zufi_index(conn)
-    leika: dict[str, str] | None = None
-
-    def pvog_leika() -> Mapping[str, str]:
-        nonlocal leika
-        if leika is None:
-            leika = _pvog_leika(conn, source)
-        return leika
-
+    pvog_leika = functools.cache(lambda: _sole_owners(conn, [source], "leika"))
     return {key: subject_of("pvog", key, content, zufi, pvog_leika)
             for key, (content, _volatile) in records.items()}
 
