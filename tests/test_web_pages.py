@@ -109,7 +109,9 @@ def test_start_page_lists_this_weeks_open_changes_by_office_most_severe_first(
     assert "<del>50,00</del>" in page and "<ins>55,00</ins>" in page
     # the sources and the disagreement
     assert "Quellen" in text and "Letzter vollständiger Crawl" in text
-    assert "ZuFi und PVOG widersprechen sich" in text and "Gewerbe anmelden" in text
+    disagreements = _text(_section(page, "ZuFi und PVOG widersprechen sich", "</table>"))
+    assert "Gewerbe anmelden" in disagreements and "Gewerbeamt" in disagreements
+    assert "gewerbeanmeldung-flow" in disagreements
     # a month later nothing is from this week, and every source is stale
     later = _text(_page(_client(demo_db, PRUEFER, datetime(2026, 10, 29, tzinfo=UTC)), "/"))
     assert "Keine offenen Änderungen in den letzten 7 Tagen" in later
@@ -317,3 +319,13 @@ def test_a_leser_sees_no_action_forms_a_pruefer_does_each_with_csrf(marked: Path
     assert any("/aenderungen/quittieren" in f for f in forms)
     assert all('name="csrf_token"' in f for f in forms)
     assert 'name="id" value="1"' in _page(checker, "/")
+
+
+def test_expectations_register_and_crawls_with_the_health_line(marked: Path) -> None:
+    reader = _client(marked, LESER)
+    register = _text(_section(_page(reader, "/erwartungen"), "<table>", "</table>"))
+    assert "Name der Leistung" in register and "offen" in register
+    assert PRUEFER in register and "30.10.2026" in register
+    crawls = _page(reader, "/crawls")
+    assert "ZUFIWATCH" in _text(crawls) and "Link-Prüfung" in _text(crawls)
+    assert "vollständig" in _text(crawls) and len(re.findall(r"<tr><td>\d+</td>", crawls)) > 20

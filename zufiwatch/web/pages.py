@@ -12,8 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import (Blueprint, Response, abort, current_app, g, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from werkzeug.routing import BuildError
 
 from .. import queries, triage
