@@ -173,9 +173,10 @@ def test_record_page_shows_content_first_then_changes_and_versions(
 
 
 def _version_ids(page: str) -> list[int]:
-    return [int(n) for n in re.findall(r'<select name="von">(.*?)</select>', page, re.S)
-            and re.findall(r'<option value="(\d+)"', re.search(
-                r'<select name="von">(.*?)</select>', page, re.S).group(1))]
+    """The version ids the "Unterschied von" select offers, oldest first."""
+    select = re.search(r'<select name="von">(.*?)</select>', page, re.S)
+    assert select is not None
+    return [int(n) for n in re.findall(r'<option value="(\d+)"', select.group(1))]
 
 
 def test_record_page_compares_two_versions_and_shows_a_past_state(
