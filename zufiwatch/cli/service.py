@@ -247,6 +247,7 @@ def check_config(app: App, strict: bool) -> None:
 
 def _check_web(web: WebSettings, strict: bool) -> None:
     """Which sign-in ``zufiwatch serve`` uses, and whether its session key will be read."""
+    from ..credentials import CREDENTIALS_ENV
     from ..web.auth import secret_key
     from ..web.users import load_users
 
@@ -259,8 +260,14 @@ def _check_web(web: WebSettings, strict: bool) -> None:
                    f"{', '.join(web.trusted_proxies) or 'nowhere'}")
     deferred = _deferred_credential(web.secret_key_env, web.secret_key_file,
                                     web.secret_key_credential, strict)
+    directory = os.environ.get(CREDENTIALS_ENV, "")
     if deferred:
         click.echo(f"web session key: {deferred}")
+    elif (web.secret_key_credential and directory
+          and not (Path(directory) / web.secret_key_credential).exists()):
+        # The crawl and daemon units check the configuration too; only serve needs the key.
+        click.echo(f"web session key: the systemd credential {web.secret_key_credential!r} "
+                   "is not loaded in this unit (only 'zufiwatch serve' needs it)")
     elif secret_key(Settings(web=web)) is None:
         click.echo("web session key: none configured; a random key per start (everyone "
                    "signs in again after a restart)")
