@@ -299,7 +299,7 @@ def _path_state(path: Path) -> str:
 @pass_app
 @handle_errors
 def verify(app: App) -> None:
-    """Check the evidence chain of changes, expectations and acknowledgements.
+    """Check the evidence chain of changes, expectations, acknowledgements and withdrawals.
 
     Exit status 1 and the first break when history was rewritten.
 
