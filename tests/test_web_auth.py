@@ -30,7 +30,7 @@ from zufiwatch.errors import ConfigError
 from zufiwatch.timeutil import ACCEPTED_FORMS
 from zufiwatch.web import create_app
 from zufiwatch.web.actions import retrying
-from zufiwatch.web.users import add_user
+from zufiwatch.web.users import add_user, remove_user
 
 NOW = datetime(2026, 10, 9, 8, 0, tzinfo=UTC)  # after the fixture's last crawl
 PASSWORD = "richtig-geheim-1"
@@ -132,6 +132,13 @@ def test_wrong_password_and_unknown_user(site: Site) -> None:
         assert "Benutzername oder Passwort ist falsch." in refused.get_data(as_text=True)
         with site.client.session_transaction() as session:
             assert "user" not in session
+
+
+def test_a_removed_user_is_signed_out(site: Site) -> None:
+    site.sign_in("leser")
+    assert site.client.get("/probe").status_code == 200
+    remove_user(site.users_file, "leser")
+    assert site.client.get("/probe").status_code == 302
 
 
 def test_the_session_ends_after_eight_hours(site: Site) -> None:

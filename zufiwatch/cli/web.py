@@ -104,8 +104,7 @@ def user_passwd(app: App, name: str, password_stdin: bool) -> None:
 @pass_app
 @handle_errors
 def user_remove(app: App, name: str) -> None:
-    """Remove a user (who can no longer sign in; a session already open lasts until it
-    expires, 8 hours after signing in)."""
+    """Remove a user (a session of the user ends with its next request)."""
     from ..web.users import remove_user
 
     remove_user(_users_file(app), name)

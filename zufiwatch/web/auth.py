@@ -142,6 +142,10 @@ def _require_sign_in() -> ResponseReturnValue | None:
     if user and since and _now() - datetime.fromisoformat(since) >= SESSION_LIFETIME:
         session.clear()
         user = None
+    if user and session.get("via") == "users" and (
+            web.auth != "users" or user not in users.load_users(Path(web.users_file))):
+        session.clear()  # removed from the user file ('zufiwatch user remove')
+        user = None
     if not user:
         return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
     role = role_of(web, str(user))
@@ -193,6 +197,7 @@ def sign_in() -> ResponseReturnValue:
             throttle.succeed(keys[0])
             log.info("%r signed in from %s", name, address)
             _start_session(name)
+            session["via"] = "users"
             return redirect(target)
         throttle.fail(keys, now)
         log.warning("failed sign-in as %r from %s", name, address)
