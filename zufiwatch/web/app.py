@@ -38,13 +38,14 @@ def create_app(settings: Settings, *, database: Path | None = None,
         SECRET_KEY=secret_key or auth.secret_key(settings) or secrets.token_bytes(32),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=settings.web.secure_cookies,
-        SESSION_COOKIE_NAME="zufiwatch_session", MAX_CONTENT_LENGTH=64 * 1024)
+        SESSION_COOKIE_NAME="zufiwatch_session", MAX_CONTENT_LENGTH=64 * 1024,
+        PERMANENT_SESSION_LIFETIME=auth.SESSION_LIFETIME)
     app.jinja_env.autoescape = True
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(actions.blueprint)
     app.register_blueprint(pages.blueprint)
     app.teardown_appcontext(_close_history)
-    for status in (400, 403, 404, 405, 413, 500):
+    for status in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(status, _error_page)
     return app
 
