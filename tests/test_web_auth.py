@@ -105,7 +105,7 @@ def test_sign_in_and_out(site: Site) -> None:
     assert site.client.get("/probe").headers["Location"].startswith("/anmelden?next=/probe")
     before = site.csrf()
     signed = site.sign_in("pruefer", next="/probe")
-    assert signed.status_code == 302 and signed.headers["Location"] == "/probe"
+    assert signed.status_code == 303 and signed.headers["Location"] == "/probe"
     cookie = signed.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Expires=" in cookie
     with site.client.session_transaction() as session:
@@ -113,7 +113,7 @@ def test_sign_in_and_out(site: Site) -> None:
         assert session["csrf"] != before  # a new session: no fixation
     assert site.client.get("/probe").get_data(as_text=True) == "pruefer pruefer"
     out = site.post("/abmelden", {})
-    assert out.status_code == 302 and out.headers["Location"] == "/anmelden"
+    assert out.status_code == 303 and out.headers["Location"] == "/anmelden"
     with site.client.session_transaction() as session:
         assert "user" not in session
     assert site.client.get("/probe").status_code == 302
@@ -159,7 +159,7 @@ def test_lock_out_after_five_failures_and_release_after_fifteen_minutes(site: Si
     site.clock.advance(minutes=13, seconds=59)  # 14:59 after the last failure
     assert site.sign_in("pruefer").status_code == 429
     site.clock.advance(seconds=1)
-    assert site.sign_in("pruefer").status_code == 302
+    assert site.sign_in("pruefer").status_code == 303
 
 
 def test_lock_out_per_address(site: Site) -> None:
@@ -172,21 +172,21 @@ def test_lock_out_per_address(site: Site) -> None:
     with elsewhere.session_transaction() as session:
         token = session["csrf"]
     assert elsewhere.post("/anmelden", data={"username": "leser", "password": PASSWORD,
-                                             "csrf_token": token}).status_code == 302
+                                             "csrf_token": token}).status_code == 303
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x",
                                     "/\\evil.example", "javascript:alert(1)", "probe"])
 def test_no_open_redirect(site: Site, target: str) -> None:
     signed = site.sign_in("leser", next=target)
-    assert signed.status_code == 302 and signed.headers["Location"] == "/"
+    assert signed.status_code == 303 and signed.headers["Location"] == "/"
     assert "evil" not in site.client.get(f"/anmelden?next={target}").get_data(as_text=True)
 
 
 def test_rehashes_an_outdated_hash(site: Site) -> None:
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
     site.users_file.write_text(json.dumps({"users": {"leser": {"hash": weak}}}))
-    assert site.sign_in("leser").status_code == 302
+    assert site.sign_in("leser").status_code == 303
     stored = json.loads(site.users_file.read_text())["users"]["leser"]["hash"]
     assert stored != weak and not PasswordHasher().check_needs_rehash(stored)
 
@@ -254,7 +254,7 @@ def test_a_pruefer_acknowledges_two_events(site: Site) -> None:
     done = site.post("/aenderungen/quittieren", {"id": [str(first), str(second)],
                                                  "note": "mit Fachdienst abgestimmt",
                                                  "next": "/probe?seite=2"})
-    assert done.status_code == 302 and done.headers["Location"] == "/probe?seite=2"
+    assert done.status_code == 303 and done.headers["Location"] == "/probe?seite=2"
     with site.client.session_transaction() as session:
         assert ("erfolg", "2 Änderung(en) quittiert.") in session["_flashes"]
     status = {e["id"]: e["status"] for e in site.events()}
@@ -295,7 +295,7 @@ def test_expect_records_and_refuses_a_wrong_field_or_date(site: Site) -> None:
     made = site.post("/erwartungen", {"key": key, "field": "Volltext", "value": "neu",
                                       "until": "31.12.2026", "note": "Ticket 1",
                                       "next": "/probe"})
-    assert made.status_code == 302 and made.headers["Location"] == "/probe"
+    assert made.status_code == 303 and made.headers["Location"] == "/probe"
     listed = json.loads(site.cli("expectations", "--json").output)
     assert [(e["key"], e["by"], e["note"], e["until"][:10]) for e in listed] == [
         (key, "pruefer", "Ticket 1", "2026-12-31")]
@@ -308,7 +308,7 @@ def test_withdraw_an_expectation(site: Site) -> None:
                                "until": "31.12.2026"})
     number = json.loads(site.cli("expectations", "--json").output)[0]["id"]
     done = site.post(f"/erwartungen/{number}/zuruecknehmen", {"note": "abgesagt"})
-    assert done.status_code == 302
+    assert done.status_code == 303
     listed = json.loads(site.cli("expectations", "--status", "withdrawn", "--json").output)
     assert [(e["id"], e["status"]) for e in listed] == [(number, "withdrawn")]
     with sqlite3.connect(site.database) as conn:
@@ -349,7 +349,7 @@ def test_a_write_on_a_busy_database_is_retried(site: Site, monkeypatch) -> None:
     monkeypatch.setattr(triage, "acknowledge", busy_once)
     site.sign_in("pruefer")
     first = next(e["id"] for e in site.events() if e["status"] == "untracked")
-    assert site.post("/aenderungen/quittieren", {"id": [str(first)]}).status_code == 302
+    assert site.post("/aenderungen/quittieren", {"id": [str(first)]}).status_code == 303
     assert len(calls) == 2
     assert {e["id"]: e["status"] for e in site.events()}[first] == "acknowledged"
 

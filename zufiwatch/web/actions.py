@@ -60,7 +60,7 @@ def _now() -> datetime:
 
 def _back(message: str) -> ResponseReturnValue:
     flash(message, "erfolg")
-    return redirect(safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")), code=303)  # POST, then GET
 
 
 @blueprint.route("/aenderungen/quittieren", methods=["POST"])

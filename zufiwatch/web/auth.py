@@ -198,7 +198,7 @@ def sign_in() -> ResponseReturnValue:
             log.info("%r signed in from %s", name, address)
             _start_session(name)
             session["via"] = "users"
-            return redirect(target)
+            return redirect(target, code=303)
         throttle.fail(keys, now)
         log.warning("failed sign-in as %r from %s", name, address)
         error, status = "Benutzername oder Passwort ist falsch.", 401
@@ -210,4 +210,4 @@ def sign_in() -> ResponseReturnValue:
 def sign_out() -> ResponseReturnValue:
     log.info("%r signed out", g.get("user"))
     session.clear()
-    return redirect(url_for("auth.sign_in"))
+    return redirect(url_for("auth.sign_in"), code=303)
