@@ -38,7 +38,7 @@ def test_a_crawl_and_twenty_concurrent_page_loads_run_at_once(crawler: Crawler,
     server, base, cookies = serve(crawler)
     crawling = threading.Event()
     done = threading.Event()
-    pages = ["/", "/aenderungen", "/aenderungen?schwere=hoch", "/erwartungen", "/crawls"]
+    pages = ["/", "/aenderungen", "/aenderungen?schwere=high", "/erwartungen", "/crawls"]
 
     def load(worker: int) -> list[int]:
         statuses = []
