@@ -76,7 +76,7 @@ def main() -> None:
         targets = {
             "start page": lambda: "/",
             "changes, page 1": lambda: "/aenderungen",
-            "changes, filtered (high or worse, 30 days)": lambda: "/aenderungen?schwere=high&seit=30d",
+            "changes, filtered (high+, 30 days)": lambda: "/aenderungen?schwere=high&seit=30d",
             "record page": lambda: f"/eintrag/{quote(rng.choice(edited), safe=':')}",
         }
         figures = {}

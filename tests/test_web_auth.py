@@ -472,8 +472,15 @@ def test_serve_checks_the_configuration_and_starts_waitress(tmp_path: Path,
     import waitress
 
     served: list[dict[str, Any]] = []
-    monkeypatch.setattr(waitress, "serve",
-                        lambda app, **options: served.append({"app": app, **options}))
+
+    class Server:
+        def __init__(self, app: Any, **options: Any) -> None:
+            served.append({"app": app, **options})
+
+        def run(self) -> None:
+            served[-1]["ran"] = True
+
+    monkeypatch.setattr(waitress, "create_server", Server)
     config = config_file(tmp_path)
 
     def run(*args: str) -> Result:
@@ -487,7 +494,7 @@ def test_serve_checks_the_configuration_and_starts_waitress(tmp_path: Path,
     assert started.exit_code == 0, started.output
     assert "http://127.0.0.1:8999/" in started.output
     assert served[0]["listen"] == "127.0.0.1:8999" and served[0]["threads"] == 8
-    assert isinstance(served[0]["app"], Flask)
+    assert isinstance(served[0]["app"], Flask) and served[0]["ran"]
 
 
 def test_check_config_names_the_web_sign_in_and_session_key(tmp_path: Path,

@@ -3,6 +3,7 @@ history: reads never block the crawl, a write waits for it, neither side fails."
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -75,3 +76,45 @@ def test_a_crawl_and_twenty_concurrent_page_loads_run_at_once(crawler: Crawler,
     status = crawler.history.db.execute("SELECT status FROM events WHERE id = ?",
                                         [event]).fetchone()[0]
     assert status == "acknowledged"
+
+
+def test_the_readme_commands_add_a_user_and_serve(tmp_path: Path) -> None:
+    """The two commands of the README's "The web application", as written there."""
+    import re
+    import socket
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## The web application\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    assert block is not None
+    commands = [line.split() for line in block.group(1).strip().splitlines()]
+    assert [c[0] for c in commands] == ["zufiwatch", "zufiwatch"]
+    assert commands[0][-3:] == ["user", "add", "m.muster"] and commands[1][-1] == "serve"
+    with socket.socket() as probe:  # a free port for the server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "zufiwatch.toml").write_text(
+        f'database = "h.db"\n[web]\nlisten = "127.0.0.1:{port}"\nusers_file = "users.json"\n'
+        'pruefer = ["m.muster"]\nsecure_cookies = false\n', encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    run = [sys.executable, "-m", "zufiwatch.cli"]
+    added = subprocess.run([*run, *commands[0][1:]], cwd=tmp_path, env=env, text=True,
+                           input="ein-gutes-passwort\nein-gutes-passwort\n",
+                           capture_output=True, timeout=60)
+    assert added.returncode == 0, added.stderr
+    assert "ein-gutes-passwort" not in (tmp_path / "users.json").read_text(encoding="utf-8")
+    server = subprocess.Popen([*run, *commands[1][1:]], cwd=tmp_path, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # printed once the socket listens
+        assert f"http://127.0.0.1:{port}/" in line, line + (server.stderr.read()
+                                                            if server.poll() else "")
+        page = requests.get(f"http://127.0.0.1:{port}/anmelden", timeout=30)
+        assert page.status_code == 200 and "Anmelden" in page.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+

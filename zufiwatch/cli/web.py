@@ -42,8 +42,10 @@ def serve(app: App, listen: str | None) -> None:
     application = create_app(settings, database=app.database_path(), clock=app.clock)
     sign_in = (f"user file {web.users_file}" if web.auth == "users"
                else f"proxy header {web.proxy_header} from {', '.join(web.trusted_proxies)}")
+    server = waitress.create_server(application, listen=web.listen, threads=8)
+    # Listening from here on: whoever reads this line can connect at once.
     click.echo(f"zufiwatch serves http://{web.listen}/ (sign-in: {sign_in})")
-    waitress.serve(application, listen=web.listen, threads=8)
+    server.run()
 
 
 @cli.group()
