@@ -76,7 +76,9 @@ def main() -> None:
         targets = {
             "start page": lambda: "/",
             "changes, page 1": lambda: "/aenderungen",
-            "changes, filtered (high+, 30 days)": lambda: "/aenderungen?schwere=high&seit=30d",
+            # The history is built without the severity rules: every change is "low".
+            "changes, filtered (Leistungen, 30 days)":
+                lambda: "/aenderungen?art=leistung&seit=30d",
             "record page": lambda: f"/eintrag/{quote(rng.choice(edited), safe=':')}",
         }
         figures = {}
