@@ -20,6 +20,7 @@ from zufiwatch.config import (
     Settings,
     SmtpSettings,
     SourceSettings,
+    WebSettings,
     find_config,
     load_settings,
 )
@@ -53,11 +54,11 @@ def test_example_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     documented = set(re.findall(r"^(\w+) = ", text, flags=re.MULTILINE))
     for cls in (Settings, HttpSettings, SourceSettings, SmtpSettings, NotifySettings,
-                RulesSettings, RuleOverride, DaemonSettings, ReportSettings):
+                RulesSettings, RuleOverride, DaemonSettings, ReportSettings, WebSettings):
         for field in dataclasses.fields(cls):
             if field.metadata.get("internal") or field.name in (
                     "http", "sources", "smtp", "notify", "rules", "override", "daemon",
-                    "report"):
+                    "report", "web"):
                 continue
             assert field.name in documented, f"{cls.__name__}.{field.name} not in example"
             # and the line above it is a comment explaining it
@@ -123,7 +124,7 @@ def test_cli_stops_with_one_line_naming_file_and_key(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {path}: unknown key 'foo'; expected one of the " \
         "known keys here: daemon, database, http, notify, report, rules, smtp, snapshots, " \
-        "sources, timezone"
+        "sources, timezone, web"
 
 
 def test_cli_without_configuration_says_how_to_give_one(tmp_path: Path, monkeypatch) -> None:

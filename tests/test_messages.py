@@ -161,6 +161,22 @@ def test_an_immediate_alert_shows_each_change_with_everything_needed_to_judge_it
     assert re.search(r"^  Neu: +55,00 EUR$", result.text, re.MULTILINE)
 
 
+def test_with_a_public_web_address_each_change_links_to_its_page() -> None:
+    mail = dataclasses.replace(MAIL, web_base="https://zufiwatch.jena.de/")
+    link = notice(change_id=16, key="link:https://thavelp.thueringen.de/thavelp/go/a/5741?c=bc",
+                  kind="link", title=NEW_LINK, deeplink="")
+    result = parse(immediate_alert([LINK, link], mail, now=NOW, source="pvog-jena"))
+    page = "https://zufiwatch.jena.de/eintrag/leistung:S1600001.LB.354790"
+    link_page = ("https://zufiwatch.jena.de/link?url=https%3A%2F%2Fthavelp.thueringen.de"
+                 "%2Fthavelp%2Fgo%2Fa%2F5741%3Fc%3Dbc")
+    assert re.search(rf"^  Im Browser: +{re.escape(page)}$", result.text, re.MULTILINE)
+    assert link_page in result.text
+    assert f'<a href="{html.escape(page)}"' in result.html
+    # Without the address, no such line.
+    assert "Im Browser" not in parse(immediate_alert([LINK], MAIL, now=NOW,
+                                                     source="pvog-jena")).text
+
+
 def test_high_before_medium_and_critical_first() -> None:
     text = parse(immediate_alert([FEE, LINK, CRITICAL], MAIL, now=NOW, source="pvog-jena")).text
     order = [text.index(f"zufiwatch ack {i} ") for i in (16, 12, 13)]

@@ -1,5 +1,6 @@
 """The systemd units in systemd/: systemd-analyze finds nothing to say, the services are
-hardened (exposure at most 2.0), and the daemon and the timer variant share one sandbox.
+hardened (exposure at most 2.0), the daemon and the timer variant share one sandbox, and
+the web application shares it too, reaching only localhost.
 
 ``systemd-analyze verify`` checks that every command a unit runs exists and is
 executable. The units name /opt/zufiwatch/venv/bin/zufiwatch and /bin/kill, so the test
@@ -22,7 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 UNITS_DIR = ROOT / "systemd"
 SERVICES = ("zufiwatch.service", "zufiwatch-crawl.service")
-UNITS = (*SERVICES, "zufiwatch-crawl.timer")
+WEB = "zufiwatch-web.service"
+UNITS = (*SERVICES, "zufiwatch-crawl.timer", WEB)
 MAX_EXPOSURE = 2.0
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
@@ -132,7 +134,7 @@ def test_verify_notices_a_missing_executable(tmp_path: Path) -> None:
 
 
 @needs_systemd_analyze
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", (*SERVICES, WEB))
 def test_security_exposure_at_most_2(service: str) -> None:
     result = analyze("security", "--offline=yes", f"--threshold={round(MAX_EXPOSURE * 10)}",
                      "--no-pager", str(UNITS_DIR / service))
@@ -158,6 +160,31 @@ def test_both_services_share_one_sandbox() -> None:
     assert ("ProtectSystem", "strict") in daemon
 
 
+def test_the_web_service_shares_the_sandbox_and_talks_only_to_localhost() -> None:
+    """The web app runs as the daemon's user in the daemon's state directory (it reads and
+    writes the same history) with the same hardening; it holds the session key instead of
+    the SMTP password and reaches only localhost (the reverse proxy)."""
+    lifecycle = {"Type", "NotifyAccess", "WatchdogSec", "ExecStart", "ExecReload", "Restart",
+                 "RestartSec", "TimeoutStopSec", "TimeoutStartSec"}
+
+    def sandbox(unit: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for section, key, value in directives(unit):
+            if section == "Service" and key not in lifecycle:
+                found.setdefault(key, []).append(value)
+        return found
+
+    daemon, web = sandbox("zufiwatch.service"), sandbox(WEB)
+    assert web.pop("LoadCredential") == ["web-secret:/etc/zufiwatch/web-secret"]
+    assert daemon.pop("LoadCredential") == ["smtp-password:/etc/zufiwatch/smtp-password"]
+    assert web.pop("IPAddressDeny") == ["any"] and web.pop("IPAddressAllow") == ["localhost"]
+    assert web == daemon
+    assert web["User"] == ["zufiwatch"] and web["StateDirectory"] == ["zufiwatch"]
+    starts = [value for section, key, value in directives(WEB) if key == "ExecStart"]
+    assert starts == ["/opt/zufiwatch/venv/bin/zufiwatch --config "
+                      "/etc/zufiwatch/zufiwatch.toml serve"]
+
+
 def test_oneshot_crawls_then_notifies_even_after_a_failed_crawl() -> None:
     starts = [value for section, key, value in directives("zufiwatch-crawl.service")
               if key == "ExecStart"]
@@ -170,7 +197,7 @@ def test_oneshot_crawls_then_notifies_even_after_a_failed_crawl() -> None:
 
 
 def test_both_services_check_the_configuration_and_secrets_before_starting() -> None:
-    for unit in SERVICES:
+    for unit in (*SERVICES, WEB):
         pre = [value for section, key, value in directives(unit)
                if section == "Service" and key == "ExecStartPre"]
         assert pre == ["/opt/zufiwatch/venv/bin/zufiwatch --config "

@@ -49,7 +49,8 @@ class Alerts:
         domain = notify.sender.rsplit("@", 1)[-1] or "zufiwatch.local"
         return messages.Mail(sender=notify.sender, recipients=tuple(recipients),
                              language=notify.language, domain=domain,
-                             timezone=self.settings.timezone)
+                             timezone=self.settings.timezone,
+                             web_base=self.settings.web.base_url)
 
     def annotate(self, history: History, changes: Sequence[tuple[str, Change]],
                  at: str, contents: Mapping[str, dict[str, Any]] | None = None,

@@ -35,6 +35,7 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "SourceSettings",
+    "WebSettings",
     "find_config",
     "load_settings",
     "settings_from_mapping",
@@ -431,6 +432,59 @@ class ReportSettings:
         _require(self.language in LANGUAGES, f"{where}.language", f"one of {list(LANGUAGES)}")
 
 
+#: How people sign in to ``zufiwatch serve``.
+WEB_AUTH = ("users", "proxy")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web application ``zufiwatch serve`` (``[web]``)."""
+
+    #: Address and port to listen on; meant to sit behind the city's reverse proxy.
+    listen: str = "127.0.0.1:8470"
+    #: The public address of the application (https://…/zufiwatch), for links in mails.
+    #: Empty: mails carry no links to it.
+    base_url: str = ""
+    #: "users": a local user file with Argon2 password hashes (``zufiwatch user add``);
+    #: "proxy": the user name the reverse proxy sends in ``proxy_header``.
+    auth: str = "users"
+    #: The user file (``auth = "users"``); relative to this file.
+    users_file: str = "users.json"
+    #: The header carrying the signed-in user's name (``auth = "proxy"``).
+    proxy_header: str = "X-Remote-User"
+    #: The addresses the header is trusted from; a request from anywhere else is refused.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    #: Users who may act (acknowledge, record and withdraw expectations): role "pruefer".
+    #: Every other signed-in user reads (role "leser"), if listed in ``leser`` or if
+    #: ``leser`` is empty.
+    pruefer: tuple[str, ...] = ()
+    leser: tuple[str, ...] = ()
+    #: The key that signs session cookies, from an environment variable, a file or a
+    #: systemd credential; none named: a random key per start (sign in again after a
+    #: restart).
+    secret_key_env: str = ""
+    secret_key_file: str = ""
+    secret_key_credential: str = ""
+    #: Send the session cookie only over https (behind a TLS-terminating proxy: true).
+    secure_cookies: bool = True
+    #: "de" (default) or "en".
+    language: str = "de"
+
+    def validate(self, where: str) -> None:
+        host, sep, port = self.listen.rpartition(":")
+        _require(bool(sep and host and port.isdigit() and 0 < int(port) < 65536),
+                 f"{where}.listen", "HOST:PORT, e.g. '127.0.0.1:8470'")
+        _require(not self.base_url or self.base_url.startswith(("https://", "http://")),
+                 f"{where}.base_url", "an http(s) URL or empty")
+        _require(self.auth in WEB_AUTH, f"{where}.auth", f"one of {list(WEB_AUTH)}")
+        _require(bool(self.proxy_header.strip()), f"{where}.proxy_header", "a header name")
+        _require(self.language in LANGUAGES, f"{where}.language", f"one of {list(LANGUAGES)}")
+        _require(sum(bool(x) for x in (self.secret_key_env, self.secret_key_file,
+                                       self.secret_key_credential)) <= 1,
+                 f"{where}.secret_key_env", "at most one of secret_key_env, "
+                 "secret_key_file and secret_key_credential")
+
+
 def cron_trigger(expression: str, timezone: str, jitter: int | None = None) -> Any:
     """An APScheduler cron trigger from 5 fields (or 6, seconds first)."""
     from apscheduler.triggers.cron import CronTrigger
@@ -470,6 +524,7 @@ class Settings:
     rules: RulesSettings = field(default_factory=RulesSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     #: The file these settings came from (not a key).
     origin: str = field(default="<defaults>", metadata={"internal": True})
 
@@ -556,11 +611,14 @@ def settings_from_mapping(data: Mapping[str, Any], *, origin: str = "<mapping>",
     if report.directory:
         report = dataclasses.replace(report,
                                      directory=str(_resolve(Path(report.directory), base)))
+    web = dataclasses.replace(settings.web,
+                              users_file=str(_resolve(Path(settings.web.users_file), base)))
     return dataclasses.replace(
         settings,
         database=_resolve(settings.database, base),
         snapshots=_resolve(settings.snapshots, base),
         report=report,
+        web=web,
         origin=origin,
     )
 

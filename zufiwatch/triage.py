@@ -24,7 +24,7 @@ from .store.history import inserted_id
 from .timeutil import stored
 
 __all__ = ["acknowledge", "check_field", "expect", "expectations", "mark_overdue", "match",
-           "open_for", "record_fields"]
+           "open_for", "record_fields", "unknown_events", "withdraw"]
 
 
 def expect(history: History, *, key: str, field: str, value: str, until: datetime,
@@ -82,8 +82,7 @@ def acknowledge(history: History, event_ids: Sequence[int], *, by: str, note: st
     if not by.strip():
         raise QueryError("an acknowledgement needs --by")
     wanted = list(dict.fromkeys(event_ids))
-    known = {row[0]: row[1] for row in history.db.execute(
-        f"SELECT id, status FROM events WHERE id IN ({','.join('?' * len(wanted))})", wanted)}
+    known = _event_status(history, wanted)
     missing = [i for i in wanted if i not in known]
     if missing:
         raise QueryError(f"no change with id {', '.join(map(str, missing))} "
@@ -104,6 +103,42 @@ def acknowledge(history: History, event_ids: Sequence[int], *, by: str, note: st
             history.db.execute("UPDATE events SET status = 'acknowledged' WHERE id = ?",
                                [event_id])
     return fresh
+
+
+def unknown_events(history: History, event_ids: Sequence[int]) -> list[int]:
+    """The ids among ``event_ids`` that name no event, in the order given."""
+    known = _event_status(history, list(dict.fromkeys(event_ids)))
+    return [i for i in dict.fromkeys(event_ids) if i not in known]
+
+
+def _event_status(history: History, event_ids: list[int]) -> dict[int, str]:
+    return {row[0]: row[1] for row in history.db.execute(
+        f"SELECT id, status FROM events WHERE id IN ({','.join('?' * len(event_ids))})",
+        event_ids)}
+
+
+def withdraw(history: History, expectation_id: int, *, by: str, note: str = "",
+             now: datetime) -> None:
+    """Withdraw an open or overdue expectation (status ``withdrawn``): it no longer makes
+    changes expected nor is reminded. The withdrawal is in the evidence ledger."""
+    if not by.strip():
+        raise QueryError("a withdrawal needs --by")
+    at = stored(now)
+    with history.db.atomic():
+        row = history.db.execute("SELECT status FROM expectations WHERE id = ?",
+                                 [expectation_id]).fetchone()
+        if row is None:
+            raise QueryError(f"no expectation with id {expectation_id} "
+                             "('zufiwatch expectations' lists them)")
+        if row[0] not in ("open", "overdue"):
+            raise QueryError(f"expectation {expectation_id} is {row[0]}; only an open or "
+                             "overdue expectation can be withdrawn")
+        cursor = history.db.execute(
+            "INSERT INTO withdrawals (expectation_id, at, by, note) VALUES (?, ?, ?, ?)",
+            [expectation_id, at, by.strip(), note])
+        evidence.append(history.db.conn, "withdrawal", inserted_id(cursor), at)
+        history.db.execute("UPDATE expectations SET status = 'withdrawn' WHERE id = ?",
+                           [expectation_id])
 
 
 def expectations(history: History, *, status: str | None = None) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..config import find_config
+from ..config import Settings, WebSettings, find_config
 from ..errors import ConfigError, ZufiwatchError
 from ..store import History
 from .root import App, cli, handle_errors, pass_app
@@ -242,6 +242,37 @@ def check_config(app: App, strict: bool) -> None:
                    f"operators {', '.join(notify.operators) or 'none'}; from {notify.sender}")
     else:
         click.echo("mail: not configured ([smtp] host is empty)")
+    _check_web(settings.web, strict)
+
+
+def _check_web(web: WebSettings, strict: bool) -> None:
+    """Which sign-in ``zufiwatch serve`` uses, and whether its session key will be read."""
+    from ..credentials import CREDENTIALS_ENV
+    from ..web.auth import secret_key
+    from ..web.users import load_users
+
+    if web.auth == "users":
+        count = len(load_users(Path(web.users_file)))
+        click.echo(f"web sign-in: user file {web.users_file} ({count} user(s)"
+                   + ("; add one with 'zufiwatch user add NAME'" if not count else "") + ")")
+    else:
+        click.echo(f"web sign-in: reverse proxy header {web.proxy_header}, trusted from "
+                   f"{', '.join(web.trusted_proxies) or 'nowhere'}")
+    deferred = _deferred_credential(web.secret_key_env, web.secret_key_file,
+                                    web.secret_key_credential, strict)
+    directory = os.environ.get(CREDENTIALS_ENV, "")
+    if deferred:
+        click.echo(f"web session key: {deferred}")
+    elif (web.secret_key_credential and directory
+          and not (Path(directory) / web.secret_key_credential).exists()):
+        # The crawl and daemon units check the configuration too; only serve needs the key.
+        click.echo(f"web session key: the systemd credential {web.secret_key_credential!r} "
+                   "is not loaded in this unit (only 'zufiwatch serve' needs it)")
+    elif secret_key(Settings(web=web)) is None:
+        click.echo("web session key: none configured; a random key per start (everyone "
+                   "signs in again after a restart)")
+    else:
+        click.echo("web session key: found (not shown)")
 
 
 def _deferred_credential(env: str, file: str, credential: str, strict: bool) -> str:
@@ -268,7 +299,7 @@ def _path_state(path: Path) -> str:
 @pass_app
 @handle_errors
 def verify(app: App) -> None:
-    """Check the evidence chain of changes, expectations and acknowledgements.
+    """Check the evidence chain of changes, expectations, acknowledgements and withdrawals.
 
     Exit status 1 and the first break when history was rewritten.
 

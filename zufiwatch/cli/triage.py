@@ -1,4 +1,4 @@
-"""Commands of the working group's register: expect, ack, expectations."""
+"""Commands of the working group's register: expect, ack, withdraw, expectations."""
 
 from __future__ import annotations
 
@@ -68,7 +68,30 @@ def ack(app: App, change_ids: tuple[int, ...], by: str, note: str) -> None:
 
 
 @cli.command()
-@click.option("--status", type=click.Choice(["open", "met", "overdue"]),
+@click.argument("expectation_id", type=int)
+@click.option("--by", required=True, help="Who withdraws the expectation.")
+@click.option("--note", default="", help="Why.")
+@pass_app
+@handle_errors
+def withdraw(app: App, expectation_id: int, by: str, note: str) -> None:
+    """Withdraw an open or overdue expectation: the change is no longer intended.
+
+    It no longer makes changes expected and is not reminded; 'zufiwatch expectations'
+    shows it as withdrawn, and the withdrawal is in the evidence chain.
+
+    \b
+    Example:
+      zufiwatch withdraw 3 --by "M. Muster" --note "Ticket 4711 abgesagt"
+    """
+    from ..triage import withdraw as record
+
+    with app.history() as history:
+        record(history, expectation_id, by=by, note=note, now=app.clock())
+    click.echo(f"expectation {expectation_id} withdrawn")
+
+
+@cli.command()
+@click.option("--status", type=click.Choice(["open", "met", "overdue", "withdrawn"]),
               help="Only expectations with this status.")
 @output_options
 @pass_app

@@ -37,7 +37,7 @@ from email.policy import EmailPolicy
 from email.quoprimime import header_encode
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -71,6 +71,9 @@ class Mail:
     domain: str = "zufiwatch.local"
     #: The time zone times are shown in.
     timezone: str = "Europe/Berlin"
+    #: The public address of ``zufiwatch serve`` ([web] base_url): each change then links
+    #: to its page there, where it can be acknowledged. Empty: no links.
+    web_base: str = ""
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -92,7 +95,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "added": "neu", "modified": "geändert", "removed": "entfernt",
         "reappeared": "wieder vorhanden",
         "leika": "LeiKa", "office": "Zuständige Stelle", "no_office": "ohne zuständige Stelle",
-        "key": "Schlüssel", "zufi": "Im ZuFi", "old": "Alt", "new": "Neu", "host": "Host",
+        "key": "Schlüssel", "zufi": "Im ZuFi", "web": "Im Browser", "old": "Alt",
+        "new": "Neu", "host": "Host",
         "flap": "Verlauf", "flap_prefix": "hin und her", "severity": "Schwere",
         "reasons": "Gründe", "expected": "Erwartet", "detected": "Erkannt",
         "untracked_for": "Ungeklärt seit", "ack": "Quittieren mit",
@@ -145,7 +149,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "added": "added", "modified": "changed", "removed": "removed",
         "reappeared": "reappeared",
         "leika": "LeiKa", "office": "Zuständige Stelle", "no_office": "no zuständige Stelle",
-        "key": "Key", "zufi": "In the ZuFi", "old": "Old", "new": "New", "host": "Host",
+        "key": "Key", "zufi": "In the ZuFi", "web": "In the browser", "old": "Old",
+        "new": "New", "host": "Host",
         "flap": "History", "flap_prefix": "back and forth", "severity": "Severity",
         "reasons": "Reasons", "expected": "Expected", "detected": "Detected",
         "untracked_for": "Untracked for", "ack": "Acknowledge with",
@@ -306,6 +311,8 @@ class _Record:
     deeplink: str
     #: The deep link when it may be an <a href> (http or https), else "".
     href: str
+    #: The record's page in the web application, or "" without [web] base_url.
+    page: str = ""
 
 
 @dataclass(frozen=True)
@@ -371,6 +378,7 @@ class _View:
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         self.language = mail.language
+        self.web_base = mail.web_base.rstrip("/")
         self.words = _WORDS[mail.language]
         self.zone = ZoneInfo(mail.timezone)
         self.now = now
@@ -435,7 +443,18 @@ class _View:
         return _Record(title=change.title or change.key,
                        kind=KIND_LABELS.get(change.kind, change.kind),
                        leika=", ".join(change.leika), key=change.key,
-                       deeplink=change.deeplink, href=_safe_href(change.deeplink))
+                       deeplink=change.deeplink, href=_safe_href(change.deeplink),
+                       page=self.page(change))
+
+    def page(self, change: ChangeNotice) -> str:
+        """The change's page in the web application (the link's page for a link)."""
+        if not self.web_base:
+            return ""
+        if change.kind == "link":
+            path = "link?url=" + quote(change.key.split(":", 1)[1], safe="")
+        else:
+            path = "eintrag/" + quote(change.key, safe=":")
+        return _safe_href(f"{self.web_base}/{path}")
 
     def affected(self, changes: Sequence[ChangeNotice]) -> str:
         kinds = {c.kind for c in changes}

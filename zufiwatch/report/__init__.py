@@ -8,6 +8,6 @@ autoescaped and never mark crawled data safe, and only http/https links become `
 
 from __future__ import annotations
 
-from .site import build_overview, host_class, record_file_name
+from .site import atom_feed, build_overview, host_class, record_file_name, safe_href
 
-__all__ = ["build_overview", "host_class", "record_file_name"]
+__all__ = ["atom_feed", "build_overview", "host_class", "record_file_name", "safe_href"]

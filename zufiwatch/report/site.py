@@ -26,7 +26,7 @@ from ..render import change_pair, change_row
 from ..store import History
 from ..timeutil import stored
 
-__all__ = ["build_overview", "host_class", "record_file_name"]
+__all__ = ["atom_feed", "build_overview", "host_class", "record_file_name", "safe_href"]
 
 RECENT_CHANGES = 100
 FEED_ENTRIES = 200
@@ -419,7 +419,8 @@ def build_overview(history: History, settings: Settings, out: Path, *, now: date
                       "page": pages[(e["source"], e["key"])],
                       "kind_label": KIND_LABELS.get(e["kind"], e["kind"])} for e in histories])
         (work / "index.html").write_text(index, encoding="utf-8")
-        (work / "feed.atom").write_bytes(_feed(latest[:FEED_ENTRIES], view, at))
+        (work / "feed.atom").write_bytes(atom_feed(latest[:FEED_ENTRIES], language=language,
+                                                   timezone=settings.timezone, at=at))
         _replace(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -466,8 +467,12 @@ def _xml_text(value: Any) -> str:
     return _XML_INVALID.sub("\ufffd", str(value))
 
 
-def _feed(changes: list[dict[str, Any]], view: _View, at: str) -> bytes:
+def atom_feed(changes: list[dict[str, Any]], *, language: str, timezone: str, at: str,
+              self_href: str = "feed.atom", alternate_href: str = "index.html") -> bytes:
+    """The Atom feed of ``changes`` (events, newest first), as the static overview and the
+    web application (``zufiwatch serve``) publish it; ``at``: the stored time of now."""
     ET.register_namespace("", ATOM)
+    view = _View(language, timezone)
     words = view.words
 
     def sub(parent: ET.Element, tag: str, text: str = "", **attrs: str) -> ET.Element:
@@ -483,8 +488,8 @@ def _feed(changes: list[dict[str, Any]], view: _View, at: str) -> bytes:
     sub(feed, "updated", _rfc3339(updated))
     author = sub(feed, "author")
     sub(author, "name", "zufiwatch")
-    sub(feed, "link", rel="self", href="feed.atom", type="application/atom+xml")
-    sub(feed, "link", rel="alternate", href="index.html", type="text/html")
+    sub(feed, "link", rel="self", href=self_href, type="application/atom+xml")
+    sub(feed, "link", rel="alternate", href=alternate_href, type="text/html")
     names = WITNESS_NAMES[view.language]
     for event in changes:
         entry = sub(feed, "entry")

@@ -1,4 +1,4 @@
-"""Evidence: changes, expectations and acknowledgements chained by hashes, in order.
+"""Evidence: changes, expectations, acknowledgements and withdrawals chained by hashes, in order.
 
 Every such row gets a ledger entry in the same transaction that writes it: the canonical
 JSON of the row's facts (``body``), the hash of the entry before (``prev``) and
@@ -27,6 +27,7 @@ _FACTS = {
     "expectation": ("expectations", ["id", "created_at", "key", "field", "value", "until",
                                      "by", "note"]),
     "acknowledgement": ("acknowledgements", ["id", "change_id", "at", "by", "note"]),
+    "withdrawal": ("withdrawals", ["id", "expectation_id", "at", "by", "note"]),
 }
 
 

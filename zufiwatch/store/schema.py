@@ -13,6 +13,7 @@ Tables::
     events        one edit of one thing the city keeps, as the working group hears of it:
                   subject, title, office, severity, status, what was sent about it
     witnesses     the crawls (ZuFi, PVOG, link check) that saw an event, and when
+    withdrawals   expectations withdrawn by the working group: who, when, why
     observation_gaps  records a crawl should have seen but did not read (not observed)
     disagreements where ZuFi (TSA) and PVOG differ about a Leistung, since when, reported
     strikes       consecutive failed checks of an entry (link checker), until it is observed
@@ -347,5 +348,24 @@ def m011_events(db: Database) -> None:
         );
         ALTER TABLE changes ADD COLUMN event_id INTEGER REFERENCES events(id);
         CREATE INDEX changes_event ON changes (event_id)
+        """,
+    )
+
+
+@MIGRATIONS()
+def m012_withdrawals(db: Database) -> None:
+    """Withdrawn expectations: who withdrew which open or overdue expectation, when and why
+    (the expectation's status becomes ``withdrawn``); chained into the evidence ledger."""
+    _run(
+        db,
+        """
+        CREATE TABLE withdrawals (
+            id INTEGER PRIMARY KEY,
+            expectation_id INTEGER NOT NULL REFERENCES expectations(id),
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX withdrawals_expectation ON withdrawals (expectation_id)
         """,
     )
