@@ -467,8 +467,6 @@ class WebSettings:
     secret_key_credential: str = ""
     #: Send the session cookie only over https (behind a TLS-terminating proxy: true).
     secure_cookies: bool = True
-    #: "de" (default) or "en".
-    language: str = "de"
 
     def validate(self, where: str) -> None:
         host, sep, port = self.listen.rpartition(":")
@@ -478,7 +476,6 @@ class WebSettings:
                  f"{where}.base_url", "an http(s) URL or empty")
         _require(self.auth in WEB_AUTH, f"{where}.auth", f"one of {list(WEB_AUTH)}")
         _require(bool(self.proxy_header.strip()), f"{where}.proxy_header", "a header name")
-        _require(self.language in LANGUAGES, f"{where}.language", f"one of {list(LANGUAGES)}")
         _require(sum(bool(x) for x in (self.secret_key_env, self.secret_key_file,
                                        self.secret_key_credential)) <= 1,
                  f"{where}.secret_key_env", "at most one of secret_key_env, "
