@@ -446,3 +446,23 @@ def test_a_later_finding_that_makes_a_reviewed_edit_worse_reopens_it_and_is_aler
         (event,) = events(history)
         assert event["status"] == "acknowledged" and len(event["change_ids"]) == 3
         assert not _alert_now(touched[-1])
+
+
+def test_a_page_of_events_is_the_slice_of_all_that_the_filters_keep(demo: Demo) -> None:
+    from zufiwatch.queries import events_page
+
+    everything = events(demo.history, newest_first=True)
+    cases = [({}, lambda e: True),
+             ({"severities": ["high", "critical"]}, lambda e: e["severity"] in ("high",
+                                                                               "critical")),
+             ({"status": "untracked", "office": "standesamt"},
+              lambda e: e["status"] == "untracked" and "standesamt" in e["office"].lower()),
+             ({"severities": []}, lambda e: False)]
+    for filters, keep in cases:
+        kept = [e["id"] for e in everything if keep(e)]
+        for offset in (0, 3, len(kept)):
+            page, total = events_page(demo.history, offset=offset, limit=3, **filters)
+            assert total == len(kept), filters
+            assert [e["id"] for e in page] == kept[offset:offset + 3], (filters, offset)
+    page, _ = events_page(demo.history, offset=0, limit=2)
+    assert page[0]["fields"] and page[0]["witnesses"]  # presented like events()

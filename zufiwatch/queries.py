@@ -15,7 +15,7 @@ from .store import History
 from .store.events import read_events
 from .timeutil import show_time
 
-__all__ = ["SOURCE_KIND_LABELS", "changes", "directory_state", "events", "links",
+__all__ = ["SOURCE_KIND_LABELS", "changes", "directory_state", "events", "events_page", "links",
            "record_history", "show", "source_labels"]
 
 
@@ -169,6 +169,50 @@ def events(history: History, *, since: str | None = None, until: str | None = No
     ``since``/``until`` bound when it was opened; ``kind``, ``key`` and ``source`` keep
     events with a change of such a record or a witness of that source; ``office`` keeps
     events whose zuständige Stelle contains the text (case aside)."""
+    where, params = _event_filters(history, since=since, until=until, kind=kind, key=key,
+                                   source=source, ids=ids)
+    order = "e.opened_at DESC, e.id DESC" if newest_first else "e.opened_at, e.id"
+    rows = read_events(history.db.conn, where, params, order=order,
+                       limit=None if office else limit)
+    if office:
+        needle = office_name(office)
+        rows = [row for row in rows if needle in office_name(row["office"])][:limit]
+    return [presented(row) for row in rows]
+
+
+def events_page(history: History, *, offset: int, limit: int,
+                severities: list[str] | None = None, status: str | None = None,
+                office: str | None = None, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+    """One page of events, newest first, and how many events the filters keep: the
+    filters of :func:`events`, plus ``severities`` (any of them) and ``status``. Only the
+    page's events are read with their changes."""
+    where, params = _event_filters(history, **filters)
+    clauses = [where] if where else []
+    if severities is not None:
+        clauses.append(f"e.severity IN ({','.join('?' * len(severities))})"
+                       if severities else "0")
+        params.extend(severities)
+    if status:
+        clauses.append("e.status = ?")
+        params.append(status)
+    clause = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    found = history.db.execute(
+        f"SELECT e.id, e.office FROM events e {clause} ORDER BY e.opened_at DESC, e.id DESC",
+        params).fetchall()
+    if office:
+        needle = office_name(office)
+        found = [row for row in found if needle in office_name(row[1])]
+    page = [row[0] for row in found[offset:offset + limit]]
+    rows = read_events(history.db.conn, f"e.id IN ({','.join('?' * len(page))})", page,
+                       order="e.opened_at DESC, e.id DESC") if page else []
+    return [presented(row) for row in rows], len(found)
+
+
+def _event_filters(history: History, *, since: str | None = None, until: str | None = None,
+                   kind: str | None = None, key: str | None = None,
+                   source: str | None = None, ids: list[int] | None = None,
+                   ) -> tuple[str, list[Any]]:
+    """The SQL condition on ``e`` (events) and its parameters for :func:`events`."""
     filters: list[str] = []
     params: list[Any] = []
     if since is not None:
@@ -191,13 +235,7 @@ def events(history: History, *, since: str | None = None, until: str | None = No
     if ids is not None:
         filters.append(f"e.id IN ({','.join('?' * len(ids))})" if ids else "0")
         params.extend(ids)
-    order = "e.opened_at DESC, e.id DESC" if newest_first else "e.opened_at, e.id"
-    rows = read_events(history.db.conn, " AND ".join(filters), params, order=order,
-                       limit=None if office else limit)
-    if office:
-        needle = office_name(office)
-        rows = [row for row in rows if needle in office_name(row["office"])][:limit]
-    return [presented(row) for row in rows]
+    return " AND ".join(filters), params
 
 
 def presented(event: dict[str, Any]) -> dict[str, Any]:

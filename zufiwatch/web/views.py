@@ -138,20 +138,22 @@ class EventFilter:
         except ValueError:
             self.page = 1
 
-    def keep(self, event: dict[str, Any]) -> bool:
-        return ((not self.severity or _rank(event["severity"]) >= _rank(self.severity))
-                and (not self.status or event["status"] == self.status))
+    def severities(self) -> list[str] | None:
+        """The severities of at least the chosen one (None: any)."""
+        if not self.severity:
+            return None
+        return [s for s in SEVERITIES if _rank(s) >= _rank(self.severity)]
 
 
 def filtered_events(history: History, chosen: EventFilter, tz: str
                     ) -> tuple[list[dict[str, Any]], int]:
     """One page of the events the filter keeps, newest first, and how many it keeps."""
-    found = [e for e in queries.events(
-        history, since=chosen.since, until=chosen.until, kind=chosen.kind or None,
-        source=chosen.source or None, office=chosen.office or None, newest_first=True)
-        if chosen.keep(e)]
-    start = (chosen.page - 1) * PAGE_SIZE
-    return [event_view(e, tz) for e in found[start:start + PAGE_SIZE]], len(found)
+    page, total = queries.events_page(
+        history, offset=(chosen.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+        severities=chosen.severities(), status=chosen.status or None,
+        office=chosen.office or None, since=chosen.since, until=chosen.until,
+        kind=chosen.kind or None, source=chosen.source or None)
+    return [event_view(e, tz) for e in page], total
 
 
 def record_links(history: History, content: dict[str, Any], at: str) -> list[dict[str, Any]]:
