@@ -16,7 +16,7 @@ from .. import queries
 from ..config import SEVERITIES, Settings
 from ..errors import QueryError
 from ..events import office_name, witness_text
-from ..export import diff_rows
+from ..export import GERMAN_WORDS, diff_rows
 from ..model import KIND_LABELS
 from ..render import change_pair, content_rows, link_text
 from ..report.site import safe_href
@@ -29,13 +29,10 @@ __all__ = ["PAGE_SIZE", "EventFilter", "event_view", "filtered_events", "local_t
 PAGE_SIZE = 50
 #: Words for stored values, as the working group reads them.
 WORDS = {
-    "untracked": "ungeklärt", "expected": "erwartet", "acknowledged": "quittiert",
-    "critical": "kritisch", "high": "hoch", "medium": "mittel", "low": "niedrig",
-    "added": "neu", "modified": "geändert", "removed": "entfernt",
-    "reappeared": "wieder vorhanden", "complete": "vollständig", "partial": "teilweise",
-    "failed": "fehlgeschlagen", "running": "läuft", "present": "vorhanden",
-    "missing": "fehlt", "open": "offen", "overdue": "überfällig", "met": "erfüllt",
-    "withdrawn": "zurückgenommen", **KIND_LABELS,
+    **GERMAN_WORDS,
+    "complete": "vollständig", "partial": "teilweise", "failed": "fehlgeschlagen",
+    "running": "läuft", "present": "vorhanden", "missing": "fehlt", "open": "offen",
+    "overdue": "überfällig", "met": "erfüllt", "withdrawn": "zurückgenommen", **KIND_LABELS,
 }
 
 
