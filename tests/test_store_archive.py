@@ -53,7 +53,7 @@ def test_unknown_keys_and_times_are_clear_errors(crawler: Crawler) -> None:
 def test_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot use the history database"):
+    with pytest.raises(StoreError, match="the database file is damaged"):
         History(path)
 
 

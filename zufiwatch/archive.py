@@ -8,6 +8,11 @@ Layout under the snapshots directory::
 
 The same payload received twice is stored once. The manifest links a crawl to its
 payloads, so a crawl can be parsed again later with a newer parser.
+
+The archive is private to the service: folders are created ``0700`` and files ``0600``
+whatever the umask, since it holds everything the sources answered. A missing archive
+folder of a history that has archived crawls is an error (:meth:`Archive.for_history`): an
+unmounted volume must not look like a new, empty archive.
 """
 
 from __future__ import annotations
@@ -33,6 +38,24 @@ class Archive:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
+    @classmethod
+    def for_history(cls, root: Path, archived_crawls: int, *, init: bool = False) -> Archive:
+        """The archive of a history that has ``archived_crawls`` crawls with manifests.
+
+        A missing ``root`` is an :class:`ArchiveError` when the history has archived crawls,
+        unless ``init`` asks for a new, empty archive on purpose."""
+        root = Path(root)
+        if not root.is_dir():
+            if root.exists():
+                raise ArchiveError(f"{root}: the snapshots path is not a folder")
+            if archived_crawls and not init:
+                raise ArchiveError(
+                    f"{root}: the snapshots folder is missing, but the history holds "
+                    f"{archived_crawls} archived crawl(s). Is its volume mounted? To start a "
+                    "new, empty archive on purpose, run 'zufiwatch crawl --init-archive'.")
+            _private_dirs(root)
+        return cls(root)
+
     def object_path(self, digest: str) -> Path:
         return self.root / "objects" / digest[:2] / f"{digest}.gz"
 
@@ -43,7 +66,7 @@ class Archive:
         if path.exists():
             return digest
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_dirs(path.parent)
             _atomic_write(path, gzip.compress(body, compresslevel=6, mtime=0))
         except OSError as exc:
             raise ArchiveError(f"cannot write payload to {path}: {exc.strerror}") from exc
@@ -74,7 +97,8 @@ class Manifest:
         self.path = path
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_dirs(path.parent)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # private before written
             self._fh = gzip.open(path, "wt", encoding="utf-8")  # noqa: SIM115 (closed in close())
         except OSError as exc:
             raise ArchiveError(f"cannot create manifest {path}: {exc.strerror}") from exc
@@ -86,7 +110,13 @@ class Manifest:
 
     def close(self) -> None:
         with self._lock:
-            self._fh.close()
+            if self._fh.closed:
+                return
+            try:
+                self._fh.close()
+            except OSError as exc:
+                raise ArchiveError(f"cannot finish manifest {self.path}: "
+                                   f"{exc.strerror or exc}") from exc
 
     def __enter__(self) -> Manifest:
         return self
@@ -103,6 +133,21 @@ class Manifest:
                         yield json.loads(line)
         except (OSError, EOFError, json.JSONDecodeError) as exc:
             raise ArchiveError(f"manifest {path} cannot be read: {exc}") from exc
+
+
+def _private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents readable by the owner only."""
+    missing = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask, never widened
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -427,9 +427,15 @@ class ReportSettings:
     directory: str = ""
     #: "de" (default) or "en".
     language: str = "de"
+    #: The group that may read the overview (the web server's, e.g. "www-data"): its files
+    #: are then group-readable (0640, folders 0750) and owned by that group; zufiwatch's
+    #: user must belong to it. Empty: readable by zufiwatch's user only (0600/0700).
+    group: str = ""
 
     def validate(self, where: str) -> None:
         _require(self.language in LANGUAGES, f"{where}.language", f"one of {list(LANGUAGES)}")
+        _require(not self.group or (self.group.strip() == self.group and ":" not in self.group),
+                 f"{where}.group", "a group name")
 
 
 #: How people sign in to ``zufiwatch serve``.

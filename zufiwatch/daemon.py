@@ -100,8 +100,9 @@ class Daemon:
         try:
             source = settings.source(source_name)
             with History(settings.database) as history:
+                archive = Archive.for_history(settings.snapshots, history.archived_crawls())
                 results = crawl_sources(settings, [source], history=history,
-                                        archive=Archive(settings.snapshots), clock=self.clock,
+                                        archive=archive, clock=self.clock,
                                         alerts=Alerts(settings), stop=self.stop)
             for result in results:
                 log.info("crawl %s of %s: %s %s", result.crawl_id, result.source,
@@ -208,8 +209,8 @@ class Daemon:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
         try:
-            with History(self.settings.database):
-                pass  # migrations run on start
+            with History(self.settings.database) as history:  # migrations run on start
+                Archive.for_history(self.settings.snapshots, history.archived_crawls())
             self._schedule(self.settings)
             self._catch_up(self.settings)
             self._scheduler.start()

@@ -31,6 +31,12 @@ untracked changes (cause   any of severity ``high`` or ``critical``         –
 keys the parser does not   the newest finished crawl of the source met      –
 know (shape drift), per    any (see ``sources/drift.py``)
 configured source
+the database file          –                                                damaged
+                                                                            (``PRAGMA
+                                                                            quick_check``)
+                                                                            or written by
+                                                                            a newer
+                                                                            zufiwatch
 =========================  ===============================================  =============
 
 - "Complete crawl" means outcome ``complete`` and not a ``reparse`` (re-deriving archived
@@ -43,7 +49,8 @@ configured source
   perfdata and in the OK summary only; it never raises the state by itself.
 - The overall state is the worst finding (CRITICAL > WARNING > UNKNOWN > OK). Without a
   history database (``history`` is None), without configured sources, or when the
-  database cannot be read, the state is UNKNOWN.
+  database cannot be read for another reason (locked, unreadable file), the state is
+  UNKNOWN; a damaged database or one written by a newer zufiwatch is CRITICAL.
 
 Perfdata (``'label'=value[UOM];[warn];[crit];[min];[max]``). Thresholds are plugin
 ranges: a bare number ``N`` means "alert when the value is above N", so "WARNING at one
@@ -59,8 +66,8 @@ failed crawl" is written ``0`` and "CRITICAL at three" is written ``2``::
 
 Each finding is a :class:`Check` named ``age:<source>``, ``failed:<source>``,
 ``outbox:failed``, ``outbox:pending``, ``untracked``, ``drift:<source>`` (``config``
-without sources, ``health`` in :func:`unknown`). Ages of outbox messages are counted
-from ``created_at``.
+without sources, ``health`` in :func:`unknown`, ``database`` in :func:`bad_database`).
+Ages of outbox messages are counted from ``created_at``.
 
 The database is only read, with plain SQL. A caller prints ``report.line`` and exits
 with ``report.state``; it reports a missing or unreadable database, or a configuration
@@ -94,6 +101,7 @@ __all__ = [
     "WARNING",
     "Check",
     "HealthReport",
+    "bad_database",
     "evaluate",
     "unknown",
 ]
@@ -138,6 +146,14 @@ def unknown(reason: str) -> HealthReport:
     reason = _clean(reason) or "health cannot be determined"
     return HealthReport(UNKNOWN, f"ZUFIWATCH UNKNOWN - {reason}",
                         (Check("health", UNKNOWN, reason),))
+
+
+def bad_database(reason: str) -> HealthReport:
+    """The report for a database that must not be used: damaged (``PRAGMA quick_check``
+    failed) or upgraded by a newer zufiwatch. Nothing can be crawled into it: CRITICAL."""
+    reason = _clean(reason)
+    return HealthReport(CRITICAL, f"ZUFIWATCH CRITICAL - {reason}",
+                        (Check("database", CRITICAL, reason),))
 
 
 def evaluate(settings: Settings, history: History | None, now: datetime) -> HealthReport:

@@ -17,12 +17,17 @@ from .root import App, cli, emit, handle_errors, output_options, pass_app
 
 @cli.command()
 @click.option("--source", "sources", multiple=True, help="Crawl only this source (repeatable).")
+@click.option("--init-archive", is_flag=True,
+              help="Start a new, empty snapshots folder although the history has archived "
+                   "crawls (after a lost archive; without it a missing folder is an error).")
 @pass_app
 @handle_errors
-def crawl(app: App, sources: tuple[str, ...]) -> None:
+def crawl(app: App, sources: tuple[str, ...], init_archive: bool) -> None:
     """Crawl the configured sources once and store what changed.
 
-    Exit status 1 when a crawl failed or was partial.
+    Exit status 1 when a crawl failed or was partial. A missing snapshots folder is an
+    error when the history has archived crawls (an unmounted volume?), unless
+    --init-archive starts a new one on purpose.
 
     \b
     Example:
@@ -36,8 +41,10 @@ def crawl(app: App, sources: tuple[str, ...]) -> None:
         raise ConfigError(f"{settings.origin}: no [[sources]] configured")
     chosen = [settings.source(name) for name in sources] or list(settings.sources)
     with app.history(must_exist=False) as history:
-        results = crawl_sources(settings, chosen, history=history,
-                                archive=Archive(settings.snapshots), clock=app.clock,
+        archive = Archive.for_history(settings.snapshots, history.archived_crawls(),
+                                      init=init_archive)
+        results = crawl_sources(settings, chosen, history=history, archive=archive,
+                                clock=app.clock,
                                 alerts=Alerts(settings),
                                 progress=_progress_line() if sys.stderr.isatty() else None)
     if sys.stderr.isatty():
@@ -81,9 +88,10 @@ def reparse(app: App, sources: tuple[str, ...], crawl_id: int | None) -> None:
     if not chosen:
         raise ConfigError(f"{settings.origin}: no [[sources]] configured")
     with app.history() as history:
+        archive = Archive.for_history(settings.snapshots, history.archived_crawls())
         for source in chosen:
-            result = rebaseline(source, history=history, archive=Archive(settings.snapshots),
-                                clock=app.clock, crawl_id=crawl_id)
+            result = rebaseline(source, history=history, archive=archive, clock=app.clock,
+                                crawl_id=crawl_id)
             if result is None:
                 click.echo(f"{source.name}: no archived crawl to parse again")
             else:

@@ -8,6 +8,7 @@ import csv
 import functools
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ..config import Settings, find_config, load_settings
 from ..errors import ConfigError, StoreError, ZufiwatchError
 from ..render import short_value
 from ..store import History
+from ..store.dbstate import describe
 from ..timeutil import Clock, parse_when, stored, system_clock
 
 
@@ -127,8 +129,23 @@ def handle_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except ZufiwatchError as exc:
             raise click.ClickException(str(exc)) from exc
+        except sqlite3.Error as exc:  # met after the database was opened: one line too
+            raise click.ClickException(describe(_database_named(), exc)) from exc
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
 
     return wrapper
+
+
+def _database_named() -> str:
+    """The database of the running command, for an error message."""
+    context = click.get_current_context(silent=True)
+    app = context.find_object(App) if context else None
+    try:
+        return str(app.database_path()) if app else "the history database"
+    except ZufiwatchError:
+        return "the history database"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

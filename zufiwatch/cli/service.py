@@ -141,6 +141,7 @@ def health(ctx: click.Context) -> None:
       zufiwatch --config /etc/zufiwatch/zufiwatch.toml health
     """
     from .. import health as check
+    from ..store.dbstate import DamagedDatabase, NewerDatabase
 
     app = ctx.find_object(App)
     if app is None:  # the cli group always sets it; like pass_app, fail loudly otherwise
@@ -153,6 +154,8 @@ def health(ctx: click.Context) -> None:
         else:
             with History(path, readonly=True) as history:
                 report = check.evaluate(settings, history, app.clock())
+    except (DamagedDatabase, NewerDatabase) as exc:
+        report = check.bad_database(str(exc))
     except ZufiwatchError as exc:
         report = check.unknown(str(exc))
     click.echo(report.line)

@@ -39,6 +39,8 @@ def serve(app: App, listen: str | None) -> None:
     if web.auth == "users" and not load_users(Path(web.users_file)):
         raise ConfigError(f"{web.users_file}: no users yet; add one with "
                           "'zufiwatch user add NAME'")
+    with app.history(must_exist=False):  # refused here, once, if damaged or newer
+        pass
     application = create_app(settings, database=app.database_path(), clock=app.clock)
     sign_in = (f"user file {web.users_file}" if web.auth == "users"
                else f"proxy header {web.proxy_header} from {', '.join(web.trusted_proxies)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import grp
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from .. import queries
 from ..config import LANGUAGES, SEVERITIES, Settings
 from ..crosscheck import open_disagreements
+from ..errors import ConfigError
 from ..events import WITNESS_NAMES
 from ..model import KIND_LABELS
 from ..render import change_pair, change_row
@@ -421,6 +423,7 @@ def build_overview(history: History, settings: Settings, out: Path, *, now: date
         (work / "index.html").write_text(index, encoding="utf-8")
         (work / "feed.atom").write_bytes(atom_feed(latest[:FEED_ENTRIES], language=language,
                                                    timezone=settings.timezone, at=at))
+        share(work, settings.report.group)
         _replace(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -438,6 +441,27 @@ def _link_status(history: History, keys: list[str]) -> dict[str, str]:
             f"SELECT key, status FROM records WHERE key IN ({','.join('?' * len(chunk))})",
             chunk).fetchall())
     return status
+
+
+def share(tree: Path, group: str) -> None:
+    """Give the overview at ``tree`` its modes: readable by ``group`` (files 0640, folders
+    0750, owned by the group) or, without a group, by zufiwatch's user only (0600/0700)."""
+    gid = -1
+    if group:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise ConfigError(f"[report] group {group!r} does not exist on this machine") from None
+    file_mode, dir_mode = (0o640, 0o750) if group else (0o600, 0o700)
+    paths = [tree, *tree.rglob("*")]
+    try:
+        for path in paths:
+            if gid != -1:
+                os.chown(path, -1, gid)
+            os.chmod(path, dir_mode if path.is_dir() else file_mode)
+    except PermissionError as exc:
+        raise ConfigError(f"[report] group {group!r}: cannot hand {exc.filename} to the group "
+                          "(zufiwatch's user must be a member of it)") from exc
 
 
 def _replace(work: Path, out: Path) -> None:

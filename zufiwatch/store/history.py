@@ -20,14 +20,17 @@ from sqlite_utils import Database
 
 from ..errors import CrawlInProgress, QueryError, StoreError, UnknownRecord
 from ..model import Change, Outcome, canonical_json
+from . import dbstate, ledger, outbox
 from . import events as event_store
-from . import ledger, outbox
 from .schema import MIGRATIONS
 
 if TYPE_CHECKING:  # the email package is only needed when mail is composed
     from email.message import EmailMessage
 
-__all__ = ["CommitPlan", "Current", "History", "NewVersion"]
+__all__ = ["BUSY_TIMEOUT_MS", "CommitPlan", "Current", "History", "NewVersion"]
+
+#: How long a write waits for another process's lock before it is given up.
+BUSY_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,11 @@ class CommitPlan:
 class History:
     """The SQLite history of one zufiwatch installation."""
 
-    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path | str, *, readonly: bool = False, check: bool = True) -> None:
+        """Open the history at ``path`` (created, readable by its owner only, if missing and
+        not ``readonly``). Before anything is written, a damaged database (``PRAGMA
+        quick_check``, unless ``check`` is false) and one upgraded by a newer zufiwatch are
+        refused with :class:`StoreError`; then pending migrations are applied."""
         self.path = Path(path)
         try:
             if readonly:
@@ -107,20 +114,33 @@ class History:
                 conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
                 self.db = Database(conn)
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():
+                    dbstate.create_private(self.path)
                 self.db = Database(self.path)
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if check:
+                dbstate.check_integrity(self.db.conn, self.path)
+            dbstate.refuse_newer(self.db, self.path)
+            if not readonly:
+                dbstate.restrict(self.path)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=10000")
             if not readonly:
                 MIGRATIONS.apply(self.db)
                 self._group_earlier_changes()
             elif MIGRATIONS.pending(self.db):
                 raise StoreError(f"{self.path}: database needs an upgrade; "
                                  "run any writing command (e.g. 'zufiwatch crawl') first")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot use the history database: {exc}") from exc
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            if hasattr(self, "db"):
+                self.db.close()
+            if isinstance(exc, StoreError):
+                raise
+            if isinstance(exc, OSError):
+                raise StoreError(f"{self.path}: cannot create the history database: "
+                                 f"{exc.strerror}") from exc
+            raise StoreError(dbstate.describe(self.path, exc)) from exc
 
     def _group_earlier_changes(self) -> None:
         """Changes stored before there were events are grouped into events once."""
@@ -241,6 +261,11 @@ class History:
         with self.db.atomic():
             self.db.execute("UPDATE crawls SET mode = ? WHERE id = ?", [mode, crawl_id])
 
+    def archived_crawls(self) -> int:
+        """How many crawls have their payloads in the archive (a manifest)."""
+        row = self.db.execute("SELECT count(*) FROM crawls WHERE manifest != ''").fetchone()
+        return int(row[0])
+
     def set_manifest(self, crawl_id: int, manifest: str) -> None:
         with self.db.atomic():
             self.db.execute("UPDATE crawls SET manifest = ? WHERE id = ?", [manifest, crawl_id])
@@ -350,7 +375,8 @@ class History:
                 self._write_plan(crawl_id, source, at, parser_version, plan)
                 self._finish(crawl_id, outcome, finished_at, reason, stats, shapes)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: could not store crawl {crawl_id}: {exc}") from exc
+            raise StoreError(f"could not store crawl {crawl_id}: "
+                             f"{dbstate.describe(self.path, exc)}") from exc
 
     def _write_plan(self, crawl_id: int, source: str, at: str, parser_version: str,
                     plan: CommitPlan) -> None:

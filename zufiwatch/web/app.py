@@ -58,7 +58,8 @@ def settings() -> Settings:
 def history() -> History:
     """The history for this request, opened on first use."""
     if "history" not in g:
-        g.history = History(current_app.config["DATABASE"])
+        # The integrity check ran when 'zufiwatch serve' started; not once per request.
+        g.history = History(current_app.config["DATABASE"], check=False)
     value: History = g.history
     return value
 
