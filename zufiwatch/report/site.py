@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .. import queries
+from .. import queries, weburl
 from ..config import LANGUAGES, SEVERITIES, Settings
 from ..crosscheck import open_disagreements
 from ..events import WITNESS_NAMES
@@ -153,7 +153,9 @@ def record_file_name(key: str) -> str:
 
 
 def safe_href(url: Any) -> str:
-    """``url`` when it may become a link (http or https, no spaces/controls), else ""."""
+    """``url`` when it may become a link (http or https, no spaces/controls, nothing
+    hidden in its address: ``http://127.0.0.1:1\\@thavel.thueringen.de/`` is shown, not
+    linked), else ""."""
     if not isinstance(url, str):
         return ""
     try:
@@ -163,6 +165,8 @@ def safe_href(url: Any) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return ""
     if any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in url):
+        return ""
+    if weburl.obfuscated(url):
         return ""
     return url
 
