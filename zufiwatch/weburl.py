@@ -59,6 +59,11 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _PIECES = re.compile(r"[@\\\x00-\x20\x7f]+")
 #: What a browser removes from anywhere in a URL before parsing it.
 _REMOVED = re.compile(r"[\t\n\r]")
+#: What :func:`parse` asks ada for (each attribute is a call into the library).
+_ATTRIBUTES = ("href", "username", "password", "protocol", "port", "hostname", "pathname",
+               "search")
+#: A host IDNA leaves as it is (after lower-casing): skip the call.
+_PLAIN_HOST = re.compile(r"[a-z0-9.\-]*")
 #: The longest host shown as :attr:`WebURL.appears` (a reason text, not a dump).
 _APPEARS_MAX = 100
 
@@ -116,7 +121,7 @@ def parse(url: str) -> WebURL | None:
 def _parse(url: str) -> WebURL | None:
     written = url.strip(_ENDS)
     try:
-        parts = ada_url.parse_url(written)
+        parts = ada_url.parse_url(written, attributes=_ATTRIBUTES)
     except ValueError:
         return None
     scheme = str(parts["protocol"]).rstrip(":").lower()
@@ -135,7 +140,8 @@ def _parse(url: str) -> WebURL | None:
     authority = _written_authority(written)
     written_host = _host_part(authority.rpartition("@")[2]) if authority is not None else ""
     hidden = _hidden(seen, authority, bool(parts["username"] or parts["password"]))
-    return _with(seen, written_host, hidden, _appears(seen, authority or "", written_host))
+    appears = _appears(seen, authority or "", written_host) if hidden else ""
+    return _with(seen, written_host, hidden, appears)
 
 
 def _with(seen: WebURL, written_host: str, hidden: tuple[str, ...], appears: str) -> WebURL:
@@ -169,6 +175,8 @@ def _normal(host: str) -> str:
     host = host.lower()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    if _PLAIN_HOST.fullmatch(host):
+        return host.rstrip(".")
     try:
         encoded = ada_url.idna_to_ascii(host).decode("ascii") if host else ""
     except (UnicodeError, ValueError):
