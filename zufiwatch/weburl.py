@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ada_url
 
@@ -141,12 +141,7 @@ def _parse(url: str) -> WebURL | None:
     written_host = _host_part(authority.rpartition("@")[2]) if authority is not None else ""
     hidden = _hidden(seen, authority, bool(parts["username"] or parts["password"]))
     appears = _appears(seen, authority or "", written_host) if hidden else ""
-    return _with(seen, written_host, hidden, appears)
-
-
-def _with(seen: WebURL, written_host: str, hidden: tuple[str, ...], appears: str) -> WebURL:
-    return WebURL(seen.written, seen.href, seen.scheme, seen.host, seen.hostname, seen.port,
-                  seen.path, seen.query, written_host, hidden, appears)
+    return replace(seen, written_host=written_host, hidden=hidden, appears=appears)
 
 
 def _written_authority(written: str) -> str | None:
