@@ -101,3 +101,14 @@ def test_overrides_apply_to_links_and_critical_findings_stay_on_top() -> None:
         RuleOverride(kind="link", field="Link-Prüfung › Genannte Stelle", severity="low")))
     assert only(judge(OK, {**OK, "seitentitel": "Neu"}, rules))[1] == "medium"
     assert only(judge(OK, {**OK, "stelle": "Stadt Gera"}, rules))[1] == "critical"
+
+
+def test_a_new_link_record_whose_address_hides_its_host_is_critical() -> None:
+    """Issue 18: the checker reached the host a browser opens; the link's own address
+    still hides it, and that alone is critical on the link's first check."""
+    url = "https://x@thavelp.thueringen.de/thavelp/go/a/1273?c=bc"
+    label, severity, reasons = only(judge(None, {**OK, "url": url}))
+    assert (label, severity) == ("Link neu", "critical")
+    assert reasons == ("verschleierte Adresse: öffnet thavelp.thueringen.de "
+                       "(Anmeldedaten vor dem Host)",)
+    assert only(judge(None, OK))[1] == "low"  # the same link, written plainly

@@ -103,3 +103,24 @@ def test_what_a_failed_or_refused_check_records() -> None:
                                                     "https://a.example/x", 410)))
     assert (gone["zustand"], gone["fehler"], gone["status"]) == ("nicht erreichbar",
                                                                  "HTTP 410", 410)
+
+
+def test_a_link_no_parser_can_read_is_checked_not_a_crash() -> None:
+    """``http://[broken`` made ``urlsplit`` raise inside collect_links (issue 18)."""
+    records = [("pvog", "leistung:S1.LB.2", "leistung",
+                {"name": "Kaputt", "onlinedienste": [{"url": "http://[broken", "titel": "x"}]})]
+    assert [t.url for t in collect_links(records)] == ["http://[broken"]
+
+
+def test_a_meta_refresh_with_a_backslash_goes_where_a_browser_goes() -> None:
+    first = "https://thavelp.thueringen.de/start"
+    client = StandInClient({
+        first: answer(first, first, body=b'<meta http-equiv="refresh" '
+                                         b'content="0; url=/\\evil.example/antrag">'),
+        "https://evil.example/antrag": LinkRefused(
+            "refused", category="address", url="https://evil.example/antrag"),
+    })
+    source = LinkSource(SourceSettings(name="links", kind="links"))
+    content = link_content(source._read_page(client, Target(first, ()), client.get(first)))
+    assert client.asked == [first, "https://evil.example/antrag"]
+    assert (content["zustand"], content["zielhost"]) == ("gesperrt", "evil.example")

@@ -146,3 +146,18 @@ def test_thavel_instance_names_what_the_city_lists_as_its_own() -> None:
     assert thavel_instance("https://thavel.thueringen.de/thavel/portal?f=leistung&aid=1") == ""
     assert thavel_instance("https://ajproxy.jena.de/olav/olav.htm") == ""
     assert thavel_instance({"form": "go", "antrag": "5741"}) == "go/a/5741"
+
+
+@pytest.mark.parametrize(("url", "host"), [
+    ("http://127.0.0.1:1\\@thavel.thueringen.de/go/a/1273", "127.0.0.1"),
+    ("https://thavel.thueringen.de@evil.example/go/a/1273", "evil.example"),
+    ("https://evil.example\\thavel.thueringen.de/go/a/1273", "evil.example"),
+])
+def test_a_link_that_hides_its_host_is_kept_as_written_without_thavel_identity(url, host):
+    """Issue 18: the canonical form never reads as another host than the link opens
+    (``http://127.0.0.1@thavel…`` would), and ThAVEL is the host a browser opens."""
+    from zufiwatch.weburl import host_of
+
+    assert canonical_url(url) == url
+    assert host_of(canonical_url(url)) == host
+    assert thavel_identity(url) is None and "thavel" not in link(url)

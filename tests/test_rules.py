@@ -149,3 +149,15 @@ def test_an_added_leistung_with_a_foreign_thavel_link_is_critical() -> None:
     result = classify("leistung", added, RULES)
     assert result.severity == "critical"
     assert "ThAVEL-Antrag einer anderen Stelle: go/a/5741" in result.reasons
+
+
+def test_a_link_that_only_looks_like_an_allowed_host_is_critical() -> None:
+    """Issue 18: ``urlsplit`` reads thavelp.thueringen.de here, a browser opens evil.example
+    port 1; the allow-list judges the host the browser opens."""
+    lookalike = link("https://evil.example:1\\@thavelp.thueringen.de/thavelp/go/a/1273?c=bc")
+    assert "thavel" not in lookalike
+    result = classify("leistung", change("Online-Dienst › Link", JENA, lookalike), RULES)
+    assert result.severity == "critical"
+    assert result.reasons[:2] == (
+        "verschleierte Adresse: öffnet evil.example:1, nicht thavelp.thueringen.de",
+        "Host nicht freigegeben: evil.example")

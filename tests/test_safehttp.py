@@ -393,6 +393,32 @@ def test_other_schemes_and_hostless_urls_are_refused_without_io(url, connections
     assert connections == []
 
 
+def test_the_host_is_the_one_a_browser_opens(serve, connections) -> None:
+    """Issue 18: ``urlsplit`` reads the lookalike's host as the allowed server's name; a
+    browser (and the client) open 127.0.0.1 port 1, which is refused."""
+    server = serve()
+    resolver = Resolver({"portal.test": ["127.0.0.1"]})
+    with client(allow=(server,), resolver=resolver,
+                connect_to=((f"portal.test:{server.port}", server.endpoint),)) as safe, \
+            pytest.raises(LinkRefused) as refused:
+        safe.get(f"http://127.0.0.1:1\\@portal.test:{server.port}/")
+    assert refused.value.category == "address"
+    assert refused.value.url == f"http://127.0.0.1:1/@portal.test:{server.port}/"
+    assert resolver.calls == [] and connections == [] and server.accepted == 0
+
+
+def test_a_backslash_location_leads_to_another_host(serve, connections) -> None:
+    server = serve(lambda h: send(h, 302, b"", (("Location", "/\\metadata.test/x"),)))
+    resolver = Resolver({"metadata.test": ["169.254.169.254"]})
+    with client(allow=(server,), resolver=resolver) as safe, \
+            pytest.raises(LinkRefused) as refused:
+        safe.get(server.url("/"))
+    assert refused.value.category == "address"
+    assert refused.value.url == "http://metadata.test/x"
+    assert resolver.calls == [("metadata.test", 80)]
+    assert connections == [("127.0.0.1", server.port)]
+
+
 def test_redirect_to_another_scheme_is_refused(serve) -> None:
     server = serve(lambda h: send(h, 302, b"", (("Location", "file:///etc/passwd"),)))
     with client(allow=(server,)) as safe, pytest.raises(LinkRefused) as refused:

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import PreformattedString
 
+from . import weburl
+
 __all__ = [
     "canonical_url",
     "clean_text",
@@ -151,9 +153,14 @@ def canonical_url(url: str) -> str:
     Lower-case scheme and host, no default port, no fragment, no session parameters
     (``_flowExecutionKey``, ``jsessionid`` …), query parameters sorted, the twice-encoded
     ``startAPI`` of ThAVEL a3start links decoded (and encoded once again).
-    Values that are not http(s) URLs are returned stripped and otherwise unchanged.
+    Values that are not http(s) URLs are returned stripped and otherwise unchanged, and so
+    is a link whose written authority hides the host a browser opens
+    (:func:`~zufiwatch.weburl.obfuscated`: ``http://127.0.0.1:1\\@thavel.thueringen.de/``
+    must not become ``http://127.0.0.1@thavel.thueringen.de/``, a link to another host).
     """
     url = url.strip()
+    if weburl.obfuscated(url):
+        return url
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -201,21 +208,19 @@ def _cached_thavel_identity(url: str) -> dict[str, str] | None:
 
 
 def thavel_identity(url: str) -> dict[str, str] | None:
-    """What a ThAVEL link points at, or ``None`` for other hosts.
+    """What a ThAVEL link points at, or ``None`` for other hosts: the host is the one a
+    browser opens (:mod:`zufiwatch.weburl`), not the one the link seems to name.
 
     ``form`` is one of ``aid`` (statewide ``portal?f=leistung&aid=<pstId>``), ``go``
     (``go/a/<n>``, an application instance of one authority), ``zs`` (``portal/zs/<n>``
     with ``pe``), ``a3start`` (``verfahrenId`` with a decoded ``startAPI``) or ``other``.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    seen = weburl.parse(url)
+    if seen is None or not seen.web or not _THAVEL_HOST.match(seen.host):
         return None
-    host = (parts.hostname or "").lower()
-    if not _THAVEL_HOST.match(host):
-        return None
-    query = {name.lower(): value for name, value in parse_qsl(parts.query)}
-    segments = [s for s in parts.path.split("/") if s]
+    host = seen.host
+    query = {name.lower(): value for name, value in parse_qsl(seen.query)}
+    segments = [s for s in seen.path.split("/") if s]
     identity = {"host": host, "instanz": f"{host}/{segments[0]}" if segments else host}
     if "aid" in query:
         identity.update(form="aid", aid=query["aid"])

@@ -7,8 +7,8 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
+from . import weburl
 from .labels import CODE_LABELS, FIELD_LABELS, ROLE_LABELS, SUB_LABELS
 from .normalize import thavel_instance
 
@@ -225,10 +225,9 @@ def content_rows(kind: str, content: dict[str, Any], *,
 
 
 def host_of(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
+    """The host a browser opens for a link ("" for anything else): ``127.0.0.1`` for
+    ``http://127.0.0.1:1\\@thavel.thueringen.de/``, not thavel.thueringen.de."""
+    return weburl.host_of(url)
 
 
 def link_rows(states: list[dict[str, Any]],

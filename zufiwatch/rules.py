@@ -4,7 +4,9 @@ Defaults, as the AG OZG asked for them:
 
 - **critical**: an online-service link to a host outside ``allowed_hosts``, a ThAVEL
   application not among ``own_thavel`` (when that list is configured), https turned
-  into http;
+  into http, a link whose written address hides the host it opens ("verschleierte
+  Adresse": userinfo, a backslash, …; :mod:`zufiwatch.weburl`). The host is always the
+  one a browser opens, not the one the link seems to name;
 - **high**: an online-service link that changes, appears or disappears; a link that ends
   (its ``gueltig_bis`` now lies within :data:`ENDING_WITHIN` of the change, or moved
   earlier) or whose level of confidence (Vertrauensniveau) drops; a change of the
@@ -18,6 +20,7 @@ Defaults, as the AG OZG asked for them:
 Link records (the link checker's findings about a link's target):
 
 - **critical**: a link the safety rules refuse (a non-public address, not http(s)); a
+  link whose written address hides the host it opens; a
   target that now lies on another host, or on a host outside ``allowed_hosts``; a
   target naming an authority not among ``own_authorities`` or a ThAVEL instance not among
   ``own_thavel``; an https link that ends on http;
@@ -38,14 +41,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
-from urllib.parse import urlsplit
 
+from . import weburl
 from .config import RulesSettings
 from .model import Change, ChangeType
 from .normalize import thavel_instance
 
 __all__ = ["ENDING_WITHIN", "SEVERITY_ORDER", "Classification", "classify",
-           "confidence_rank", "links_of"]
+           "confidence_rank", "links_of", "obfuscation"]
 
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
@@ -62,6 +65,14 @@ _LINK_FACT = re.compile(r"^onlinedienste\[.*?\]\.([a-z_]+)")
 _CONFIDENCE_WORDS = {"niedrig": 1, "low": 1, "basis": 1, "substanziell": 2, "substantiell": 2,
                      "substantial": 2, "normal": 2, "hoch": 3, "high": 3}
 _HIGH_LABELS = ("Zuständige Stelle",)
+#: What hides the host a link opens, in words (when no other host is written to name).
+_HIDING_WORDS = {
+    weburl.USERINFO: "Anmeldedaten vor dem Host",
+    weburl.BACKSLASH: "Backslash in der Adresse",
+    weburl.CONTROL: "Steuerzeichen in der Adresse",
+    weburl.SLASHES: "kein Host nach „//“",
+    weburl.HOST_FORM: "ungewöhnliche Schreibweise des Hosts",
+}
 
 
 @dataclass(frozen=True)
@@ -201,6 +212,9 @@ def _link_critical(change: Change, content: dict[str, Any],
     reasons = []
     if (whole or field == "zustand") and content.get("zustand") == _REFUSED:
         reasons.append(f"Link-Ziel gesperrt: {content.get('fehler', '')}")
+    hidden = obfuscation(str(content.get("url") or "")) if whole or field == "url" else ""
+    if hidden:
+        reasons.append(hidden)
     target_host = str(content.get("zielhost") or "")
     if target_host and (whole or field == "zielhost"):
         if not _allowed(target_host, rules.allowed_hosts):
@@ -244,9 +258,11 @@ def _critical_reasons(change: Change, rules: RulesSettings) -> list[str]:
         new_links = [change.new]
     reasons = []
     for url in new_links:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme not in ("http", "https") or not _allowed(host, rules.allowed_hosts):
+        host = weburl.host_of(url)  # the host a browser opens
+        hidden = obfuscation(url)
+        if hidden:
+            reasons.append(hidden)
+        if not host or not _allowed(host, rules.allowed_hosts):
             reasons.append(f"Host nicht freigegeben: {host or url}")
         identity = _thavel_instance(change.new, url)
         if rules.own_thavel and identity and identity not in rules.own_thavel:
@@ -254,14 +270,27 @@ def _critical_reasons(change: Change, rules: RulesSettings) -> list[str]:
     for old_url in links_of(change.old):
         for url in new_links:
             if (old_url.startswith("https://") and url.startswith("http://")
-                    and urlsplit(old_url).hostname == urlsplit(url).hostname):
+                    and weburl.host_of(old_url) == weburl.host_of(url)):
                 reasons.append("https → http")
     return reasons
 
 
+def obfuscation(url: str) -> str:
+    """The reason a link is critical because its written address hides the host a
+    browser opens ("verschleierte Adresse: öffnet 127.0.0.1:1, nicht
+    thavel.thueringen.de"); "" for a link that is what it looks like."""
+    seen = weburl.parse(url)
+    if seen is None or not seen.hidden:
+        return ""
+    if seen.appears:
+        return f"verschleierte Adresse: öffnet {seen.opens}, nicht {seen.appears}"
+    return f"verschleierte Adresse: öffnet {seen.opens} ({_HIDING_WORDS[seen.hidden[0]]})"
+
+
 def _allowed(host: str, patterns: Iterable[str]) -> bool:
+    """Whether ``host`` (as a browser opens it) matches one of the configured patterns."""
     for pattern in patterns:
-        pattern = pattern.lower()
+        pattern = weburl.ascii_pattern(pattern)
         if host == pattern or fnmatchcase(host, pattern):
             return True
         if pattern.startswith("*.") and host == pattern[2:]:

@@ -5,6 +5,9 @@ from a city server is a server-side request forgery (SSRF) surface, so every hop
 request goes through the same gate:
 
 - **Schemes**: only ``http`` and ``https`` with a host; anything else is refused without I/O.
+  URLs are read as a browser reads them (:mod:`zufiwatch.weburl`, the WHATWG URL
+  standard): ``http://127.0.0.1:1\\@thavel.thueringen.de/`` goes to 127.0.0.1 port 1,
+  and a ``Location`` of ``/\\evil.example/`` to evil.example.
 - **Addresses**: the host is resolved *once*, every address it resolves to is checked with
   :func:`address_problem`, and the request connects to exactly one of those vetted
   addresses (the HTTP library never resolves the name again, so DNS rebinding cannot swap
@@ -34,7 +37,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import certifi
 import idna
@@ -49,6 +51,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from . import weburl
 from .errors import ZufiwatchError
 
 __all__ = [
@@ -320,7 +323,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASCII_NAME = re.compile(
     r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
     r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?")
-_USERINFO = re.compile(r"(//)[^/?#]*@")
+#: Userinfo as a browser finds it: up to the last "@" before the first "/", "\\", "?" or "#".
+_USERINFO = re.compile(r"^([\x00-\x20]*[A-Za-z][A-Za-z0-9+.\-]*:[/\\]{2})[^/\\?#]*@")
 
 
 def _one_line(text: str) -> str:
@@ -328,14 +332,9 @@ def _one_line(text: str) -> str:
 
 
 def _display(url: str) -> str:
-    """``url`` without userinfo and fragment, on one line (for messages and ``.url``)."""
-    try:
-        parts = urlsplit(url)
-        shown = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2],
-                                          fragment=""))
-    except ValueError:
-        shown = _USERINFO.sub(r"\1", url.partition("#")[0])
-    return _one_line(shown)
+    """``url`` as written, without userinfo and fragment, on one line (for messages and
+    ``.url``)."""
+    return _one_line(_USERINFO.sub(r"\1", url).partition("#")[0])
 
 
 def _ip_literal(host: str) -> IPAddress | None:
@@ -394,29 +393,27 @@ class _Target:
 
 
 def _parse(url: str) -> _Target:
-    """Check rule 1 (scheme and host) and normalize; raise :class:`_BadURL`."""
-    try:
-        parts: SplitResult = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in DEFAULT_PORTS:
-            raise _BadURL(f"scheme {scheme + ':' if scheme else '(none)'} is not http or https")
-        hostname = parts.hostname
-        port = parts.port
-    except _BadURL:
-        raise
-    except ValueError as exc:
-        raise _BadURL(f"not a valid URL ({exc})") from None
-    if not hostname:
+    """Check rule 1 (scheme and host) and normalize; raise :class:`_BadURL`.
+
+    The host, port, path and query are the ones a browser reads (:mod:`~zufiwatch.weburl`)."""
+    seen = weburl.parse(url)
+    scheme = seen.scheme if seen is not None else weburl.written_scheme(url)
+    if scheme not in DEFAULT_PORTS:
+        raise _BadURL(f"scheme {scheme + ':' if scheme else '(none)'} is not http or https")
+    if seen is None:
+        raise _BadURL("not a valid URL (a browser cannot open it)")
+    if not seen.host:
         raise _BadURL("the URL has no host")
-    if port is None:
-        port = DEFAULT_PORTS[scheme]
-    elif not 0 < port < 65536:
+    if weburl.SLASHES in seen.hidden:
+        raise _BadURL(f"no host after '//' (a browser would open {_one_line(seen.opens)})")
+    port = seen.port if seen.port is not None else DEFAULT_PORTS[scheme]
+    if not 0 < port < 65536:
         raise _BadURL(f"invalid port {port}")
-    host = _normal_host(hostname)
-    path = parts.path or "/"
+    host = _normal_host(seen.hostname)
+    path = seen.path or "/"
     if not path.startswith("/"):
         path = "/" + path
-    request_target = f"{path}?{parts.query}" if parts.query else path
+    request_target = f"{path}?{seen.query}" if seen.query else path
     netloc = _url_host(host) if port == DEFAULT_PORTS[scheme] else f"{_url_host(host)}:{port}"
     normalized = _one_line(f"{scheme}://{netloc}{request_target}")
     return _Target(normalized, scheme, host, port, _one_line(request_target))
@@ -428,7 +425,7 @@ def _redirect_target(current: str, location: str) -> str:
     with contextlib.suppress(UnicodeError):
         location = location.encode("latin-1").decode("utf-8")
     try:
-        joined = urljoin(current, location.strip())
+        joined = weburl.join(current, location.strip())  # as a browser follows it
     except ValueError:
         joined = location.strip()
     return joined.partition("#")[0]

@@ -37,11 +37,12 @@ from email.policy import EmailPolicy
 from email.quoprimime import header_encode
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from .. import weburl
 from ..config import LANGUAGES, SEVERITIES
 from ..events import witness_text
 from ..model import KIND_LABELS
@@ -545,30 +546,21 @@ def _link_host(value: Any) -> str | None:
 
 
 def _shown(text: str, mark_host: bool) -> _Shown:
-    """``text`` (a URL when ``mark_host``) split around its host, for the HTML part."""
-    if not mark_host:
+    """``text`` (a URL when ``mark_host``) split around the host a browser opens, for the
+    HTML part; not split when that host is not written as such (``0x7f.1``)."""
+    span = weburl.host_span(text) if mark_host else None
+    if span is None:
         return _Shown(text)
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname or ""
-    except ValueError:
-        return _Shown(text)
-    start = len(parts.scheme) + 3 + parts.netloc.rfind("@") + 1
-    if parts.netloc.startswith("["):
-        start += 1
-    end = start + len(host)
-    if not host or text[start:end].lower() != host:
-        return _Shown(text)
+    start, end = span
     return _Shown(text, before=text[:start], host=text[start:end], after=text[end:])
 
 
 def _safe_href(url: str) -> str:
-    """``url`` when a mail may show it as a link (http or https), else ""."""
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
+    """``url`` when a mail may show it as a link (http or https, nothing hidden in its
+    address), else ""."""
+    if weburl.written_scheme(url) not in ("http", "https") or weburl.obfuscated(url):
         return ""
-    if scheme not in ("http", "https") or any(ch.isspace() or ord(ch) < 32 for ch in url):
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
         return ""
     return url
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .. import queries
+from .. import queries, weburl
 from ..config import LANGUAGES, SEVERITIES, Settings
 from ..crosscheck import open_disagreements
 from ..errors import ConfigError
@@ -155,7 +155,9 @@ def record_file_name(key: str) -> str:
 
 
 def safe_href(url: Any) -> str:
-    """``url`` when it may become a link (http or https, no spaces/controls), else ""."""
+    """``url`` when it may become a link (http or https, no spaces/controls, nothing
+    hidden in its address: ``http://127.0.0.1:1\\@thavel.thueringen.de/`` is shown, not
+    linked), else ""."""
     if not isinstance(url, str):
         return ""
     try:
@@ -165,6 +167,8 @@ def safe_href(url: Any) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return ""
     if any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in url):
+        return ""
+    if weburl.obfuscated(url):
         return ""
     return url
 

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
+from .. import weburl
 from ..config import SourceSettings
 from ..errors import ArchiveError
 from ..linkpage import PageFacts, page_facts
@@ -151,8 +151,8 @@ def _urls(value: Any, *, bare: bool = False) -> Iterator[str]:
 
 def _checkable(url: str) -> bool:
     """Links with a scheme are checked (and non-http ones refused); a relative or empty
-    value is not a link to follow."""
-    return bool(urlsplit(url).scheme)
+    value is not a link to follow (``http://[broken`` has a scheme: it is refused)."""
+    return bool(weburl.written_scheme(url))
 
 
 def policy_of(settings: SourceSettings, user_agent: str, connect_timeout: float,
@@ -215,7 +215,7 @@ class LinkSource(Source):
         if facts.refresh and answer.status < 400 and hops < self.settings.max_redirects:
             # One <meta http-equiv="refresh"> is followed like a redirect (same rules).
             try:
-                second = client.get(urljoin(answer.final_url, facts.refresh))
+                second = client.get(_refresh_target(answer.final_url, facts.refresh))
             except LinkError as exc:
                 return Check(target, error=_with_earlier_hops(exc, answer),
                              refreshed_from=answer)
@@ -344,10 +344,17 @@ def _hop(hop: Hop) -> dict[str, Any]:
 
 
 def _host(url: str) -> str:
+    """The host a browser opens for ``url`` ("" when there is none)."""
+    return weburl.host_of(url)
+
+
+def _refresh_target(page: str, refresh: str) -> str:
+    """Where a meta refresh leads, resolved as a browser resolves it (the client refuses
+    what is no URL)."""
     try:
-        return (urlsplit(url).hostname or "").lower()
+        return weburl.join(page, refresh.strip())
     except ValueError:
-        return ""
+        return refresh
 
 
 def _volatile(check: Check) -> dict[str, Any]:
