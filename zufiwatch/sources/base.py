@@ -22,7 +22,6 @@ the history itself.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -39,6 +38,7 @@ from ..errors import ArchiveError, FetchError, MalformedPayload, ZufiwatchError
 from ..fetch import Fetcher, Response, Validators
 from ..model import Record
 from .drift import ShapeLog
+from .jsonread import read_json
 
 __all__ = [
     "CachedAnswer",
@@ -278,20 +278,13 @@ class Source(ABC):
 
 
 def decode_json(response: Response | bytes, endpoint: str) -> Any:
-    """Parse a JSON payload, or raise :class:`MalformedPayload` saying what is wrong."""
+    """Parse a JSON payload, or raise :class:`MalformedPayload` saying what is wrong: an
+    HTML page instead of JSON, and everything :func:`~.jsonread.read_json` refuses (not
+    UTF-8, truncated or malformed, too deep, too long a number, NaN, a repeated key)."""
     body = response.body if isinstance(response, Response) else response
     content_type = response.content_type if isinstance(response, Response) else ""
     if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
         raise MalformedPayload(
             f"{endpoint}: an HTML page instead of JSON (error or maintenance page?)",
             endpoint=endpoint)
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise MalformedPayload(f"{endpoint}: not UTF-8 text", endpoint=endpoint) from exc
-    except json.JSONDecodeError as exc:
-        ending = body.rstrip()[-1:]
-        where = "truncated" if ending not in (b"}", b"]") else "malformed"
-        raise MalformedPayload(
-            f"{endpoint}: {where} JSON at character {exc.pos} of {len(body)}: {exc.msg}",
-            endpoint=endpoint) from exc
+    return read_json(body, endpoint)
