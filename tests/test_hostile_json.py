@@ -4,17 +4,38 @@ is that entry "not observed", and no crawl is left ``running`` by an exception."
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import (
+    Crawler,
+    crawl_then_advance,
+    snapshot_tables,
+    table_count,
+    zufi_source,
+)
+from zufiwatch.config import SourceSettings
 from zufiwatch.errors import MalformedPayload
+from zufiwatch.model import Outcome, record_key
+from zufiwatch.runner import CrawlResult
+from zufiwatch.sim import Scenario
+from zufiwatch.sim.scenario import FEE_LEISTUNG, PHONE_OFFICE
+from zufiwatch.sim.tsa import SimulatedTSA
+from zufiwatch.sources import pvog
 from zufiwatch.sources.base import decode_json
 from zufiwatch.sources.jsonread import MAX_DEPTH, read_json
+from zufiwatch.sources.pvog import walk as pvog_walk
+from zufiwatch.sources.tsa import walk as tsa_walk
+from zufiwatch.store import History
 
 ROOT = Path(__file__).resolve().parent.parent
 EP = "/v6/servicedescriptions/detail"
+GEBURTSURKUNDE = "354790"  # pst id of 'Geburtsurkunde beantragen' in the ZuFi
 
 
 def _refused(body: bytes) -> str:
@@ -132,3 +153,311 @@ def test_there_are_recorded_payloads() -> None:
     names = {p.name for p in _json_files()}
     assert "pvog-v5-detail-B100019.LB.574711.json" in names
     assert "jena_rows.json" in names and "pst_full.json" in names
+
+
+# -- whole crawls: PVOG ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def baseline(crawler: Crawler) -> Crawler:
+    """A history holding one complete crawl of day 0; the directory then moves to day 2."""
+    crawler.day(0)
+    crawler.pvog.set_day(2)
+    return crawler
+
+
+def _first_leistung(crawler: Crawler) -> str:
+    return sorted(crawler.pvog.scenario.directory_for(crawler.pvog.day).leistungen)[0]
+
+
+def _versions(crawler: Crawler, key: str) -> list[dict[str, Any]]:
+    return crawler.history.versions(crawler.history.find_record(key)["id"])
+
+
+def _gaps(crawler: Crawler, key: str) -> list[dict[str, Any]]:
+    return crawler.history.observation_gaps(crawler.history.find_record(key)["id"])
+
+
+def _outcomes(history: History) -> list[str]:
+    return [row["outcome"] for row in history.crawls(limit=1000)]
+
+
+def _deep(body: bytes) -> bytes:
+    return body.replace(b"{", b'{"nested": ' + b"[" * 100_000 + b"]" * 100_000 + b", ", 1)
+
+
+def _huge_number(body: bytes) -> bytes:
+    return body.replace(b"{", b'{"n": ' + b"7" * 100_001 + b", ", 1)
+
+
+def _repeated_key(body: bytes) -> bytes:
+    return body.replace(b"{", b'{"name": "Falscher Name", ', 1)
+
+
+def _nan(body: bytes) -> bytes:
+    return body.replace(b"{", b'{"score": NaN, ', 1)
+
+
+@pytest.mark.parametrize(("rewrite", "reason"), [
+    (_deep, "nested deeper than 64 levels at character"),
+    (_huge_number, "a number of 100001 digits (at most 4300) at character"),
+    (_repeated_key, "the key 'name' appears twice in one object"),
+    (_nan, "NaN is not allowed in JSON at character"),
+], ids=["100000-deep", "100001-digits", "repeated-key", "nan"])
+def test_a_hostile_detail_is_that_leistung_not_observed(
+        baseline: Crawler, rewrite: Callable[[bytes], bytes], reason: str) -> None:
+    broken = _first_leistung(baseline)
+    key = record_key("leistung", broken)
+    versions_before = _versions(baseline, key)
+    baseline.pvog.rewrite(f"/v6/servicedescriptions/{broken}/detail", rewrite)
+    result = baseline.crawl()
+    assert result.outcome is Outcome.PARTIAL, result.reason
+    assert f"{key}: /v6/servicedescriptions/detail: " in result.reason and reason in result.reason
+    assert result.stats["not_observed"] == 1
+    assert result.stats["observed"] == result.stats["listed"] - 1 + _offices_and_services(
+        baseline, result.crawl_id)
+    gaps = _gaps(baseline, key)
+    assert [g["crawl_id"] for g in gaps] == [result.crawl_id] and reason in gaps[0]["reason"]
+    assert _versions(baseline, key) == versions_before
+    assert all(k != key for k, _ in result.changes)
+    # The rest of the crawl is concluded: day 2's edit (another Leistung's link) is seen.
+    assert any(c.label == "Online-Dienst › Link" for _, c in result.changes)
+    assert "running" not in _outcomes(baseline.history)
+
+
+def _offices_and_services(crawler: Crawler, crawl_id: int) -> int:
+    """Records of the other kinds a crawl observed (all of them: nothing else is broken)."""
+    return crawler.history.db.execute(
+        "SELECT count(*) FROM records WHERE source = ? AND kind != 'leistung' AND "
+        "status = 'present'", [crawler.source.name]).fetchone()[0]
+
+
+def test_an_integer_of_4001_digits_is_stored_as_text(baseline: Crawler) -> None:
+    lb_id = _first_leistung(baseline)
+    number = "7" * 4001
+
+    def rewrite(body: bytes) -> bytes:
+        return body.replace(b'"timestamp":', b'"timestamp": ' + number.encode() + b', "x":', 1
+                            ).replace(b'"leikakeys":[', b'"leikakeys":[' + number.encode()
+                                      + b",", 1)
+
+    baseline.pvog.rewrite(f"/v6/servicedescriptions/{lb_id}/detail", rewrite)
+    result = baseline.crawl()
+    assert result.outcome is Outcome.COMPLETE, result.reason
+    current = _versions(baseline, record_key("leistung", lb_id))[-1]
+    assert json.loads(current["volatile"])["timestamp"] == number
+    assert number in json.loads(current["content"])["leika"]
+    assert "running" not in _outcomes(baseline.history)
+
+
+def test_a_listing_with_nan_fails_the_crawl_with_the_reason(baseline: Crawler) -> None:
+    before = snapshot_tables(baseline.history)
+    baseline.pvog.rewrite("/v7/servicedescriptions",
+                          lambda body: body.replace(b'"totalElements":', b'"totalElements":NaN,'
+                                                    b'"was":', 1))
+    result = baseline.crawl()
+    assert result.outcome is Outcome.FAILED
+    assert result.reason.startswith("listing of Leistungen failed: /v7/servicedescriptions: "
+                                    "NaN is not allowed in JSON at character "), result.reason
+    assert "required field" not in result.reason
+    assert baseline.history.crawl(result.crawl_id)["reason"] == result.reason
+    assert snapshot_tables(baseline.history) == before
+    assert "running" not in _outcomes(baseline.history)
+    baseline.pvog.clear_faults()
+    assert baseline.crawl().outcome is Outcome.COMPLETE  # the lock was released
+
+
+def test_a_listing_total_of_4001_digits_fails_the_crawl_without_overflow(
+        baseline: Crawler) -> None:
+    before = snapshot_tables(baseline.history)
+    baseline.pvog.rewrite("/v7/servicedescriptions",
+                          lambda body: body.replace(b'"totalElements":', b'"totalElements":'
+                                                    + b"7" * 4001 + b',"was":', 1))
+    result = baseline.crawl()
+    assert result.outcome is Outcome.FAILED
+    assert "'totalElements'" in result.reason and "(expected an integer)" in result.reason
+    assert snapshot_tables(baseline.history) == before
+    assert "running" not in _outcomes(baseline.history)
+    baseline.pvog.clear_faults()
+    assert baseline.crawl().outcome is Outcome.COMPLETE
+
+
+def test_an_exception_in_the_leistung_parser_is_that_entry_not_observed(
+        crawler: Crawler, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    crawler.day(0)
+    crawler.pvog.set_day(6)  # FEE_LEISTUNG's fee changed
+    key = record_key("leistung", FEE_LEISTUNG)
+    versions_before = _versions(crawler, key)
+    real = pvog.parse_leistung
+
+    def parse(detail: Any, titles: Any = None) -> Any:
+        if detail.get("id") == FEE_LEISTUNG:
+            raise KeyError("betrag")
+        return real(detail, titles)
+
+    monkeypatch.setattr(pvog, "parse_leistung", parse)
+    with caplog.at_level(logging.WARNING):
+        result = crawler.crawl()
+    assert result.outcome is Outcome.PARTIAL, result.reason
+    assert f"{key}: unexpected KeyError while reading it: 'betrag'" in result.reason
+    assert result.stats["not_observed"] == 1
+    assert "unexpected KeyError" in _gaps(crawler, key)[0]["reason"]
+    assert _versions(crawler, key) == versions_before
+    assert all(k != key for k, _ in result.changes)  # the fee change is not concluded
+    assert any(c.label == "Online-Dienst › Link" for _, c in result.changes)
+    logged = [r for r in caplog.records if key in r.getMessage()]
+    assert logged and logged[0].levelno == logging.WARNING and logged[0].exc_info
+
+
+def test_an_exception_in_the_office_parser_is_that_office_not_observed(
+        crawler: Crawler, monkeypatch: pytest.MonkeyPatch) -> None:
+    crawler.day(0)
+    crawler.pvog.set_day(6)  # PHONE_OFFICE's phone changed
+    key = record_key("organisationseinheit", PHONE_OFFICE)
+    versions_before = _versions(crawler, key)
+    real = pvog_walk.parse_office
+
+    def parse(payload: Any) -> Any:
+        if payload.get("id") == PHONE_OFFICE:
+            raise TypeError("unsupported operand")
+        return real(payload)
+
+    monkeypatch.setattr(pvog_walk, "parse_office", parse)
+    result = crawler.crawl()
+    assert result.outcome is Outcome.PARTIAL, result.reason
+    assert f"{key}: unexpected TypeError while reading it" in result.reason
+    assert _versions(crawler, key) == versions_before
+    assert all(k != key for k, _ in result.changes)
+
+
+def test_an_unexpected_exception_in_the_listing_fails_the_crawl(
+        baseline: Crawler, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    before = snapshot_tables(baseline.history)
+
+    def parse(payload: Any) -> Any:
+        raise AttributeError("'NoneType' object has no attribute 'get'")
+
+    monkeypatch.setattr(pvog_walk, "parse_listing", parse)
+    with caplog.at_level(logging.ERROR):
+        result = baseline.crawl()
+    reason = "internal error: AttributeError: 'NoneType' object has no attribute 'get'"
+    assert result.outcome is Outcome.FAILED and result.reason == reason
+    assert baseline.history.crawl(result.crawl_id)["reason"] == reason
+    assert snapshot_tables(baseline.history) == before
+    assert any(r.exc_info for r in caplog.records if r.levelno == logging.ERROR)
+    monkeypatch.undo()
+    assert baseline.crawl().outcome is Outcome.COMPLETE
+    assert "running" not in _outcomes(baseline.history)
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (OverflowError("Python int too large to convert to SQLite INTEGER"),
+     "internal error: OverflowError: Python int too large to convert to SQLite INTEGER"),
+    (sqlite3.OperationalError("disk I/O error"), ": disk I/O error"),
+], ids=["overflow", "sqlite"])
+def test_an_exception_while_storing_leaves_the_history_and_fails_the_crawl(
+        baseline: Crawler, monkeypatch: pytest.MonkeyPatch, error: Exception,
+        reason: str) -> None:
+    before = snapshot_tables(baseline.history)
+    events_before = table_count(baseline.history, "events")
+    real = History._write_plan
+
+    def write_then_fail(self: History, *args: Any) -> None:
+        real(self, *args)  # everything written, in the transaction
+        raise error
+
+    monkeypatch.setattr(History, "_write_plan", write_then_fail)
+    result = baseline.crawl()
+    assert result.outcome is Outcome.FAILED
+    assert reason in result.reason and "nothing of this crawl was stored" in result.reason
+    crawl = baseline.history.crawl(result.crawl_id)
+    assert crawl["outcome"] == "failed" and crawl["reason"] == result.reason
+    assert snapshot_tables(baseline.history) == before
+    assert table_count(baseline.history, "events") == events_before
+    monkeypatch.undo()
+    again = baseline.crawl()
+    assert again.outcome is Outcome.COMPLETE, again.reason
+    assert any(c.label == "Online-Dienst › Link" for _, c in again.changes)
+    assert "running" not in _outcomes(baseline.history)
+
+
+# -- whole crawls: the ZuFi (TSA) ------------------------------------------------------------
+
+
+@pytest.fixture
+def tsa(scenario: Scenario) -> Iterator[SimulatedTSA]:
+    with SimulatedTSA(scenario, lead_days=0) as server:
+        yield server
+
+
+@pytest.fixture
+def zufi(tsa: SimulatedTSA, monkeypatch: pytest.MonkeyPatch) -> SourceSettings:
+    return zufi_source(tsa.base_url, monkeypatch)
+
+
+def _crawl(zufi: SourceSettings, crawler: Crawler) -> CrawlResult:
+    return crawl_then_advance(zufi, crawler.history, crawler.archive, crawler.fetcher,
+                              crawler.clock)
+
+
+@pytest.mark.parametrize(("rewrite", "reason"), [
+    (_deep, "nested deeper than 64 levels"),
+    (_huge_number, "a number of 100001 digits"),
+    (_repeated_key, "the key 'name' appears twice in one object"),
+], ids=["100000-deep", "100001-digits", "repeated-key"])
+def test_a_hostile_zufi_leistung_is_that_leistung_not_observed(
+        crawler: Crawler, zufi: SourceSettings, tsa: SimulatedTSA,
+        rewrite: Callable[[bytes], bytes], reason: str) -> None:
+    assert _crawl(zufi, crawler).outcome is Outcome.COMPLETE
+    key = record_key("leistung", GEBURTSURKUNDE)
+    versions_before = _versions(crawler, key)
+    tsa.rewrite(f"/pst/{GEBURTSURKUNDE}?", rewrite)
+    result = _crawl(zufi, crawler)
+    assert result.outcome is Outcome.PARTIAL, result.reason
+    assert f"{key}: /pst: " in result.reason and reason in result.reason
+    assert result.stats["not_observed"] == 1
+    assert reason in _gaps(crawler, key)[0]["reason"]
+    assert _versions(crawler, key) == versions_before
+    assert "running" not in _outcomes(crawler.history)
+
+
+def test_an_exception_in_the_zufi_parser_is_that_leistung_not_observed(
+        crawler: Crawler, zufi: SourceSettings, tsa: SimulatedTSA,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _crawl(zufi, crawler).outcome is Outcome.COMPLETE
+    key = record_key("leistung", GEBURTSURKUNDE)
+    versions_before = _versions(crawler, key)
+    tsa.rewrite(f"/pst/{GEBURTSURKUNDE}?", lambda body: body + b"\n")  # read anew
+    real = tsa_walk.parse_pst
+
+    def parse(payload: Any, *args: Any) -> Any:
+        if str(payload.get("id")) == GEBURTSURKUNDE:
+            raise IndexError("list index out of range")
+        return real(payload, *args)
+
+    monkeypatch.setattr(tsa_walk, "parse_pst", parse)
+    result = _crawl(zufi, crawler)
+    assert result.outcome is Outcome.PARTIAL, result.reason
+    assert f"{key}: unexpected IndexError while reading it" in result.reason
+    assert result.stats["not_observed"] == 1
+    assert _versions(crawler, key) == versions_before
+    monkeypatch.setattr(tsa_walk, "parse_pst", real)
+    tsa.clear_faults()
+    assert _crawl(zufi, crawler).outcome is Outcome.COMPLETE
+
+
+def test_an_exception_in_a_zufi_office_listing_makes_the_tree_incomplete(
+        crawler: Crawler, zufi: SourceSettings, tsa: SimulatedTSA) -> None:
+    assert _crawl(zufi, crawler).outcome is Outcome.COMPLETE
+    before = snapshot_tables(crawler.history)
+    tsa.rewrite("/ou/find", lambda body: body.replace(b'"totalCount":', b'"totalCount":NaN,'
+                                                      b'"was":', 1), times=1)
+    result = _crawl(zufi, crawler)
+    assert result.outcome is Outcome.PARTIAL, result.reason
+    assert "office tree incomplete" in result.reason
+    assert "NaN is not allowed in JSON at character" in result.reason
+    assert result.changes == []
+    assert snapshot_tables(crawler.history)["versions"] == before["versions"]
+    assert "running" not in _outcomes(crawler.history)

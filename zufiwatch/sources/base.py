@@ -22,6 +22,7 @@ the history itself.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -40,6 +41,8 @@ from ..model import Record
 from .drift import ShapeLog
 from .jsonread import read_json
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "CachedAnswer",
     "Confirmed",
@@ -55,6 +58,8 @@ __all__ = [
     "Unverified",
     "Vouched",
     "decode_json",
+    "failure_reason",
+    "unreadable",
 ]
 
 
@@ -288,3 +293,20 @@ def decode_json(response: Response | bytes, endpoint: str) -> Any:
             f"{endpoint}: an HTML page instead of JSON (error or maintenance page?)",
             endpoint=endpoint)
     return read_json(body, endpoint)
+
+
+def failure_reason(exc: Exception, what: str) -> str:
+    """Why ``what`` (an entry, a part of a crawl) could not be read. A ZufiwatchError says
+    it itself (a bad answer); any other exception is an answer no check foresaw or a fault
+    of the parser: logged with its traceback, and named with its type."""
+    if isinstance(exc, ZufiwatchError):
+        return str(exc)
+    log.warning("%s could not be read: unexpected %s", what, type(exc).__name__, exc_info=exc)
+    return f"unexpected {type(exc).__name__} while reading it: {exc}"
+
+
+def unreadable(key: str, exc: Exception, shapes: ShapeLog) -> Unobserved:
+    """The entry ``key`` not observed, as reading its answers raised ``exc`` (whatever it
+    is: one bad entry never ends the crawl); a field it lacked is noted in ``shapes``."""
+    shapes.missing(exc)
+    return Unobserved(key, failure_reason(exc, key))
