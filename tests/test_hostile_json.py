@@ -461,3 +461,29 @@ def test_an_exception_in_a_zufi_office_listing_makes_the_tree_incomplete(
     assert result.changes == []
     assert snapshot_tables(crawler.history)["versions"] == before["versions"]
     assert "running" not in _outcomes(crawler.history)
+
+
+def test_an_exception_in_one_office_s_competences_makes_them_incomplete(
+        crawler: Crawler, zufi: SourceSettings, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    assert _crawl(zufi, crawler).outcome is Outcome.COMPLETE
+    before = snapshot_tables(crawler.history)
+    real = tsa_walk.parse_competences
+    calls = []
+
+    def parse(items: Any, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyError("publicServiceTypes")
+        return real(items, *args)
+
+    monkeypatch.setattr(tsa_walk, "parse_competences", parse)
+    with caplog.at_level(logging.WARNING):
+        result = _crawl(zufi, crawler)
+    assert result.outcome is Outcome.PARTIAL, result.reason
+    assert "competences incomplete" in result.reason
+    assert "unexpected KeyError while reading it: 'publicServiceTypes'" in result.reason
+    assert result.changes == []
+    assert snapshot_tables(crawler.history)["versions"] == before["versions"]
+    assert any(r.exc_info and "the competences of office" in r.getMessage()
+               for r in caplog.records)
