@@ -80,9 +80,9 @@ def hostile() -> dict[str, bytes]:
     return {
         "100,000 deep": b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
         "100,001 digits": b'{"a": ' + b"1" * 100_001 + b"}",
-        "NaN after 2 MB": filler + b'], "total": NaN}',
-        "repeated key after 2 MB": filler + b'], "items": []}',
-        "65 deep after 2 MB": filler + b"," + b"[" * 65 + b"]" * 65 + b"]}",
+        "NaN after 1.6 MB": filler + b'], "total": NaN}',
+        "repeated key after 1.6 MB": filler + b'], "items": []}',
+        "65 deep after 1.6 MB": filler + b"," + b"[" * 65 + b"]" * 65 + b"]}",
     }
 
 
