@@ -428,8 +428,37 @@ def _conclude(settings: SourceSettings, source: Source, history: History, clock:
         if mode == "live":
             lately = _verified_lately(history, source.name, settings, clock)
             mode = "incremental" if lately else "full"
-        return _conclude_locked(settings, source, history, clock, gather, traffic, mode,
-                                alerts, stop, progress)
+        try:
+            return _conclude_locked(settings, source, history, clock, gather, traffic, mode,
+                                    alerts, stop, progress)
+        except Exception as exc:
+            return _ended_by(exc, history, source.name, clock, alerts)
+
+
+def _ended_by(exc: Exception, history: History, source: str, clock: Clock,
+              alerts: Alerts | None) -> CrawlResult:
+    """The crawl of ``source`` this process runs (under its lock), ended as failed by an
+    exception after it began: while concluding or storing (the commit is one transaction,
+    so the history is as before). Raises ``exc`` when no crawl of ours is running (it
+    ended before one began, or after it was stored) or the crawl row cannot be written."""
+    reason = str(exc) if isinstance(exc, ZufiwatchError) else \
+        f"internal error: {type(exc).__name__}: {exc}"
+    reason = f"{reason} (nothing of this crawl was stored)"
+    try:
+        running = [c["id"] for c in history.crawls(source=source, limit=1)
+                   if c["outcome"] == str(Outcome.RUNNING)]
+        if running:
+            log.error("crawl %s of %s failed: %s", running[0], source, reason, exc_info=exc)
+            notices = alerts.failed_crawl(source, running[0], reason, clock()) if alerts \
+                else []
+            history.finish_crawl(running[0], outcome=Outcome.FAILED,
+                                 finished_at=stored(clock()), reason=reason, messages=notices)
+    except Exception:
+        log.exception("a crawl of %s could not be marked failed", source)
+        raise exc from None
+    if not running:
+        raise exc
+    return CrawlResult(running[0], source, Outcome.FAILED, reason, _stats_none(), [])
 
 
 def _conclude_locked(settings: SourceSettings, source: Source, history: History,
@@ -479,6 +508,10 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                 planner.conclude_removals(candidates, gone, at)
     except ZufiwatchError as exc:
         tally.fatal = f"crawl aborted: {exc}"
+        verdict = None
+    except Exception as exc:  # a fault of ours or an answer no check foresaw
+        log.error("crawl %s of %s: internal error", crawl_id, source.name, exc_info=exc)
+        tally.fatal = f"internal error: {type(exc).__name__}: {exc}"
         verdict = None
     process += timings.get("parse", 0.0)
     verdict = verdict or _verdict(settings, planner, tally)

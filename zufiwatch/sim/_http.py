@@ -237,6 +237,8 @@ class Fault:
     remaining: int | None
     status: int
     retry_after: str | None = None
+    #: A "rewrite" fault: the body served instead, made from the normal one.
+    rewrite: Callable[[bytes], bytes] | None = None
 
 
 def maintenance_page(service: str) -> bytes:
@@ -294,7 +296,10 @@ class ApiHandler(TrackingHandler):
         them (304 to a matching If-None-Match)."""
         app = self.server.app
         fault = app._take_fault(self.path)
-        if fault is not None:
+        if fault is not None and fault.rewrite is not None:
+            response = Response(response.status, fault.rewrite(response.body),
+                                response.content_type, response.headers)
+        elif fault is not None:
             response = apply_fault(fault, route, response)
         headers = dict(response.headers)
         if app.etags and response.status == 200:
@@ -365,6 +370,17 @@ class JsonApi(ServedApp):
             raise ValueError(f"times must be >= 1 or None, got {times}")
         with self._lock:
             self._faults.append(Fault(path_substring, kind, times, status, retry_after))
+
+    def rewrite(
+        self, path_substring: str, rewrite: Callable[[bytes], bytes], *, times: int | None = None,
+    ) -> None:
+        """Answer requests whose path contains ``path_substring`` with the body
+        ``rewrite(body)`` instead of ``body`` (same status and type): any hostile answer
+        a test writes. Counted and matched with the other faults."""
+        if times is not None and times < 1:
+            raise ValueError(f"times must be >= 1 or None, got {times}")
+        with self._lock:
+            self._faults.append(Fault(path_substring, "rewrite", times, 200, rewrite=rewrite))
 
     def _take_fault(self, path: str) -> Fault | None:
         with self._lock:

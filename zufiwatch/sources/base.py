@@ -22,7 +22,7 @@ the history itself.
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -39,6 +39,9 @@ from ..errors import ArchiveError, FetchError, MalformedPayload, ZufiwatchError
 from ..fetch import Fetcher, Response, Validators
 from ..model import Record
 from .drift import ShapeLog
+from .jsonread import read_json
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CachedAnswer",
@@ -55,6 +58,8 @@ __all__ = [
     "Unverified",
     "Vouched",
     "decode_json",
+    "failure_reason",
+    "unreadable",
 ]
 
 
@@ -278,20 +283,30 @@ class Source(ABC):
 
 
 def decode_json(response: Response | bytes, endpoint: str) -> Any:
-    """Parse a JSON payload, or raise :class:`MalformedPayload` saying what is wrong."""
+    """Parse a JSON payload, or raise :class:`MalformedPayload` saying what is wrong: an
+    HTML page instead of JSON, and everything :func:`~.jsonread.read_json` refuses (not
+    UTF-8, truncated or malformed, too deep, too long a number, NaN, a repeated key)."""
     body = response.body if isinstance(response, Response) else response
     content_type = response.content_type if isinstance(response, Response) else ""
     if "html" in content_type.lower() or body.lstrip()[:1] == b"<":
         raise MalformedPayload(
             f"{endpoint}: an HTML page instead of JSON (error or maintenance page?)",
             endpoint=endpoint)
-    try:
-        return json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise MalformedPayload(f"{endpoint}: not UTF-8 text", endpoint=endpoint) from exc
-    except json.JSONDecodeError as exc:
-        ending = body.rstrip()[-1:]
-        where = "truncated" if ending not in (b"}", b"]") else "malformed"
-        raise MalformedPayload(
-            f"{endpoint}: {where} JSON at character {exc.pos} of {len(body)}: {exc.msg}",
-            endpoint=endpoint) from exc
+    return read_json(body, endpoint)
+
+
+def failure_reason(exc: Exception, what: str) -> str:
+    """Why ``what`` (an entry, a part of a crawl) could not be read. A ZufiwatchError says
+    it itself (a bad answer); any other exception is an answer no check foresaw or a fault
+    of the parser: logged with its traceback, and named with its type."""
+    if isinstance(exc, ZufiwatchError):
+        return str(exc)
+    log.warning("%s could not be read: unexpected %s", what, type(exc).__name__, exc_info=exc)
+    return f"unexpected {type(exc).__name__} while reading it: {exc}"
+
+
+def unreadable(key: str, exc: Exception, shapes: ShapeLog) -> Unobserved:
+    """The entry ``key`` not observed, as reading its answers raised ``exc`` (whatever it
+    is: one bad entry never ends the crawl); a field it lacked is noted in ``shapes``."""
+    shapes.missing(exc)
+    return Unobserved(key, failure_reason(exc, key))

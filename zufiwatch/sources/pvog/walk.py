@@ -55,6 +55,7 @@ from ..base import (
     Unverified,
     Vouched,
     decode_json,
+    unreadable,
 )
 from .csvlisting import compare_listings, parse_csv_listing
 from .parse import (
@@ -215,26 +216,29 @@ class PvogSource(Source):
             if isinstance(result, Exception):
                 yield Unobserved(key, str(result))
                 continue
-            fingerprint = ctx.fingerprint(result[0].body, result[1].body)
             try:
-                with ctx.timed("parse"):
-                    detail = decode_json(result[0], EP_DETAIL)
-                    titles = decode_json(result[1], EP_TITLES)
-                    ctx.shapes.check(EP_DETAIL, detail, SHAPES[EP_DETAIL])
-                    ctx.shapes.check(EP_TITLES, titles, SHAPES[EP_TITLES])
-                    office_ids.update(leistung_office_ids(detail, titles))
-                    if ctx.fingerprints.get(key) == fingerprint:
-                        yield Confirmed(key, fingerprint)
-                        continue
-                    record = _parse_leistung(detail, titles)
-            except PayloadError as exc:
-                ctx.shapes.missing(exc)
-                yield Unobserved(key, str(exc))
-                continue
-            if record.source_id != lb_id:
-                yield Unobserved(key, f"{EP_DETAIL}: asked for {lb_id}, got {record.source_id}")
-                continue
-            yield Observed((record,), fingerprint)
+                yield self._leistung(ctx, lb_id, result, office_ids)
+            except Exception as exc:  # one bad entry is that entry not observed
+                yield unreadable(key, exc, ctx.shapes)
+
+    @staticmethod
+    def _leistung(ctx: CrawlContext, lb_id: str, result: tuple[Response, Response],
+                  office_ids: set[str]) -> CrawlItem:
+        """One Leistung from its detail and office titles (or confirmed unchanged)."""
+        key = record_key("leistung", lb_id)
+        fingerprint = ctx.fingerprint(result[0].body, result[1].body)
+        with ctx.timed("parse"):
+            detail = decode_json(result[0], EP_DETAIL)
+            titles = decode_json(result[1], EP_TITLES)
+            ctx.shapes.check(EP_DETAIL, detail, SHAPES[EP_DETAIL])
+            ctx.shapes.check(EP_TITLES, titles, SHAPES[EP_TITLES])
+            office_ids.update(leistung_office_ids(detail, titles))
+            if ctx.fingerprints.get(key) == fingerprint:
+                return Confirmed(key, fingerprint)
+            record = _parse_leistung(detail, titles)
+        if record.source_id != lb_id:
+            return Unobserved(key, f"{EP_DETAIL}: asked for {lb_id}, got {record.source_id}")
+        return Observed((record,), fingerprint)
 
     def _offices(self, ctx: CrawlContext, payloads: _Payloads,
                  office_ids: list[str]) -> Iterator[CrawlItem]:
@@ -248,24 +252,25 @@ class PvogSource(Source):
             if isinstance(result, Exception):
                 yield Unobserved(key, str(result))
                 continue
-            fingerprint = ctx.fingerprint(result.body)
-            confirmed = ctx.fingerprints.get(key) == fingerprint
             try:
-                with ctx.timed("parse"):
-                    payload = decode_json(result, EP_OFFICE)
-                    ctx.shapes.check(EP_OFFICE, payload, SHAPES[EP_OFFICE])
-                    record = None if confirmed else parse_office(payload)
-            except PayloadError as exc:
-                ctx.shapes.missing(exc)
-                yield Unobserved(key, str(exc))
-                continue
-            if record is None:
-                yield Confirmed(key, fingerprint)
-                continue
-            if record.source_id != oe_id:
-                yield Unobserved(key, f"{EP_OFFICE}: asked for {oe_id}, got {record.source_id}")
-                continue
-            yield Observed((record,), fingerprint)
+                yield self._office(ctx, oe_id, result)
+            except Exception as exc:  # one bad entry is that entry not observed
+                yield unreadable(key, exc, ctx.shapes)
+
+    @staticmethod
+    def _office(ctx: CrawlContext, oe_id: str, result: Response) -> CrawlItem:
+        """One office from its detail (or confirmed unchanged)."""
+        key = record_key("organisationseinheit", oe_id)
+        fingerprint = ctx.fingerprint(result.body)
+        with ctx.timed("parse"):
+            payload = decode_json(result, EP_OFFICE)
+            ctx.shapes.check(EP_OFFICE, payload, SHAPES[EP_OFFICE])
+            if ctx.fingerprints.get(key) == fingerprint:
+                return Confirmed(key, fingerprint)
+            record = parse_office(payload)
+        if record.source_id != oe_id:
+            return Unobserved(key, f"{EP_OFFICE}: asked for {oe_id}, got {record.source_id}")
+        return Observed((record,), fingerprint)
 
     def _onlineservices(self, ctx: CrawlContext, payloads: _Payloads) -> Iterator[CrawlItem]:
         token: str | None = None

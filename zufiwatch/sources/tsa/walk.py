@@ -49,6 +49,8 @@ from ..base import (
     Source,
     Unobserved,
     decode_json,
+    failure_reason,
+    unreadable,
 )
 from ..drift import ShapeLog
 from .pages import Listed, ordered_map, read_pages
@@ -237,8 +239,11 @@ class TsaSource(Source):
                     try:
                         with ctx.timed("parse"):
                             record = parse_ou(item, EP_FIND)
-                    except PayloadError as exc:
-                        walk.incomplete.append(f"a child of office {parent}: {exc}")
+                    except Exception as exc:  # one bad child: the tree is incomplete
+                        ctx.shapes.missing(exc)
+                        walk.incomplete.append(
+                            f"a child of office {parent}: "
+                            f"{failure_reason(exc, f'a child of office {parent}')}")
                         continue
                     if record.source_id in walk.offices:
                         log.warning("office %s appears twice in the tree", record.source_id)
@@ -260,6 +265,8 @@ class TsaSource(Source):
                                          limit=self.settings.page_size)
         except ZufiwatchError as exc:
             return parent, exc
+        except Exception as exc:  # one office's children unreadable, not the crawl
+            return parent, _unexpected(exc, f"the children of office {parent}")
 
     def _competences(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
                      walk: _Walk) -> Iterator[CrawlItem]:
@@ -297,6 +304,8 @@ class TsaSource(Source):
             return ou_id, exc
         except ZufiwatchError as exc:
             return ou_id, exc
+        except Exception as exc:  # one office's competences unreadable, not the crawl
+            return ou_id, _unexpected(exc, f"the competences of office {ou_id}")
 
     def _leistungen(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
                     walk: _Walk) -> Iterator[CrawlItem]:
@@ -340,8 +349,8 @@ class TsaSource(Source):
                       services: dict[str, tuple[Service, set[str]]]) -> CrawlItem:
         """The Leistung as read (or confirmed); its online services noted in ``services``."""
         key = record_key("leistung", pst_id)
-        fingerprint = ctx.fingerprint(response.body, *listed.bodies, _bytes(offices))
         try:
+            fingerprint = ctx.fingerprint(response.body, *listed.bodies, _bytes(offices))
             payload = decode_json(response, EP_PST)
             ctx.shapes.check(EP_PST, payload, SHAPES[EP_PST])
             with ctx.timed("parse"):
@@ -351,9 +360,8 @@ class TsaSource(Source):
                 if ctx.fingerprints.get(key) == fingerprint:
                     return Confirmed(key, fingerprint)
                 record = parse_pst(payload, found, offices)
-        except PayloadError as exc:
-            ctx.shapes.missing(exc)
-            return Unobserved(key, str(exc))
+        except Exception as exc:  # one bad entry is that entry not observed
+            return unreadable(key, exc, ctx.shapes)
         if record.source_id != pst_id:
             return Unobserved(key, f"{EP_PST}: asked for {pst_id}, got {record.source_id}")
         return Observed((record,), fingerprint)
@@ -374,7 +382,18 @@ class TsaSource(Source):
                 found = Listed()  # no online services: none, not an error
         except ZufiwatchError as exc:
             return pst_id, exc
+        except Exception as exc:  # one bad entry is that entry not observed
+            return pst_id, _unexpected(exc, key)
         return pst_id, (pst, found)
+
+
+class _Unexpected(Exception):
+    """An exception no check foresaw while reading one part of the walk (logged with its
+    traceback where it happened), carried to the crawl as that part's failure."""
+
+
+def _unexpected(exc: Exception, what: str) -> _Unexpected:
+    return _Unexpected(failure_reason(exc, what))
 
 
 def _hanging_unread(reason: str) -> Iterator[CrawlItem]:
