@@ -170,12 +170,16 @@ def test_a_full_disk_while_storing_a_crawl_is_one_line_and_stores_nothing(
 
     monkeypatch.setattr(History, "__init__", full_disk)
     result = run(config, "crawl")
-    line = one_line_error(result)
-    assert "disk is full" in line and str(db) in line
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "crawl 2 failed" in lines[0], result.output
+    assert "disk is full" in lines[0] and str(db) in lines[0]
     monkeypatch.undo()
     after = reopen_tables(db)
     assert {k: v for k, v in after.items() if k != "crawls"} == \
         {k: v for k, v in before.items() if k != "crawls"}
+    with History(db) as history:
+        assert history.crawl(2)["outcome"] == "failed"  # recorded, not left running
 
 
 def test_a_full_disk_in_the_archive_is_one_line(crawled, monkeypatch) -> None:

@@ -355,7 +355,7 @@ def test_an_unexpected_exception_in_the_listing_fails_the_crawl(
 @pytest.mark.parametrize(("error", "reason"), [
     (OverflowError("Python int too large to convert to SQLite INTEGER"),
      "internal error: OverflowError: Python int too large to convert to SQLite INTEGER"),
-    (sqlite3.OperationalError("disk I/O error"), ": disk I/O error"),
+    (sqlite3.OperationalError("disk I/O error"), "the disk reported an I/O error"),
 ], ids=["overflow", "sqlite"])
 def test_an_exception_while_storing_leaves_the_history_and_fails_the_crawl(
         baseline: Crawler, monkeypatch: pytest.MonkeyPatch, error: Exception,
