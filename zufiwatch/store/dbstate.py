@@ -40,7 +40,7 @@ def describe(path: Path | str, exc: sqlite3.Error) -> str:
     """One line for an SQLite error: what happened to which file, and what to do."""
     message = str(exc)
     lowered = message.lower()
-    if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+    if _damage(message):
         return (f"{path}: the database file is damaged ({message}); nothing was written. "
                 "Restore the last backup ('zufiwatch backup' makes them) and crawl again.")
     if "locked" in lowered or "busy" in lowered:
@@ -60,12 +60,19 @@ def describe(path: Path | str, exc: sqlite3.Error) -> str:
     return f"{path}: cannot use the history database: {message}"
 
 
+def _damage(message: str) -> bool:
+    lowered = message.lower()
+    return "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered
+
+
 def check_integrity(conn: sqlite3.Connection, path: Path | str) -> None:
     """``PRAGMA quick_check``; :class:`DamagedDatabase` naming the first problems."""
     try:
         rows = [row[0] for row in conn.execute("PRAGMA quick_check")]
     except sqlite3.DatabaseError as exc:
-        raise DamagedDatabase(describe(path, exc)) from exc
+        if not _damage(str(exc)):
+            raise StoreError(describe(path, exc)) from exc  # locked, unreadable, …
+        rows = [str(exc)]  # too damaged for the check to finish
     if rows == ["ok"]:
         return
     problems = [line.strip() for row in rows for line in str(row).splitlines()
