@@ -355,12 +355,16 @@ class History:
     def _write_plan(self, crawl_id: int, source: str, at: str, parser_version: str,
                     plan: CommitPlan) -> None:
         conn = self.db.conn
-        chain, before = ledger.Chain(conn, at), ledger.last_ids(conn)
-        conn.executemany(
+        new_records = conn.executemany(
             "INSERT INTO records (source, key, kind, title, status, first_seen_at, "
             "last_seen_at) VALUES (?, ?, ?, ?, 'present', ?, ?) "
             "ON CONFLICT (source, key) DO NOTHING",
-            ((source, v.key, v.kind, v.title, at, at) for v in plan.new_versions))
+            ((source, v.key, v.kind, v.title, at, at) for v in plan.new_versions)).rowcount
+        # Read once the first write holds the lock (a read first could not become a write
+        # if another process wrote in between): the rows written from here on have higher
+        # ids, and the records just inserted are the highest.
+        chain, before = ledger.Chain(conn, at), ledger.last_ids(conn)
+        before["records"] -= max(new_records, 0)
         ids = self._record_ids(source, [v.key for v in plan.new_versions]
                                + [k for k, _ in plan.removed] + [k for k, _ in plan.changes]
                                + [k for k, _ in plan.not_observed])

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,9 +145,11 @@ class Chain:
             self.head = last[0] if last else GENESIS
         return self.head
 
-    def add(self, entries: Iterator[tuple[str, int, str]] | Sequence[tuple[str, int, str]]
-            ) -> int:
+    def add(self, entries: Iterable[tuple[str, int, str]]) -> int:
         """Chain (kind, ref, body) entries in the order given; returns how many."""
+        entries = list(entries)
+        if not entries:
+            return 0
         rows = []
         prev = self._head()
         for kind, ref, body in entries:
