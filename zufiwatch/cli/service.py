@@ -326,7 +326,8 @@ def verify(app: App) -> None:
         more = len(result.problems) - SHOWN_PROBLEMS
         if more > 0:
             click.echo(f"... and {more} more", err=True)
-        raise ZufiwatchError(f"evidence chain broken ({len(result.problems)} problem(s), "
-                             f"{result.entries} entries read): {result.problem}")
+        raise ZufiwatchError(f"the evidence does not hold: {len(result.problems)} "
+                             f"problem(s), {result.entries} ledger entries read; the first: "
+                             f"{result.problem}")
     click.echo(f"evidence chain intact: {result.entries} entries, head {result.head} "
                f"at entry {result.head_id}")
