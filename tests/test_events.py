@@ -381,7 +381,10 @@ def test_a_history_written_before_events_is_grouped_without_loss(tmp_path: Path)
         assert history.db.execute(f"SELECT {columns} FROM changes ORDER BY id").fetchall() \
             == before
         for table, rows in tables.items():
-            assert history.db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows
+            now = history.db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            if table == "ledger":  # kept as it was; the upgrade chains more after it
+                now = now[:len(rows)]
+            assert now == rows
         assert history.db.execute(
             "SELECT count(*) FROM changes WHERE event_id IS NULL").fetchone()[0] == 0
         rows = events(history)

@@ -298,13 +298,22 @@ def _path_state(path: Path) -> str:
     return f"{path} (not there yet; created on first use under {parent})"
 
 
+#: How many problems ``verify`` lists before it only counts the rest.
+SHOWN_PROBLEMS = 20
+
+
 @cli.command()
 @pass_app
 @handle_errors
 def verify(app: App) -> None:
-    """Check the evidence chain of changes, expectations, acknowledgements and withdrawals.
+    """Check the evidence chain over everything a reader sees.
 
-    Exit status 1 and the first break when history was rewritten.
+    Records, versions (their content), events, changes, expectations, acknowledgements
+    and withdrawals are chained by hashes as they are written. Each row is compared with
+    its entry; an altered, inserted or deleted row is named by table and row, with exit
+    status 1. When all holds, prints the chain's head (the last entry's hash and id): keep
+    it elsewhere and compare it later, since a chain rewritten from some entry on ends
+    in another head.
 
     \b
     Example:
@@ -315,6 +324,13 @@ def verify(app: App) -> None:
     with app.history() as history:
         result = check(history.db.conn)
     if not result.ok:
-        raise ZufiwatchError(f"evidence chain broken after {result.entries} entries: "
+        for problem in result.problems[:SHOWN_PROBLEMS]:
+            click.echo(problem, err=True)
+        more = len(result.problems) - SHOWN_PROBLEMS
+        if more > 0:
+            click.echo(f"... and {more} more", err=True)
+        raise ZufiwatchError(f"the evidence does not hold: {len(result.problems)} "
+                             f"problem(s), {result.entries} ledger entries read; the first: "
                              f"{result.problem}")
-    click.echo(f"evidence chain intact: {result.entries} entries")
+    click.echo(f"evidence chain intact: {result.entries} entries, head {result.head} "
+               f"at entry {result.head_id}")

@@ -31,6 +31,8 @@ from ..events import (
     worst,
 )
 from ..model import Change, split_key
+from ..timeutil import stored, system_clock
+from . import ledger
 
 __all__ = ["EventInputs", "Touched", "backfill", "group_crawl", "source_kind_of"]
 
@@ -309,7 +311,9 @@ def backfill(conn: sqlite3.Connection, window_hours: float = 48.0) -> int:
     """Group the changes that belong to no event yet, crawl by crawl in the order they were
     stored, by the rules new crawls follow; their triage state carries over (an event is
     acknowledged when all its changes are, reported when one of them was). Nothing is
-    deleted or altered but the changes' ``event_id``. Returns how many events it opened."""
+    deleted or altered but the changes' ``event_id``. The events opened and the grouping
+    are chained into the evidence ledger. Returns how many events it opened."""
+    first_event = ledger.last_ids(conn)["events"]
     crawls = conn.execute(
         "SELECT DISTINCT c.crawl_id, k.source, k.parser_version, k.mode FROM changes c "
         "JOIN crawls k ON k.id = c.crawl_id WHERE c.event_id IS NULL "
@@ -336,6 +340,9 @@ def backfill(conn: sqlite3.Connection, window_hours: float = 48.0) -> int:
         for item in touched:
             _carry_over(conn, item.event_id)
         opened += sum(1 for item in touched if item.opened)
+    chain = ledger.Chain(conn, stored(system_clock()))
+    chain.after("event", first_event)
+    ledger.chain_groupings(chain)
     return opened
 
 

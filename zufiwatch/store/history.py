@@ -381,11 +381,16 @@ class History:
     def _write_plan(self, crawl_id: int, source: str, at: str, parser_version: str,
                     plan: CommitPlan) -> None:
         conn = self.db.conn
-        conn.executemany(
+        new_records = conn.executemany(
             "INSERT INTO records (source, key, kind, title, status, first_seen_at, "
             "last_seen_at) VALUES (?, ?, ?, ?, 'present', ?, ?) "
             "ON CONFLICT (source, key) DO NOTHING",
-            ((source, v.key, v.kind, v.title, at, at) for v in plan.new_versions))
+            ((source, v.key, v.kind, v.title, at, at) for v in plan.new_versions)).rowcount
+        # Read once the first write holds the lock (a read first could not become a write
+        # if another process wrote in between): the rows written from here on have higher
+        # ids, and the records just inserted are the highest.
+        chain, before = ledger.Chain(conn, at), ledger.last_ids(conn)
+        before["records"] -= max(new_records, 0)
         ids = self._record_ids(source, [v.key for v in plan.new_versions]
                                + [k for k, _ in plan.removed] + [k for k, _ in plan.changes]
                                + [k for k, _ in plan.not_observed])
@@ -405,6 +410,8 @@ class History:
                 "UPDATE records SET current_version = ?, status = 'present', title = ?, "
                 "missing_since = NULL, missing_count = 0 WHERE id = ?",
                 [cursor.lastrowid, v.title, ids[v.key]])
+        chain.after("record", before["records"])
+        chain.after("version", before["versions"])  # with the title just set
         conn.executemany(
             "UPDATE records SET status = 'removed', current_version = NULL, fingerprint = '', "
             "missing_since = NULL, missing_count = 0 WHERE id = ?",
@@ -436,7 +443,6 @@ class History:
                  canonical_json(list(note.get("reasons", ()))),
                  note.get("status", "untracked"), note.get("expectation_id")])
             change_ids.append(inserted_id(cursor))
-            ledger.append(conn, "change", change_ids[-1], at)
             if note.get("expectation_id"):
                 conn.execute("UPDATE expectations SET status = 'met', met_change_id = ? "
                              "WHERE id = ? AND status IN ('open', 'overdue')",
@@ -447,6 +453,8 @@ class History:
             conn, crawl_id=crawl_id, source=source, at=at, cause=plan.cause,
             changes=plan.changes, change_ids=change_ids, notes=plan.annotations,
             flaps=plan.flaps, inputs=inputs)
+        chain.after("event", before["events"])
+        chain.after("change", before["changes"])  # with the event each belongs to
         if plan.compose is not None:
             for kind, message, reported in plan.compose(conn, touched):
                 outbox.enqueue(conn, kind, message, at)

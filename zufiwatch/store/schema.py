@@ -17,6 +17,7 @@ Tables::
     observation_gaps  records a crawl should have seen but did not read (not observed)
     disagreements where ZuFi (TSA) and PVOG differ about a Leistung, since when, reported
     strikes       consecutive failed checks of an entry (link checker), until it is observed
+    ledger        the evidence chain over what a reader sees (``store/ledger.py``)
     http_cache    the validators (ETag, Last-Modified) of the last answer to each request
                   and the archived body they stand for
 
@@ -369,3 +370,15 @@ def m012_withdrawals(db: Database) -> None:
         CREATE INDEX withdrawals_expectation ON withdrawals (expectation_id)
         """,
     )
+
+
+@MIGRATIONS()
+def m013_evidence(db: Database) -> None:
+    """The evidence ledger covers what a reader sees: every record's identity, every
+    version's content (with the title of the newest), every event and the grouping of
+    changes into events (``store/ledger.py``). The rows already stored are chained now, in
+    id order, at the time of the upgrade."""
+    from ..timeutil import stored, system_clock
+    from .ledger import chain_existing
+
+    chain_existing(db.conn, stored(system_clock()))
