@@ -40,6 +40,7 @@ from ...errors import (
     ZufiwatchError,
 )
 from ...fetch import Response
+from ...limits import LimitReached, PageBudget, check_items
 from ...model import Record, record_key, split_key
 from .._concurrency import ordered_map
 from ..base import (
@@ -167,7 +168,9 @@ class PvogSource(Source):
         stamps: dict[str, str] = {}
         page_number = 0
         total = None
+        budget = PageBudget(EP_LISTING, self.settings.max_pages)
         while True:
+            budget.take()
             response = payloads.listing_page(page_number, self.settings.page_size)
             with ctx.timed("parse"):
                 payload = decode_json(response, EP_LISTING)
@@ -175,6 +178,7 @@ class PvogSource(Source):
                 page = parse_listing(payload)
             total = page.total_elements if total is None else total
             ids.extend(page.ids)
+            check_items(EP_LISTING, len(ids), self.settings.max_items)
             stamps.update(page.last_update)
             page_number += 1
             if page.last or not page.ids or len(ids) >= total or (
@@ -272,8 +276,10 @@ class PvogSource(Source):
         received = 0
         total: int | None = None
         seen_tokens: set[str] = set()
+        budget = PageBudget(EP_ONLINE, self.settings.max_pages)
         try:
             while True:
+                budget.take()
                 response = payloads.online_page(token)
                 with ctx.timed("parse"):
                     payload = decode_json(response, EP_ONLINE)
@@ -281,6 +287,7 @@ class PvogSource(Source):
                     page = parse_onlineservices(payload, self.settings.ars)
                 total = page.total_hits if total is None else total
                 received += page.received
+                check_items(EP_ONLINE, received, self.settings.max_items)
                 if page.records:
                     yield Observed(page.records)
                 if page.next_token is None:
@@ -290,6 +297,10 @@ class PvogSource(Source):
                                        endpoint=EP_ONLINE)
                 seen_tokens.add(page.next_token)
                 token = page.next_token
+        except LimitReached as exc:
+            # Online services that do not end: nothing is concluded from this crawl.
+            yield Fatal(str(exc))
+            return
         except ZufiwatchError as exc:
             yield Incomplete("onlinedienst", f"online services incomplete: {exc}")
             return

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ZufiwatchError
+from ...limits import LimitReached, PageBudget, check_items
 from .._concurrency import ordered_map
 from .parse import Page, item_identity
 from .payloads import RejectedKey
@@ -42,7 +43,8 @@ class Listed:
     problem: str = ""
 
 
-def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str) -> Listed:
+def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str, *,
+               budget: PageBudget | None = None, max_items: int | None = None) -> Listed:
     """Every result of a paged search: ``fetch(offset)`` returns one page and its body
     (``offset`` None: the first page, asked for without an offset).
 
@@ -52,11 +54,17 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str)
     ``2 * ceil(totalCount / first page's length) + PAGE_MARGIN`` pages (at most
     :data:`MAX_PAGES`). Each page either stops the loop or brings a new result, and the
     pages are bounded, so a server sending full pages for ever cannot keep it going.
-    An error on the first page is raised: nothing was read."""
+    An error on the first page is raised: nothing was read.
+
+    Every page is taken from ``budget`` (the pages of the whole walk) and the results may
+    not exceed ``max_items``: beyond either, :class:`LimitReached` is raised."""
+    if budget is not None:
+        budget.take()
     page, body = fetch(None)
     listed = Listed(bodies=[body])
     seen: set[str] = set()
     problem = _take(listed, seen, page.items, endpoint, 0)
+    _check_size(listed, endpoint, max_items)
     total = page.total
     bound = MAX_PAGES if total is None else \
         min(MAX_PAGES, 2 * math.ceil(total / max(1, len(page.items))) + PAGE_MARGIN)
@@ -66,9 +74,11 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str)
             problem = f"{endpoint}: the listing did not end after {pages} pages"
             break
         offset = len(listed.items)
+        if budget is not None:
+            budget.take()
         try:
             page, body = fetch(offset)
-        except RejectedKey:
+        except (RejectedKey, LimitReached):
             raise
         except ZufiwatchError as exc:
             problem = f"{endpoint}: the page at offset {offset} failed: {exc}"
@@ -80,6 +90,7 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str)
                        "paging")
             break
         problem = _take(listed, seen, page.items, endpoint, offset)
+        _check_size(listed, endpoint, max_items)
     if not problem and total is not None and len(listed.items) != total:
         if len(listed.items) < total:
             problem = (f"{endpoint}: {len(listed.items)} of {total} results delivered (the "
@@ -89,6 +100,11 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str)
                        f"totalCount says {total}")
     listed.problem = problem
     return listed
+
+
+def _check_size(listed: Listed, endpoint: str, max_items: int | None) -> None:
+    if max_items is not None:
+        check_items(endpoint, len(listed.items), max_items)
 
 
 def _take(listed: Listed, seen: set[str], items: list[Any], endpoint: str,

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlsplit
 
 from ...errors import ConfigError, HTTPStatusError, PayloadError, ZufiwatchError
 from ...fetch import Response
+from ...limits import LimitReached, PageBudget, check_items
 from ...model import Record, record_key, split_key
 from ..base import (
     Confirmed,
@@ -85,6 +86,10 @@ class _Walk:
     offices: dict[str, str] = field(default_factory=dict)  # ouId → name
     responsible: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # pst → offices
     incomplete: list[str] = field(default_factory=list)
+    #: The pages the office tree (every /ou/find) and the competences of all offices may
+    #: read (max_pages each).
+    tree_pages: PageBudget | None = None
+    competence_pages: PageBudget | None = None
 
 
 class TsaSource(Source):
@@ -144,7 +149,8 @@ class TsaSource(Source):
         except ZufiwatchError as exc:
             yield Fatal(f"the root office {self.settings.root_ou} could not be read: {exc}")
             return
-        walk = _Walk()
+        walk = _Walk(tree_pages=PageBudget(EP_FIND, self.settings.max_pages),
+                     competence_pages=PageBudget(EP_COMPETENCE, self.settings.max_pages))
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
                                 thread_name_prefix="tsa") as pool:
             try:
@@ -153,7 +159,8 @@ class TsaSource(Source):
                     yield from self._competences(ctx, payloads, pool, walk)
                 if not walk.incomplete:
                     yield from self._leistungen(ctx, payloads, pool, walk)
-            except RejectedKey as exc:
+            except (RejectedKey, LimitReached) as exc:
+                # A walk beyond max_pages or max_items does not end: nothing is concluded.
                 yield Fatal(str(exc))
 
     @property
@@ -196,9 +203,10 @@ class TsaSource(Source):
 
     def _listing(self, shapes: ShapeLog, payloads: Payloads, path: str,
                  params: dict[str, str], endpoint: str, key: str, *,
-                 limit: int | None) -> Listed:
+                 limit: int | None, budget: PageBudget | None = None) -> Listed:
         """Every result of a paged search (see :func:`read_pages`), each page's shape noted
-        in ``shapes``; ``limit`` None asks for the server's default page length."""
+        in ``shapes``; ``limit`` None asks for the server's default page length. The pages
+        count against ``budget`` (the walk's), else against max_pages of this listing."""
         def fetch(offset: int | None) -> tuple[Page, bytes]:
             query = dict(params)
             if offset is not None:
@@ -211,7 +219,9 @@ class TsaSource(Source):
             return parse_page(payload, endpoint, null_is_empty=endpoint != EP_FIND), \
                 response.body
 
-        return read_pages(fetch, endpoint)
+        return read_pages(fetch, endpoint,
+                          budget=budget or PageBudget(endpoint, self.settings.max_pages),
+                          max_items=self.settings.max_items)
 
     def _tree(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
               root: Record, walk: _Walk) -> Iterator[CrawlItem]:
@@ -224,9 +234,9 @@ class TsaSource(Source):
         while level:
             following = []
             for parent, result in ordered_map(
-                    pool, lambda p: self._children(ctx.shapes, payloads, p), level,
+                    pool, lambda p: self._children(ctx.shapes, payloads, p, walk), level,
                     window=self._window):
-                if isinstance(result, RejectedKey):
+                if isinstance(result, RejectedKey | LimitReached):
                     raise result
                 if isinstance(result, Exception):
                     walk.incomplete.append(f"children of office {parent}: {result}")
@@ -244,6 +254,8 @@ class TsaSource(Source):
                         log.warning("office %s appears twice in the tree", record.source_id)
                         continue
                     walk.offices[record.source_id] = record.title
+                    check_items(f"{EP_FIND} (the office tree)", len(walk.offices),
+                                self.settings.max_items)
                     following.append(record.source_id)
                     yield _observed_or_confirmed(ctx, record, _bytes(item))
             level = following
@@ -252,22 +264,22 @@ class TsaSource(Source):
             yield Incomplete("organisationseinheit", reason)
             yield from _hanging_unread(reason)
 
-    def _children(self, shapes: ShapeLog, payloads: Payloads,
-                  parent: str) -> tuple[str, Listed | Exception]:
+    def _children(self, shapes: ShapeLog, payloads: Payloads, parent: str,
+                  walk: _Walk) -> tuple[str, Listed | Exception]:
         try:
             return parent, self._listing(shapes, payloads, EP_FIND, {"parentId": parent}, EP_FIND,
                                          record_key("organisationseinheit", parent),
-                                         limit=self.settings.page_size)
+                                         limit=self.settings.page_size, budget=walk.tree_pages)
         except ZufiwatchError as exc:
             return parent, exc
 
     def _competences(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
                      walk: _Walk) -> Iterator[CrawlItem]:
         failed = []
-        for ou_id, result in ordered_map(pool,
-                                         lambda o: self._competence(ctx.shapes, payloads, o),
-                                         sorted(walk.offices), window=self._window):
-            if isinstance(result, RejectedKey):
+        for ou_id, result in ordered_map(
+                pool, lambda o: self._competence(ctx.shapes, payloads, o, walk.competence_pages),
+                sorted(walk.offices), window=self._window):
+            if isinstance(result, RejectedKey | LimitReached):
                 raise result
             if isinstance(result, Exception):
                 failed.append(f"office {ou_id}: {result}")
@@ -277,19 +289,22 @@ class TsaSource(Source):
                 failed.append(f"office {ou_id}: {problem}")
             for pst_id in pst_ids:
                 walk.responsible.setdefault(pst_id, []).append((ou_id, walk.offices[ou_id]))
+            check_items(f"{EP_COMPETENCE} (the Leistungen of all offices)",
+                        len(walk.responsible), self.settings.max_items)
         if failed:
             walk.incomplete.extend(failed)
             yield from _hanging_unread("competences incomplete: " + "; ".join(failed[:3]))
 
-    def _competence(self, shapes: ShapeLog, payloads: Payloads,
-                    ou_id: str) -> tuple[str, tuple[list[str], str] | Exception]:
+    def _competence(self, shapes: ShapeLog, payloads: Payloads, ou_id: str,
+                    budget: PageBudget | None
+                    ) -> tuple[str, tuple[list[str], str] | Exception]:
         """The Leistungen an office is responsible for; no list (404, empty, null) is
         none, not an error."""
         try:
             listed = self._listing(shapes, payloads, f"{EP_COMPETENCE}/{quote(ou_id)}",
                                    {"areaId": self.settings.area_id}, EP_COMPETENCE,
                                    record_key("organisationseinheit", ou_id),
-                                   limit=self.settings.page_size)
+                                   limit=self.settings.page_size, budget=budget)
             return ou_id, (parse_competences(listed.items), listed.problem)
         except HTTPStatusError as exc:
             if exc.status == 404:
@@ -308,7 +323,7 @@ class TsaSource(Source):
                 pool, lambda p: self._leistung(ctx.shapes, payloads, p), ids,
                 window=self._window):
             key = record_key("leistung", pst_id)
-            if isinstance(result, RejectedKey):
+            if isinstance(result, RejectedKey | LimitReached):
                 raise result
             if isinstance(result, HTTPStatusError) and result.status in (404, 410):
                 log.warning("%s is named by a competence but answers %s", key, result.status)
