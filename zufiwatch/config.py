@@ -159,9 +159,10 @@ class SourceSettings:
     #: one Leistung's online services. A walk that reaches it fails the crawl, naming the
     #: endpoint and the limit (nothing is concluded from a listing that does not end).
     max_pages: int = 2000
-    #: (pvog, tsa) Entries one listing delivers at most (Leistungen, offices, online
-    #: services); more fail the crawl like ``max_pages``.
-    max_items: int = 200_000
+    #: (pvog, tsa) Entries one paged walk delivers at most (Leistungen, online services,
+    #: offices, competences), counted as they arrive; more fail the crawl like
+    #: ``max_pages``. It bounds the memory of a crawl (a ZuFi office is ~5 KB in memory).
+    max_items: int = 20_000
     #: (tsa) The id of the city's root Organisationseinheit in the ZuFi; the office tree
     #: below it is walked.
     root_ou: str = ""

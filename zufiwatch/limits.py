@@ -7,8 +7,9 @@ source's lock) for ever, nor fill the memory. Three limits, per source
 - ``max_crawl_minutes``: the :class:`CrawlDeadline`. After it the fetcher refuses new
   requests (and cuts the ones under way), and the runner stops the crawl like a service
   that shuts down: what was read is stored, nothing else is concluded.
-- ``max_pages``: the pages of one paged walk (:class:`PageBudget`);
-- ``max_items``: the entries of one listing (:func:`check_items`).
+- ``max_pages`` and ``max_items``: the pages and the entries one paged walk reads at most
+  (:class:`WalkBudget`). Counting the entries as they arrive, not the ones kept, also
+  bounds the memory a walk can fill, whatever the server sends.
 
 Reaching a cap raises :class:`LimitReached` naming the endpoint and the limit; the walks
 turn it into a failed crawl (nothing is concluded from a listing that does not end).
@@ -22,7 +23,7 @@ from datetime import datetime, timedelta
 
 from .errors import FetchError, ZufiwatchError
 
-__all__ = ["CrawlDeadline", "LimitReached", "PageBudget", "check_items"]
+__all__ = ["CrawlDeadline", "LimitReached", "WalkBudget"]
 
 
 class LimitReached(ZufiwatchError):
@@ -33,35 +34,38 @@ class LimitReached(ZufiwatchError):
         self.endpoint = endpoint
 
 
-class PageBudget:
-    """The pages one paged walk may still read; thread-safe (a walk may page in parallel,
-    as the office tree does)."""
+class WalkBudget:
+    """The pages and entries one paged walk may still read; thread-safe (a walk may page
+    in parallel, as the office tree does)."""
 
-    def __init__(self, endpoint: str, max_pages: int) -> None:
+    def __init__(self, endpoint: str, max_pages: int, max_items: int) -> None:
         self.endpoint = endpoint
         self.max_pages = max_pages
-        self.used = 0
+        self.max_items = max_items
+        self.pages = 0
+        self.items = 0
         self._lock = threading.Lock()
 
-    def take(self) -> None:
-        """Count one more page; :class:`LimitReached` when it would be one too many."""
+    def take_page(self) -> None:
+        """Count one more page before it is asked for; :class:`LimitReached` when it would
+        be one too many."""
         with self._lock:
-            if self.used >= self.max_pages:
-                raise LimitReached(self.message(), endpoint=self.endpoint)
-            self.used += 1
+            if self.pages >= self.max_pages:
+                raise LimitReached(self._message(f"max_pages = {self.max_pages} pages"),
+                                   endpoint=self.endpoint)
+            self.pages += 1
 
-    def message(self) -> str:
-        return (f"{self.endpoint}: stopped after max_pages = {self.max_pages} pages (the "
-                "walk did not end; raise max_pages of this source if the directory really "
-                "is this large)")
+    def take_items(self, count: int) -> None:
+        """Count the entries a page delivered; :class:`LimitReached` beyond ``max_items``."""
+        with self._lock:
+            self.items += count
+            if self.items > self.max_items:
+                raise LimitReached(self._message(f"max_items = {self.max_items} entries"),
+                                   endpoint=self.endpoint)
 
-
-def check_items(endpoint: str, count: int, max_items: int) -> None:
-    """:class:`LimitReached` when a listing holds more than ``max_items`` entries."""
-    if count > max_items:
-        raise LimitReached(f"{endpoint}: stopped after max_items = {max_items} entries (the "
-                           "listing did not end; raise max_items of this source if the "
-                           "directory really is this large)", endpoint=endpoint)
+    def _message(self, limit: str) -> str:
+        return (f"{self.endpoint}: stopped after {limit} (the walk did not end; raise "
+                f"{limit.split()[0]} of this source if the directory really is this large)")
 
 
 class CrawlDeadline:

@@ -40,7 +40,7 @@ from ...errors import (
     ZufiwatchError,
 )
 from ...fetch import Response
-from ...limits import LimitReached, PageBudget, check_items
+from ...limits import LimitReached, WalkBudget
 from ...model import Record, record_key, split_key
 from .._concurrency import ordered_map
 from ..base import (
@@ -168,17 +168,17 @@ class PvogSource(Source):
         stamps: dict[str, str] = {}
         page_number = 0
         total = None
-        budget = PageBudget(EP_LISTING, self.settings.max_pages)
+        budget = WalkBudget(EP_LISTING, self.settings.max_pages, self.settings.max_items)
         while True:
-            budget.take()
+            budget.take_page()
             response = payloads.listing_page(page_number, self.settings.page_size)
             with ctx.timed("parse"):
                 payload = decode_json(response, EP_LISTING)
                 ctx.shapes.check(EP_LISTING, payload, SHAPES[EP_LISTING])
                 page = parse_listing(payload)
             total = page.total_elements if total is None else total
+            budget.take_items(len(page.ids))
             ids.extend(page.ids)
-            check_items(EP_LISTING, len(ids), self.settings.max_items)
             stamps.update(page.last_update)
             page_number += 1
             if page.last or not page.ids or len(ids) >= total or (
@@ -276,10 +276,10 @@ class PvogSource(Source):
         received = 0
         total: int | None = None
         seen_tokens: set[str] = set()
-        budget = PageBudget(EP_ONLINE, self.settings.max_pages)
+        budget = WalkBudget(EP_ONLINE, self.settings.max_pages, self.settings.max_items)
         try:
             while True:
-                budget.take()
+                budget.take_page()
                 response = payloads.online_page(token)
                 with ctx.timed("parse"):
                     payload = decode_json(response, EP_ONLINE)
@@ -287,7 +287,7 @@ class PvogSource(Source):
                     page = parse_onlineservices(payload, self.settings.ars)
                 total = page.total_hits if total is None else total
                 received += page.received
-                check_items(EP_ONLINE, received, self.settings.max_items)
+                budget.take_items(page.received)
                 if page.records:
                     yield Observed(page.records)
                 if page.next_token is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ZufiwatchError
-from ...limits import LimitReached, PageBudget, check_items
+from ...limits import LimitReached, WalkBudget
 from .._concurrency import ordered_map
 from .parse import Page, item_identity
 from .payloads import RejectedKey
@@ -37,14 +37,14 @@ class Listed:
 
     #: The objects, in the order served, each once.
     items: list[Any] = field(default_factory=list)
-    #: The raw pages (what the results were read from).
+    #: The raw pages (what the results were read from), where asked for.
     bodies: list[bytes] = field(default_factory=list)
     #: Why the listing may be incomplete; "" when it delivered what it announced.
     problem: str = ""
 
 
 def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str, *,
-               budget: PageBudget | None = None, max_items: int | None = None) -> Listed:
+               budget: WalkBudget | None = None, keep_bodies: bool = True) -> Listed:
     """Every result of a paged search: ``fetch(offset)`` returns one page and its body
     (``offset`` None: the first page, asked for without an offset).
 
@@ -56,15 +56,17 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str,
     pages are bounded, so a server sending full pages for ever cannot keep it going.
     An error on the first page is raised: nothing was read.
 
-    Every page is taken from ``budget`` (the pages of the whole walk) and the results may
-    not exceed ``max_items``: beyond either, :class:`LimitReached` is raised."""
+    Every page and its results count against ``budget`` (the walk's max_pages and
+    max_items): beyond either, :class:`LimitReached` is raised. The raw pages are kept in
+    ``bodies`` only with ``keep_bodies``."""
     if budget is not None:
-        budget.take()
+        budget.take_page()
     page, body = fetch(None)
-    listed = Listed(bodies=[body])
+    if budget is not None:
+        budget.take_items(len(page.items))
+    listed = Listed(bodies=[body] if keep_bodies else [])
     seen: set[str] = set()
     problem = _take(listed, seen, page.items, endpoint, 0)
-    _check_size(listed, endpoint, max_items)
     total = page.total
     bound = MAX_PAGES if total is None else \
         min(MAX_PAGES, 2 * math.ceil(total / max(1, len(page.items))) + PAGE_MARGIN)
@@ -75,7 +77,7 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str,
             break
         offset = len(listed.items)
         if budget is not None:
-            budget.take()
+            budget.take_page()
         try:
             page, body = fetch(offset)
         except (RejectedKey, LimitReached):
@@ -84,13 +86,15 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str,
             problem = f"{endpoint}: the page at offset {offset} failed: {exc}"
             break
         pages += 1
-        listed.bodies.append(body)
+        if budget is not None:
+            budget.take_items(len(page.items))
+        if keep_bodies:
+            listed.bodies.append(body)
         if page.total != total:
             problem = (f"{endpoint}: totalCount changed from {total} to {page.total} while "
                        "paging")
             break
         problem = _take(listed, seen, page.items, endpoint, offset)
-        _check_size(listed, endpoint, max_items)
     if not problem and total is not None and len(listed.items) != total:
         if len(listed.items) < total:
             problem = (f"{endpoint}: {len(listed.items)} of {total} results delivered (the "
@@ -100,11 +104,6 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str,
                        f"totalCount says {total}")
     listed.problem = problem
     return listed
-
-
-def _check_size(listed: Listed, endpoint: str, max_items: int | None) -> None:
-    if max_items is not None:
-        check_items(endpoint, len(listed.items), max_items)
 
 
 def _take(listed: Listed, seen: set[str], items: list[Any], endpoint: str,

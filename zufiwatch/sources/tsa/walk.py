@@ -37,7 +37,7 @@ from urllib.parse import quote, urlsplit
 
 from ...errors import ConfigError, HTTPStatusError, PayloadError, ZufiwatchError
 from ...fetch import Response
-from ...limits import LimitReached, PageBudget, check_items
+from ...limits import LimitReached, WalkBudget
 from ...model import Record, record_key, split_key
 from ..base import (
     Confirmed,
@@ -86,10 +86,10 @@ class _Walk:
     offices: dict[str, str] = field(default_factory=dict)  # ouId → name
     responsible: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # pst → offices
     incomplete: list[str] = field(default_factory=list)
-    #: The pages the office tree (every /ou/find) and the competences of all offices may
-    #: read (max_pages each).
-    tree_pages: PageBudget | None = None
-    competence_pages: PageBudget | None = None
+    #: What the office tree (every /ou/find) and the competences of all offices may read
+    #: (max_pages and max_items each).
+    tree_budget: WalkBudget | None = None
+    competence_budget: WalkBudget | None = None
 
 
 class TsaSource(Source):
@@ -149,8 +149,8 @@ class TsaSource(Source):
         except ZufiwatchError as exc:
             yield Fatal(f"the root office {self.settings.root_ou} could not be read: {exc}")
             return
-        walk = _Walk(tree_pages=PageBudget(EP_FIND, self.settings.max_pages),
-                     competence_pages=PageBudget(EP_COMPETENCE, self.settings.max_pages))
+        walk = _Walk(tree_budget=self._budget(EP_FIND),
+                     competence_budget=self._budget(EP_COMPETENCE))
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
                                 thread_name_prefix="tsa") as pool:
             try:
@@ -162,6 +162,9 @@ class TsaSource(Source):
             except (RejectedKey, LimitReached) as exc:
                 # A walk beyond max_pages or max_items does not end: nothing is concluded.
                 yield Fatal(str(exc))
+
+    def _budget(self, endpoint: str) -> WalkBudget:
+        return WalkBudget(endpoint, self.settings.max_pages, self.settings.max_items)
 
     @property
     def _window(self) -> int:
@@ -203,10 +206,12 @@ class TsaSource(Source):
 
     def _listing(self, shapes: ShapeLog, payloads: Payloads, path: str,
                  params: dict[str, str], endpoint: str, key: str, *,
-                 limit: int | None, budget: PageBudget | None = None) -> Listed:
+                 limit: int | None, budget: WalkBudget | None = None,
+                 keep_bodies: bool = False) -> Listed:
         """Every result of a paged search (see :func:`read_pages`), each page's shape noted
-        in ``shapes``; ``limit`` None asks for the server's default page length. The pages
-        count against ``budget`` (the walk's), else against max_pages of this listing."""
+        in ``shapes``; ``limit`` None asks for the server's default page length. Pages and
+        results count against ``budget`` (the walk's), else against this listing's own;
+        the raw pages are kept with ``keep_bodies``."""
         def fetch(offset: int | None) -> tuple[Page, bytes]:
             query = dict(params)
             if offset is not None:
@@ -219,9 +224,8 @@ class TsaSource(Source):
             return parse_page(payload, endpoint, null_is_empty=endpoint != EP_FIND), \
                 response.body
 
-        return read_pages(fetch, endpoint,
-                          budget=budget or PageBudget(endpoint, self.settings.max_pages),
-                          max_items=self.settings.max_items)
+        return read_pages(fetch, endpoint, budget=budget or self._budget(endpoint),
+                          keep_bodies=keep_bodies)
 
     def _tree(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
               root: Record, walk: _Walk) -> Iterator[CrawlItem]:
@@ -254,8 +258,6 @@ class TsaSource(Source):
                         log.warning("office %s appears twice in the tree", record.source_id)
                         continue
                     walk.offices[record.source_id] = record.title
-                    check_items(f"{EP_FIND} (the office tree)", len(walk.offices),
-                                self.settings.max_items)
                     following.append(record.source_id)
                     yield _observed_or_confirmed(ctx, record, _bytes(item))
             level = following
@@ -269,7 +271,7 @@ class TsaSource(Source):
         try:
             return parent, self._listing(shapes, payloads, EP_FIND, {"parentId": parent}, EP_FIND,
                                          record_key("organisationseinheit", parent),
-                                         limit=self.settings.page_size, budget=walk.tree_pages)
+                                         limit=self.settings.page_size, budget=walk.tree_budget)
         except ZufiwatchError as exc:
             return parent, exc
 
@@ -277,7 +279,7 @@ class TsaSource(Source):
                      walk: _Walk) -> Iterator[CrawlItem]:
         failed = []
         for ou_id, result in ordered_map(
-                pool, lambda o: self._competence(ctx.shapes, payloads, o, walk.competence_pages),
+                pool, lambda o: self._competence(ctx.shapes, payloads, o, walk.competence_budget),
                 sorted(walk.offices), window=self._window):
             if isinstance(result, RejectedKey | LimitReached):
                 raise result
@@ -289,14 +291,12 @@ class TsaSource(Source):
                 failed.append(f"office {ou_id}: {problem}")
             for pst_id in pst_ids:
                 walk.responsible.setdefault(pst_id, []).append((ou_id, walk.offices[ou_id]))
-            check_items(f"{EP_COMPETENCE} (the Leistungen of all offices)",
-                        len(walk.responsible), self.settings.max_items)
         if failed:
             walk.incomplete.extend(failed)
             yield from _hanging_unread("competences incomplete: " + "; ".join(failed[:3]))
 
     def _competence(self, shapes: ShapeLog, payloads: Payloads, ou_id: str,
-                    budget: PageBudget | None
+                    budget: WalkBudget | None
                     ) -> tuple[str, tuple[list[str], str] | Exception]:
         """The Leistungen an office is responsible for; no list (404, empty, null) is
         none, not an error."""
@@ -382,7 +382,7 @@ class TsaSource(Source):
                              key)
             try:
                 found = self._listing(shapes, payloads, EP_OS, {"pstId": pst_id, "areaId": area},
-                                      EP_OS, key, limit=None)
+                                      EP_OS, key, limit=None, keep_bodies=True)
             except HTTPStatusError as exc:
                 if exc.status != 404:
                     raise
