@@ -15,6 +15,7 @@ import urllib3.util.connection
 from tests.conftest import FakeClock, snapshot_tables, zufi_source
 from zufiwatch.archive import Archive
 from zufiwatch.config import HttpSettings, SourceSettings
+from zufiwatch.errors import HTTPStatusError
 from zufiwatch.fetch import Fetcher
 from zufiwatch.model import Outcome
 from zufiwatch.runner import CrawlResult, run_crawl
@@ -141,6 +142,17 @@ def test_a_redirect_within_the_host_is_followed_with_the_headers(
     moved, followed = pvog_front.requests
     assert moved.path.endswith("/moved") and followed.path.endswith("page=0&size=5")
     assert followed.headers["pvog-sud-api-client-id"] == CLIENT_ID
+
+
+def test_an_error_after_a_redirect_names_the_hop_where_it_happened(
+        pvog_front: HostileFront) -> None:
+    gone = f"{pvog_front.base_url}/v6/servicedescriptions/nothing-here/detail"
+    pvog_front.redirect("/moved", gone)
+    with Fetcher(HttpSettings(read_timeout=10), retries=0) as fetcher, \
+            pytest.raises(HTTPStatusError) as info:
+        fetcher.get(f"{pvog_front.base_url}/moved")
+    assert (str(info.value), info.value.url, info.value.status) == (
+        f"HTTP 404 from {gone}", gone, 404)
 
 
 @pytest.mark.parametrize(("target", "why"), [
