@@ -83,8 +83,10 @@ def crawl_part(size: int, workdir: Path) -> dict:
     sim = SimProcess(size)
     results = {}
     try:
+        # max_items: a directory this large is meant (the default, 20,000, is Jena's ten-fold).
         source = SourceSettings(name="bench", kind="pvog", base_url=sim.base_url, ars=JENA_ARS,
-                                page_size=500, max_concurrency=4, min_interval=0)
+                                page_size=500, max_concurrency=4, min_interval=0,
+                                max_items=max(20_000, 2 * size))
         with History(workdir / "crawl.db") as history, \
                 Fetcher(HttpSettings(read_timeout=60), retries=0) as fetcher:
             archive = Archive(workdir / "snapshots")

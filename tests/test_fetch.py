@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -13,9 +14,11 @@ import pytest
 from zufiwatch.archive import Archive, Manifest
 from zufiwatch.config import HttpSettings, SourceSettings
 from zufiwatch.errors import FetchError, HTTPStatusError
-from zufiwatch.fetch import Fetcher
+from zufiwatch.fetch import Fetcher, redirect_refusal
+from zufiwatch.limits import CrawlDeadline
 from zufiwatch.runner import run_crawl
 from zufiwatch.sim import JENA_ARS
+from zufiwatch.sim.hostile import HostileFront
 from zufiwatch.store import History
 
 
@@ -108,3 +111,52 @@ def test_manifest_notes_failed_fetches_too(recorder: str, tmp_path) -> None:
         manifest = history.crawl(result.crawl_id)["manifest"]
     (entry,) = list(Manifest.read(Path(manifest)))
     assert entry["status"] == 404 and "HTTP 404" in entry["error"]
+
+
+@pytest.mark.parametrize(("asked", "target", "refused"), [
+    ("http://api.example/a", "http://api.example/b?x=1", ""),
+    ("http://api.example/a", "http://API.Example./b", ""),
+    ("http://api.example/a", "https://api.example/b", ""),
+    ("http://api.example:8080/a", "https://api.example:8080/b", ""),
+    ("https://api.example/a", "https://api.example:443/b", ""),
+    ("http://api.example/a", "http://other.example/b", "only within api.example"),
+    ("http://api.example/a", "http://api.example.evil/b", "only within api.example"),
+    ("http://api.example/a", "http://169.254.169.254/latest", "only within api.example"),
+    ("http://api.example/a", "http://api.example:8080/b", "only within api.example"),
+    ("http://api.example:8080/a", "https://api.example/b", "only within api.example"),
+    ("http://api.example/a", "ftp://api.example/b", "only within api.example"),
+    ("http://api.example/a", "file:///etc/passwd", "only within api.example"),
+    ("http://api.example/a", "http://user:pw@api.example/b", "only within api.example"),
+    ("http://api.example/a", "http://127.0.0.1:1\\@api.example/b", "only within api.example"),
+    ("https://api.example/a", "http://api.example/b", "does not follow a redirect from https"),
+])
+def test_redirects_are_followed_only_within_the_host_asked(asked: str, target: str,
+                                                           refused: str) -> None:
+    why = redirect_refusal(asked, target)
+    if not refused:
+        assert why is None
+    else:
+        assert why is not None and why.startswith(f"redirect from {asked} to {target} refused")
+        assert refused in why
+
+
+def test_the_crawl_deadline_refuses_new_requests_and_cuts_the_one_under_way(
+        recorder: str) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    deadline = CrawlDeadline(1, lambda: now[0])
+    with Fetcher(HttpSettings(), retries=0) as fetcher:
+        fetcher.get(recorder + "/x", deadline=deadline)
+        now[0] += timedelta(minutes=1)
+        with pytest.raises(FetchError, match=r"^crawl deadline of 1 min reached: .*/y$"):
+            fetcher.get(recorder + "/y", deadline=deadline)
+    assert [r["path"] for r in _Recorder.seen] == ["/x"]
+    assert (deadline.refused, deadline.first_refused) == (1, recorder + "/y")
+
+
+def test_a_drip_is_cut_when_the_crawl_deadline_comes_first() -> None:
+    with HostileFront() as front:
+        front.drip("/slow", interval=0.2)
+        deadline = CrawlDeadline(1 / 60, lambda: datetime.now(UTC))  # one second left
+        with Fetcher(HttpSettings(response_deadline=600), retries=0) as fetcher, \
+                pytest.raises(FetchError, match=r"crawl deadline of 0\.0166667 min reached: "):
+            fetcher.get(front.origin + "/slow", deadline=deadline)

@@ -67,6 +67,12 @@ class HttpSettings:
     backoff: float = 2.0
     #: Longest Retry-After honoured, in seconds; a server asking for more fails the request.
     max_retry_after: float = 300.0
+    #: Redirects followed per request at most; only within the host asked (http → https
+    #: on the same host included), never to another host, port or scheme.
+    max_redirects: int = 5
+    #: Seconds one response may take in all, redirects, headers and body included (unlike
+    #: ``read_timeout``, which a server sending a byte at a time resets with every byte).
+    response_deadline: float = 120.0
 
     def validate(self, where: str) -> None:
         _require(self.connect_timeout > 0, f"{where}.connect_timeout", "a number > 0")
@@ -75,6 +81,9 @@ class HttpSettings:
         _require(0 <= self.retries <= 10, f"{where}.retries", "an integer from 0 to 10")
         _require(self.backoff >= 0, f"{where}.backoff", "a number >= 0")
         _require(self.max_retry_after >= 0, f"{where}.max_retry_after", "a number >= 0")
+        _require(0 <= self.max_redirects <= 30, f"{where}.max_redirects",
+                 "an integer from 0 to 30")
+        _require(self.response_deadline > 0, f"{where}.response_deadline", "a number > 0")
 
 
 #: Where a ThAVEL start page (or any link target) names the responsible authority: the
@@ -87,9 +96,11 @@ DEFAULT_AUTHORITY_PATTERN = r"(?:Zuständige Stelle|Zuständige Behörde|Behörd
 
 #: Keys that only some kinds of source read; any other kind must leave them unset.
 _KIND_KEYS = {
-    "pvog": ("base_url", "ars", "client_id", "page_size", "incremental", "verify_every_days"),
+    "pvog": ("base_url", "ars", "client_id", "page_size", "incremental", "verify_every_days",
+             "max_crawl_minutes", "max_pages", "max_items"),
     "tsa": ("base_url", "root_ou", "area_id", "api_key_env", "api_key_file",
-            "api_key_credential", "page_size", "crosscheck", "sync_window_hours"),
+            "api_key_credential", "page_size", "crosscheck", "sync_window_hours",
+            "max_crawl_minutes", "max_pages", "max_items"),
     "links": ("watch", "text_links", "broken_after", "max_failures", "max_redirects",
               "max_bytes", "timeout", "allow_local", "connect_to", "ca_file",
               "authority_selectors", "authority_pattern"),
@@ -139,6 +150,19 @@ class SourceSettings:
     #: When the daemon crawls this source: cron "minute hour day month weekday" (local
     #: time), or with a leading seconds field.
     schedule: str = "30 5 * * *"
+    #: (pvog, tsa) Minutes one crawl may take at most: then it stops like a service that
+    #: shuts down (what was read is stored, nothing else concluded; partial) and the next
+    #: crawl runs.
+    max_crawl_minutes: float = 240.0
+    #: (pvog, tsa) Pages one paged walk reads at most: the PVOG listing, the PVOG online
+    #: services, the ZuFi office tree (every /ou/find page), the competences of all offices,
+    #: one Leistung's online services. A walk that reaches it fails the crawl, naming the
+    #: endpoint and the limit (nothing is concluded from a listing that does not end).
+    max_pages: int = 2000
+    #: (pvog, tsa) Entries one paged walk delivers at most (Leistungen, online services,
+    #: offices, competences), counted as they arrive; more fail the crawl like
+    #: ``max_pages``. It bounds the memory of a crawl (a ZuFi office is ~5 KB in memory).
+    max_items: int = 20_000
     #: (tsa) The id of the city's root Organisationseinheit in the ZuFi; the office tree
     #: below it is walked.
     root_ou: str = ""
@@ -210,6 +234,9 @@ class SourceSettings:
         _require(0 < self.max_loss < 1, f"{where}.max_loss", "a share between 0 and 1")
         _require(self.removal_after >= 1, f"{where}.removal_after", "an integer >= 1")
         _require(self.flap_window_days >= 0, f"{where}.flap_window_days", "a number >= 0")
+        _require(self.max_crawl_minutes > 0, f"{where}.max_crawl_minutes", "a number > 0")
+        _require(self.max_pages >= 1, f"{where}.max_pages", "an integer >= 1")
+        _require(self.max_items >= 1, f"{where}.max_items", "an integer >= 1")
         _require(_valid_cron(self.schedule), f"{where}.schedule",
                  "a cron expression such as '30 5 * * *' (minute hour day month weekday)")
 

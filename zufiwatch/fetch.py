@@ -5,7 +5,16 @@
 - **Retries** on connection errors, timeouts, 429 and 5xx, with exponential backoff and
   jitter; a ``Retry-After`` (seconds or an HTTP date) is honoured, for the whole host,
   up to ``max_retry_after`` (longer waits fail the request instead of stalling a crawl).
-- **Timeouts** for connecting and reading, and a **size cap** on responses.
+- **Timeouts** for connecting and reading, a **total deadline** per response
+  (``response_deadline``: a server that drips its answer a byte at a time is cut off, see
+  :mod:`.httpwatch`), and a **size cap** on responses. A body that ends before its
+  ``Content-Length`` or in the middle of a chunk is an error (retried).
+- **Redirects only within the host asked**: followed by hand, at most ``max_redirects``,
+  each hop checked before it is made (:func:`redirect_refusal`): the same host and port
+  (``http`` → ``https`` on the same host included); another host, port or scheme is refused
+  without connecting, so the caller's headers (``api_key``…) never reach another host.
+- **A crawl's deadline** (:class:`~.limits.CrawlDeadline`): after it no request starts,
+  and one under way is cut off.
 - **Identification**: a ``User-Agent`` and, when configured, a ``From`` header.
 - **Conditional requests**: given an ETag or Last-Modified from before, the request
   carries ``If-None-Match``/``If-Modified-Since``; a ``304`` comes back as such and the
@@ -14,7 +23,7 @@
   means "do not fetch", a missing one (4xx) means "fetch anything".
 
 Errors of requests and urllib3 are translated here into :class:`FetchError` and
-:class:`HTTPStatusError`.
+:class:`HTTPStatusError`, each naming the URL of the hop that failed.
 """
 
 from __future__ import annotations
@@ -26,18 +35,26 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.util import parse_url
 
 from .config import HttpSettings
 from .errors import FetchError, HTTPStatusError
+from .httpwatch import Watch, Watchdog, WatchedAdapter
+from .limits import CrawlDeadline
 
-__all__ = ["Fetcher", "Response", "Validators"]
+__all__ = ["Fetcher", "Response", "Validators", "redirect_refusal"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Bytes asked for per read of a body: whatever arrives is taken (``read1``), so the
+#: deadline is checked between reads however slowly the server sends.
+_READ_CHUNK = 65536
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,67 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class _Expired(Exception):
+    """The watch of the request ran out while ``url`` was being read."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
+def redirect_refusal(asked: str, target: str) -> str | None:
+    """Why a redirect from a request for ``asked`` to ``target`` is not followed, or None.
+
+    Followed only to the same host (case-insensitive) and port as ``asked``, over the same
+    scheme or from ``http`` to ``https`` (default ports, or the same explicit port). Both
+    the standard library's and urllib3's reading of ``target`` must agree on that (a
+    ``\\`` or ``@`` in the authority that they read differently is refused)."""
+    host = (urlsplit(asked).hostname or "").lower()
+    refused = (f"redirect from {asked} to {target} refused: zufiwatch follows redirects "
+               f"only within {host}")
+    try:
+        want = _origin(asked)
+        got = {_origin(target), _origin(target, parser="urllib3")}
+    except ValueError:
+        return refused
+    if len(got) != 1:
+        return refused
+    scheme, target_host, port, userinfo = got.pop()
+    if userinfo or target_host != want[1]:
+        return refused
+    if scheme == want[0]:
+        return None if port == want[2] else refused
+    if (want[0], scheme) == ("http", "https") and (
+            port == want[2] or (want[2], port) == (80, 443)):
+        return None
+    if (want[0], scheme) == ("https", "http"):
+        return (f"redirect from {asked} to {target} refused: zufiwatch does not follow a "
+                "redirect from https to http")
+    return refused
+
+
+def _origin(url: str, parser: str = "stdlib") -> tuple[str, str, int, bool]:
+    """(scheme, host, port, has userinfo) of an http(s) URL; ValueError for anything else."""
+    if parser == "urllib3":
+        try:
+            parts = parse_url(url)
+        except urllib3.exceptions.LocationParseError as exc:
+            raise ValueError(str(exc)) from exc
+        scheme, host, port, userinfo = (parts.scheme or "").lower(), parts.host or "", \
+            parts.port, bool(parts.auth)
+    else:
+        split = urlsplit(url)
+        scheme, host, port, userinfo = split.scheme.lower(), split.hostname or "", \
+            split.port, "@" in split.netloc
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise ValueError(f"not an http(s) URL: {url}")
+    return scheme, host.lower().rstrip("."), port or _DEFAULT_PORTS[scheme], userinfo
+
+
+def _same_host(asked: str, hop: str) -> bool:
+    return (urlsplit(asked).hostname or "").lower() == (urlsplit(hop).hostname or "").lower()
+
+
 class Fetcher:
     """GET with pacing per host; thread-safe, so a source may call it from a pool."""
 
@@ -113,8 +191,9 @@ class Fetcher:
         self.requests = 0
         self.retried = 0
         self.bytes_received = 0
+        self._watchdog = Watchdog()
         self._session = requests.Session()
-        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
+        adapter = WatchedAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = http.user_agent
@@ -134,6 +213,7 @@ class Fetcher:
 
     def close(self) -> None:
         self._session.close()
+        self._watchdog.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -143,9 +223,10 @@ class Fetcher:
 
     def get(self, url: str, *, params: Mapping[str, str] | None = None,
             headers: Mapping[str, str] | None = None, validators: Validators | None = None,
-            robots: bool = False) -> Response:
+            robots: bool = False, deadline: CrawlDeadline | None = None) -> Response:
         """Fetch ``url``; raise :class:`FetchError` unless the answer is a 2xx (or a 304
-        to the conditional request that ``validators`` make)."""
+        to the conditional request that ``validators`` make). After ``deadline`` no
+        attempt starts, and one under way is cut off."""
         if robots and not self.allowed_by_robots(url):
             raise FetchError(f"disallowed by robots.txt: {url}", url=url)
         sent = dict(headers or {})
@@ -154,13 +235,15 @@ class Fetcher:
         attempt = 0
         while True:
             try:
-                response = self._paced(url, params, sent)
+                response = self._paced(url, params, sent, deadline)
                 return Response(response.url, response.status, response.content_type,
                                 response.body, response.headers, attempt + 1)
             except _Retryable as retry:
                 if attempt >= self.retries:
                     raise retry.error from None
                 delay = self._delay(attempt, retry.retry_after, retry.error)
+                if deadline is not None and deadline.remaining() <= delay:
+                    raise retry.error from None
                 attempt += 1
                 with self._count_lock:
                     self.retried += 1
@@ -189,13 +272,13 @@ class Fetcher:
             limit.next_at = max(limit.next_at, self._monotonic() + delay)
 
     def _paced(self, url: str, params: Mapping[str, str] | None,
-               headers: Mapping[str, str]) -> Response:
+               headers: Mapping[str, str], deadline: CrawlDeadline | None = None) -> Response:
         limit = self._limit_of(url)
         if limit is None:
-            return self._once(url, params, headers)
+            return self._once(url, params, headers, deadline)
         with limit.slots:
             self._wait_turn(limit)
-            return self._once(url, params, headers)
+            return self._once(url, params, headers, deadline)
 
     def _wait_turn(self, limit: _HostLimit) -> None:
         with limit.lock:
@@ -206,46 +289,114 @@ class Fetcher:
             self._sleep(wait)
 
     def _once(self, url: str, params: Mapping[str, str] | None,
-              headers: Mapping[str, str]) -> Response:
-        timeout = (self._http.connect_timeout, self._http.read_timeout)
+              headers: Mapping[str, str], deadline: CrawlDeadline | None = None) -> Response:
+        """One attempt: the request and its redirects, under one watch of
+        ``response_deadline`` (or what is left of the crawl's deadline, if less)."""
         try:
-            with self._session.get(url, params=params, headers=headers, timeout=timeout,
-                                   stream=True, allow_redirects=True) as answer:
-                body = self._read_capped(answer)
-                final_url = answer.url
-                status = answer.status_code
-                answer_headers = dict(answer.headers)
-        except requests.exceptions.Timeout as exc:
-            raise _Retryable(FetchError(f"timed out: {url}", url=url)) from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise _Retryable(FetchError(f"cannot connect: {url}", url=url)) from exc
+            asked = requests.Request("GET", url, params=params).prepare().url or url
         except requests.exceptions.RequestException as exc:
             raise FetchError(f"request failed: {url}: {type(exc).__name__}", url=url) from exc
+        seconds, by_crawl = self._http.response_deadline, False
+        if deadline is not None:
+            left = deadline.remaining()
+            if left <= 0:
+                raise deadline.refuse(asked)
+            seconds, by_crawl = min(seconds, left), left < seconds
+        with self._watchdog.watch(seconds) as watch:
+            try:
+                return self._follow(asked, headers, watch)
+            except _Expired as late:
+                if by_crawl and deadline is not None:
+                    raise deadline.refuse(late.url) from None
+                raise FetchError(f"the answer took longer than response_deadline = "
+                                 f"{self._http.response_deadline:g} s: {late.url}",
+                                 url=late.url) from None
+
+    def _follow(self, asked: str, headers: Mapping[str, str], watch: Watch) -> Response:
+        """GET ``asked`` and follow its redirects within its host (see
+        :func:`redirect_refusal`), at most ``max_redirects``, never in a loop."""
+        hop = asked
+        visited = {asked}
+        redirects = 0
+        while True:
+            # Defence in depth: the caller's headers only ever go to the host asked.
+            answer = self._exchange(hop, headers if _same_host(asked, hop) else {}, watch)
+            if isinstance(answer, Response):
+                return answer
+            target = answer
+            refusal = redirect_refusal(asked, target)
+            if refusal:
+                raise FetchError(refusal, url=hop)
+            if target in visited:
+                raise FetchError(f"redirect loop: {hop} leads back to {target}", url=hop)
+            if redirects >= self._http.max_redirects:
+                raise FetchError(f"more than max_redirects = {self._http.max_redirects} "
+                                 f"redirects from {asked}; the last from {hop} to {target}",
+                                 url=hop)
+            visited.add(target)
+            redirects += 1
+            hop = target
+
+    def _exchange(self, url: str, headers: Mapping[str, str], watch: Watch) -> Response | str:
+        """One GET of ``url``: its answer, or where it redirects to."""
+        timeout = (self._http.connect_timeout, self._http.read_timeout)
+        try:
+            with self._session.get(url, headers=headers, timeout=timeout, stream=True,
+                                   allow_redirects=False) as answer:
+                status = answer.status_code
+                location = answer.headers.get("Location")
+                if status in REDIRECT_STATUSES and location:
+                    return urljoin(url, location)
+                body = self._read_body(answer, url, watch)
+                answer_headers = dict(answer.headers)
+        except requests.exceptions.RequestException as exc:
+            if watch.expired:
+                raise _Expired(url) from exc
+            raise _translated(exc, url) from exc
         finally:
             with self._count_lock:
                 self.requests += 1
         with self._count_lock:
             self.bytes_received += len(body)
         if status in RETRY_STATUSES:
-            error = HTTPStatusError(f"HTTP {status} from {final_url}", url=final_url,
-                                    status=status)
+            error = HTTPStatusError(f"HTTP {status} from {url}", url=url, status=status)
             raise _Retryable(error, _retry_after(answer_headers.get("Retry-After")))
         if status != 304 and not 200 <= status < 300:
-            raise HTTPStatusError(f"HTTP {status} from {final_url}", url=final_url,
-                                  status=status)
+            raise HTTPStatusError(f"HTTP {status} from {url}", url=url, status=status)
         content_type = answer_headers.get("Content-Type", "")
-        return Response(final_url, status, content_type, body, answer_headers)
+        return Response(url, status, content_type, body, answer_headers)
 
-    def _read_capped(self, answer: requests.Response) -> bytes:
+    def _read_body(self, answer: requests.Response, url: str, watch: Watch) -> bytes:
+        """The body, whatever arrives per read, checking the size cap and the watch
+        between reads; an answer cut short is an error (retried), never a body."""
         limit = self._http.max_response_bytes
         chunks = []
         size = 0
-        for chunk in answer.iter_content(chunk_size=65536):
-            size += len(chunk)
-            if size > limit:
-                raise FetchError(f"response larger than {limit} bytes: {answer.url}",
-                                 url=answer.url)
-            chunks.append(chunk)
+        try:
+            while not watch.passed():
+                chunk = answer.raw.read1(_READ_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise FetchError(f"response larger than {limit} bytes: {url}", url=url)
+                chunks.append(chunk)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            if watch.expired:
+                raise _Expired(url) from exc
+            raise _Retryable(FetchError(f"timed out: {url}", url=url)) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            if watch.expired:
+                raise _Expired(url) from exc
+            if isinstance(exc, urllib3.exceptions.DecodeError):
+                raise FetchError(f"the answer from {url} cannot be decoded "
+                                 f"({answer.headers.get('Content-Encoding', '')})",
+                                 url=url) from exc
+            raise _Retryable(FetchError(f"the answer from {url} ended early after {size} "
+                                        "bytes", url=url)) from exc
+        if watch.passed():
+            # Cut off: what arrived is not the answer, even where it looks complete.
+            raise _Expired(url)
         return b"".join(chunks)
 
     def allowed_by_robots(self, url: str) -> bool:
@@ -276,6 +427,16 @@ class Fetcher:
             return None  # unreachable: assume complete disallow (RFC 9309)
         rules.parse(response.body.decode("utf-8", errors="replace").splitlines())
         return rules
+
+
+def _translated(exc: requests.exceptions.RequestException, url: str) -> Exception:
+    """A request's error as the fetcher reports it; timeouts and connection errors are
+    retried."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return _Retryable(FetchError(f"timed out: {url}", url=url))
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return _Retryable(FetchError(f"cannot connect: {url}", url=url))
+    return FetchError(f"request failed: {url}: {type(exc).__name__}", url=url)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -28,6 +28,7 @@ from .differ import diff_records, reappeared
 from .errors import CrawlInProgress, ZufiwatchError
 from .fetch import Fetcher, Validators
 from .gate import Verdict, judge
+from .limits import CrawlDeadline
 from .model import (
     Change,
     ChangeType,
@@ -261,8 +262,9 @@ class _Tally:
     unobserved: list[str] = field(default_factory=list)
     incomplete: dict[str, str] = field(default_factory=dict)
     unverified: dict[str, str] = field(default_factory=dict)
-    #: The service was shutting down: the crawl stopped after its current step.
-    stopped: bool = False
+    #: Why the crawl stopped after its current step ("" when it did not): the service
+    #: was shutting down, or the crawl's deadline passed.
+    stopped: str = ""
 
 
 def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
@@ -282,6 +284,8 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                timings: dict[str, float]) -> Iterator[_Session]:
         with archive.open_manifest(source.name, crawl_id, at) as manifest:
             history.set_manifest(crawl_id, str(manifest.path))
+            deadline = CrawlDeadline(settings.max_crawl_minutes, clock) \
+                if settings.kind in ("pvog", "tsa") else None
             ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=archive.put,
                                manifest=manifest, now=clock,
                                parser_version=source.parser_version, timings=timings,
@@ -289,9 +293,10 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                                cached=_cached_answers(history, source.name),
                                incremental=planner.incremental, stamps=planner.stamps(),
                                strikes=planner.strikes,
-                               directory=lambda: _directory(history, settings), stop=stop)
+                               directory=lambda: _directory(history, settings), stop=stop,
+                               deadline=deadline)
             yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys),
-                           ctx.shapes)
+                           ctx.shapes, deadline)
             planner.plan.answers = {
                 url: (a.validators.etag, a.validators.last_modified, a.sha256, a.content_type)
                 for url, a in ctx.fresh.items()}
@@ -406,6 +411,8 @@ class _Session:
     recheck: Callable[[list[str]], dict[str, bool | None]]
     #: What the crawl saw of its answers' shapes.
     shapes: ShapeLog = field(default_factory=ShapeLog)
+    #: When the crawl must end (live crawls of directory sources).
+    deadline: CrawlDeadline | None = None
 
 
 Gather = Callable[[int, str, "Planner", dict[str, float]], AbstractContextManager[_Session]]
@@ -488,12 +495,15 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                 process += time.thread_time() - begin
                 if progress is not None:
                     progress(planner.observed)
-                if stop is not None and stop.is_set():
+                tally.stopped = _halted(stop, session.deadline)
+                if tally.stopped:
                     close = getattr(session.items, "close", None)
                     if close is not None:
                         close()  # a generator: lets in-flight requests finish, then stops
-                    tally.stopped = True
                     break
+            if not tally.stopped and session.deadline is not None \
+                    and session.deadline.refused:
+                tally.stopped = session.deadline.reason()
             shapes = session.shapes.summary()
             _drifted(session.shapes, planner, tally)
             verdict = _verdict(settings, planner, tally)
@@ -566,13 +576,22 @@ def _sync_window(settings: SourceSettings, alerts: Alerts | None) -> float:
 
 def _verdict(settings: SourceSettings, planner: Planner, tally: _Tally) -> Verdict:
     if tally.stopped and not tally.fatal:
-        return Verdict(Outcome.PARTIAL, "stopped: the service was shutting down; what was "
-                       "read so far is stored, nothing else is concluded",
+        return Verdict(Outcome.PARTIAL, tally.stopped,
                        frozenset(("leistung", "organisationseinheit", "onlinedienst", "link")))
     return judge(fatal=tally.fatal, listings=tally.listings, unobserved=tally.unobserved,
                  incomplete=tally.incomplete, observed=planner.observed,
                  seen_by_kind=planner.seen_by_kind(), present_by_kind=planner.present_by_kind(),
                  max_loss=_max_loss(settings), unverified=tally.unverified)
+
+
+def _halted(stop: threading.Event | None, deadline: CrawlDeadline | None) -> str:
+    """Why the crawl must stop after the item it took ("" to go on)."""
+    if stop is not None and stop.is_set():
+        return ("stopped: the service was shutting down; what was read so far is stored, "
+                "nothing else is concluded")
+    if deadline is not None and deadline.passed():
+        return deadline.reason()
+    return ""
 
 
 def _max_loss(settings: SourceSettings) -> float:

@@ -37,6 +37,7 @@ from ..archive import Manifest
 from ..config import SourceSettings
 from ..errors import ArchiveError, FetchError, MalformedPayload, ZufiwatchError
 from ..fetch import Fetcher, Response, Validators
+from ..limits import CrawlDeadline
 from ..model import Record
 from .drift import ShapeLog
 from .jsonread import read_json
@@ -169,6 +170,8 @@ class CrawlContext:
     stop: threading.Event | None = None
     #: The shapes of the answers: unknown keys and needed fields missing, per endpoint.
     shapes: ShapeLog = field(default_factory=ShapeLog)
+    #: When the crawl must end: the fetcher refuses requests after it.
+    deadline: CrawlDeadline | None = None
     _fresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fingerprint(self, *bodies: bytes) -> str:
@@ -199,9 +202,12 @@ class CrawlContext:
             raise RuntimeError("a replayed crawl cannot fetch")
         cache_key = request_key(url, params)
         known = self.cached.get(cache_key)
+        if self.deadline is not None:
+            self.deadline.endpoint = endpoint
         try:
             response = self.fetcher.get(url, params=params, headers=headers,
-                                        validators=known.validators if known else None)
+                                        validators=known.validators if known else None,
+                                        deadline=self.deadline)
             if response.not_modified:
                 response = self._from_archive(response, known)
         except ZufiwatchError as exc:
@@ -231,7 +237,7 @@ class CrawlContext:
         except ArchiveError:
             assert self.fetcher is not None
             # The archived answer is gone: ask again without validators.
-            return self.fetcher.get(response.url)
+            return self.fetcher.get(response.url, deadline=self.deadline)
         headers = {"ETag": known.validators.etag, "Last-Modified": known.validators.last_modified}
         return Response(response.url, 304, known.content_type, body,
                         {k: v for k, v in headers.items() if v}, response.attempts)

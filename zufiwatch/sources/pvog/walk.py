@@ -40,6 +40,7 @@ from ...errors import (
     ZufiwatchError,
 )
 from ...fetch import Response
+from ...limits import LimitReached, WalkBudget
 from ...model import Record, record_key, split_key
 from .._concurrency import ordered_map
 from ..base import (
@@ -168,13 +169,16 @@ class PvogSource(Source):
         stamps: dict[str, str] = {}
         page_number = 0
         total = None
+        budget = WalkBudget(EP_LISTING, self.settings.max_pages, self.settings.max_items)
         while True:
+            budget.take_page()
             response = payloads.listing_page(page_number, self.settings.page_size)
             with ctx.timed("parse"):
                 payload = decode_json(response, EP_LISTING)
                 ctx.shapes.check(EP_LISTING, payload, SHAPES[EP_LISTING])
                 page = parse_listing(payload)
             total = page.total_elements if total is None else total
+            budget.take_items(len(page.ids))
             ids.extend(page.ids)
             stamps.update(page.last_update)
             page_number += 1
@@ -277,8 +281,10 @@ class PvogSource(Source):
         received = 0
         total: int | None = None
         seen_tokens: set[str] = set()
+        budget = WalkBudget(EP_ONLINE, self.settings.max_pages, self.settings.max_items)
         try:
             while True:
+                budget.take_page()
                 response = payloads.online_page(token)
                 with ctx.timed("parse"):
                     payload = decode_json(response, EP_ONLINE)
@@ -286,6 +292,7 @@ class PvogSource(Source):
                     page = parse_onlineservices(payload, self.settings.ars)
                 total = page.total_hits if total is None else total
                 received += page.received
+                budget.take_items(page.received)
                 if page.records:
                     yield Observed(page.records)
                 if page.next_token is None:
@@ -295,6 +302,10 @@ class PvogSource(Source):
                                        endpoint=EP_ONLINE)
                 seen_tokens.add(page.next_token)
                 token = page.next_token
+        except LimitReached as exc:
+            # Online services that do not end: nothing is concluded from this crawl.
+            yield Fatal(str(exc))
+            return
         except ZufiwatchError as exc:
             yield Incomplete("onlinedienst", f"online services incomplete: {exc}")
             return

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ZufiwatchError
+from ...limits import LimitReached, WalkBudget
 from .._concurrency import ordered_map
 from .parse import Page, item_identity
 from .payloads import RejectedKey
@@ -36,13 +37,14 @@ class Listed:
 
     #: The objects, in the order served, each once.
     items: list[Any] = field(default_factory=list)
-    #: The raw pages (what the results were read from).
+    #: The raw pages (what the results were read from), where asked for.
     bodies: list[bytes] = field(default_factory=list)
     #: Why the listing may be incomplete; "" when it delivered what it announced.
     problem: str = ""
 
 
-def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str) -> Listed:
+def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str, *,
+               budget: WalkBudget | None = None, keep_bodies: bool = True) -> Listed:
     """Every result of a paged search: ``fetch(offset)`` returns one page and its body
     (``offset`` None: the first page, asked for without an offset).
 
@@ -52,9 +54,17 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str)
     ``2 * ceil(totalCount / first page's length) + PAGE_MARGIN`` pages (at most
     :data:`MAX_PAGES`). Each page either stops the loop or brings a new result, and the
     pages are bounded, so a server sending full pages for ever cannot keep it going.
-    An error on the first page is raised: nothing was read."""
+    An error on the first page is raised: nothing was read.
+
+    Every page and its results count against ``budget`` (the walk's max_pages and
+    max_items): beyond either, :class:`LimitReached` is raised. The raw pages are kept in
+    ``bodies`` only with ``keep_bodies``."""
+    if budget is not None:
+        budget.take_page()
     page, body = fetch(None)
-    listed = Listed(bodies=[body])
+    if budget is not None:
+        budget.take_items(len(page.items))
+    listed = Listed(bodies=[body] if keep_bodies else [])
     seen: set[str] = set()
     problem = _take(listed, seen, page.items, endpoint, 0)
     total = page.total
@@ -66,15 +76,20 @@ def read_pages(fetch: Callable[[int | None], tuple[Page, bytes]], endpoint: str)
             problem = f"{endpoint}: the listing did not end after {pages} pages"
             break
         offset = len(listed.items)
+        if budget is not None:
+            budget.take_page()
         try:
             page, body = fetch(offset)
-        except RejectedKey:
+        except (RejectedKey, LimitReached):
             raise
         except ZufiwatchError as exc:
             problem = f"{endpoint}: the page at offset {offset} failed: {exc}"
             break
         pages += 1
-        listed.bodies.append(body)
+        if budget is not None:
+            budget.take_items(len(page.items))
+        if keep_bodies:
+            listed.bodies.append(body)
         if page.total != total:
             problem = (f"{endpoint}: totalCount changed from {total} to {page.total} while "
                        "paging")

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlsplit
 
 from ...errors import ConfigError, HTTPStatusError, PayloadError, ZufiwatchError
 from ...fetch import Response
+from ...limits import LimitReached, WalkBudget
 from ...model import Record, record_key, split_key
 from ..base import (
     Confirmed,
@@ -87,6 +88,10 @@ class _Walk:
     offices: dict[str, str] = field(default_factory=dict)  # ouId → name
     responsible: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # pst → offices
     incomplete: list[str] = field(default_factory=list)
+    #: What the office tree (every /ou/find) and the competences of all offices may read
+    #: (max_pages and max_items each).
+    tree_budget: WalkBudget | None = None
+    competence_budget: WalkBudget | None = None
 
 
 class TsaSource(Source):
@@ -146,7 +151,8 @@ class TsaSource(Source):
         except ZufiwatchError as exc:
             yield Fatal(f"the root office {self.settings.root_ou} could not be read: {exc}")
             return
-        walk = _Walk()
+        walk = _Walk(tree_budget=self._budget(EP_FIND),
+                     competence_budget=self._budget(EP_COMPETENCE))
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
                                 thread_name_prefix="tsa") as pool:
             try:
@@ -155,8 +161,12 @@ class TsaSource(Source):
                     yield from self._competences(ctx, payloads, pool, walk)
                 if not walk.incomplete:
                     yield from self._leistungen(ctx, payloads, pool, walk)
-            except RejectedKey as exc:
+            except (RejectedKey, LimitReached) as exc:
+                # A walk beyond max_pages or max_items does not end: nothing is concluded.
                 yield Fatal(str(exc))
+
+    def _budget(self, endpoint: str) -> WalkBudget:
+        return WalkBudget(endpoint, self.settings.max_pages, self.settings.max_items)
 
     @property
     def _window(self) -> int:
@@ -198,9 +208,12 @@ class TsaSource(Source):
 
     def _listing(self, shapes: ShapeLog, payloads: Payloads, path: str,
                  params: dict[str, str], endpoint: str, key: str, *,
-                 limit: int | None) -> Listed:
+                 limit: int | None, budget: WalkBudget | None = None,
+                 keep_bodies: bool = False) -> Listed:
         """Every result of a paged search (see :func:`read_pages`), each page's shape noted
-        in ``shapes``; ``limit`` None asks for the server's default page length."""
+        in ``shapes``; ``limit`` None asks for the server's default page length. Pages and
+        results count against ``budget`` (the walk's), else against this listing's own;
+        the raw pages are kept with ``keep_bodies``."""
         def fetch(offset: int | None) -> tuple[Page, bytes]:
             query = dict(params)
             if offset is not None:
@@ -213,7 +226,8 @@ class TsaSource(Source):
             return parse_page(payload, endpoint, null_is_empty=endpoint != EP_FIND), \
                 response.body
 
-        return read_pages(fetch, endpoint)
+        return read_pages(fetch, endpoint, budget=budget or self._budget(endpoint),
+                          keep_bodies=keep_bodies)
 
     def _tree(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
               root: Record, walk: _Walk) -> Iterator[CrawlItem]:
@@ -226,9 +240,9 @@ class TsaSource(Source):
         while level:
             following = []
             for parent, result in ordered_map(
-                    pool, lambda p: self._children(ctx.shapes, payloads, p), level,
+                    pool, lambda p: self._children(ctx.shapes, payloads, p, walk), level,
                     window=self._window):
-                if isinstance(result, RejectedKey):
+                if isinstance(result, RejectedKey | LimitReached):
                     raise result
                 if isinstance(result, Exception):
                     walk.incomplete.append(f"children of office {parent}: {result}")
@@ -257,12 +271,12 @@ class TsaSource(Source):
             yield Incomplete("organisationseinheit", reason)
             yield from _hanging_unread(reason)
 
-    def _children(self, shapes: ShapeLog, payloads: Payloads,
-                  parent: str) -> tuple[str, Listed | Exception]:
+    def _children(self, shapes: ShapeLog, payloads: Payloads, parent: str,
+                  walk: _Walk) -> tuple[str, Listed | Exception]:
         try:
             return parent, self._listing(shapes, payloads, EP_FIND, {"parentId": parent}, EP_FIND,
                                          record_key("organisationseinheit", parent),
-                                         limit=self.settings.page_size)
+                                         limit=self.settings.page_size, budget=walk.tree_budget)
         except ZufiwatchError as exc:
             return parent, exc
         except Exception as exc:  # one office's children unreadable, not the crawl
@@ -271,10 +285,10 @@ class TsaSource(Source):
     def _competences(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
                      walk: _Walk) -> Iterator[CrawlItem]:
         failed = []
-        for ou_id, result in ordered_map(pool,
-                                         lambda o: self._competence(ctx.shapes, payloads, o),
-                                         sorted(walk.offices), window=self._window):
-            if isinstance(result, RejectedKey):
+        for ou_id, result in ordered_map(
+                pool, lambda o: self._competence(ctx.shapes, payloads, o, walk.competence_budget),
+                sorted(walk.offices), window=self._window):
+            if isinstance(result, RejectedKey | LimitReached):
                 raise result
             if isinstance(result, Exception):
                 failed.append(f"office {ou_id}: {result}")
@@ -288,15 +302,16 @@ class TsaSource(Source):
             walk.incomplete.extend(failed)
             yield from _hanging_unread("competences incomplete: " + "; ".join(failed[:3]))
 
-    def _competence(self, shapes: ShapeLog, payloads: Payloads,
-                    ou_id: str) -> tuple[str, tuple[list[str], str] | Exception]:
+    def _competence(self, shapes: ShapeLog, payloads: Payloads, ou_id: str,
+                    budget: WalkBudget | None
+                    ) -> tuple[str, tuple[list[str], str] | Exception]:
         """The Leistungen an office is responsible for; no list (404, empty, null) is
         none, not an error."""
         try:
             listed = self._listing(shapes, payloads, f"{EP_COMPETENCE}/{quote(ou_id)}",
                                    {"areaId": self.settings.area_id}, EP_COMPETENCE,
                                    record_key("organisationseinheit", ou_id),
-                                   limit=self.settings.page_size)
+                                   limit=self.settings.page_size, budget=budget)
             return ou_id, (parse_competences(listed.items), listed.problem)
         except HTTPStatusError as exc:
             if exc.status == 404:
@@ -317,7 +332,7 @@ class TsaSource(Source):
                 pool, lambda p: self._leistung(ctx.shapes, payloads, p), ids,
                 window=self._window):
             key = record_key("leistung", pst_id)
-            if isinstance(result, RejectedKey):
+            if isinstance(result, RejectedKey | LimitReached):
                 raise result
             if isinstance(result, HTTPStatusError) and result.status in (404, 410):
                 log.warning("%s is named by a competence but answers %s", key, result.status)
@@ -375,7 +390,7 @@ class TsaSource(Source):
                              key)
             try:
                 found = self._listing(shapes, payloads, EP_OS, {"pstId": pst_id, "areaId": area},
-                                      EP_OS, key, limit=None)
+                                      EP_OS, key, limit=None, keep_bodies=True)
             except HTTPStatusError as exc:
                 if exc.status != 404:
                     raise

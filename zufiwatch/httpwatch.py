@@ -1,0 +1,178 @@
+"""A total deadline per HTTP response, which per-read timeouts cannot give.
+
+A server that sends its headers or body one byte a second never lets a read time out:
+each byte resets the timeout. So every request runs under a :class:`Watch`: the
+connection registers its socket with the watch of the request under way in its thread
+(:class:`WatchedAdapter` mounts connection classes that do so in ``getresponse()``), and
+one :class:`Watchdog` thread shuts the socket down when the watch's time is up. The read
+that was blocked then ends with an error, which the fetcher reports as the deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.response import HTTPResponse
+
+__all__ = ["Watch", "Watchdog", "WatchedAdapter"]
+
+#: The watch of the request under way in this thread (requests are synchronous).
+_current = threading.local()
+
+
+class Watch:
+    """One request's deadline (on ``time.monotonic``) and the sockets it uses."""
+
+    def __init__(self, ends_at: float) -> None:
+        self.ends_at = ends_at
+        self.expired = False
+        self.done = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def passed(self) -> bool:
+        return self.expired or time.monotonic() >= self.ends_at
+
+    def attach(self, sock: socket.socket | None) -> None:
+        """Watch ``sock``; shut it down at once if the time is already up."""
+        if sock is None:
+            return
+        with self._lock:
+            late = self.expired
+            if not late:
+                self._sockets.append(sock)
+        if late:
+            _shut(sock)
+
+    def expire(self) -> None:
+        """The time is up: shut every socket down (a blocked read in the request's thread
+        returns at once)."""
+        with self._lock:
+            if self.done:
+                return
+            self.expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = True
+            self._sockets = []
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class Watchdog:
+    """One thread that expires the watches whose time is up (started when first needed)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @contextlib.contextmanager
+    def watch(self, seconds: float) -> Iterator[Watch]:
+        """A watch of ``seconds``, current in this thread while the block runs."""
+        watch = Watch(time.monotonic() + seconds)
+        with self._cond:
+            heapq.heappush(self._heap, (watch.ends_at, next(self._order), watch))
+            self._start()
+            self._cond.notify()
+        previous = getattr(_current, "watch", None)
+        _current.watch = watch
+        try:
+            yield watch
+        finally:
+            _current.watch = previous
+            watch.finish()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._heap.clear()
+            self._cond.notify()
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._closed = False
+            self._thread = threading.Thread(target=self._run, name="zufiwatch-watchdog",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                due = self._next_due()
+            if due is None:
+                return
+            due.expire()
+
+    def _next_due(self) -> Watch | None:
+        """Wait (holding the condition) for the next watch whose time is up; None once
+        closed. Finished watches are dropped on the way."""
+        while not self._closed:
+            if not self._heap:
+                self._cond.wait()
+                continue
+            ends_at, _, watch = self._heap[0]
+            wait = ends_at - time.monotonic()
+            if watch.done or wait <= 0:
+                heapq.heappop(self._heap)
+                if not watch.done:
+                    return watch
+                continue
+            self._cond.wait(wait)
+        return None
+
+
+def _attach(sock: socket.socket | None) -> None:
+    """Register a connection's socket with the watch of the request under way."""
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.attach(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 does
+        _attach(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 does
+        _attach(self.sock)
+        return super().getresponse()
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class WatchedAdapter(HTTPAdapter):
+    """requests' adapter with connections that :class:`Watch` can cut short."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool,
+                                                   "https": _WatchedHTTPSPool}
