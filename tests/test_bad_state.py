@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import grp
+import gzip
 import hashlib
 import os
 import shutil
@@ -198,6 +199,34 @@ def test_a_full_disk_in_the_archive_is_one_line(crawled, monkeypatch) -> None:
         last = history.crawls(limit=1)[0]
     assert last["outcome"] in ("partial", "failed")  # nothing unarchived is concluded
     assert "No space left on device" in last["reason"]
+
+
+def test_a_full_disk_when_the_manifest_is_finished_fails_the_crawl_in_one_line(
+        crawled, monkeypatch) -> None:
+    """The gzip stream of the manifest is flushed when it is closed: a full disk shows
+    there (a traceback before)."""
+    crawler, config = crawled
+    closing = gzip.GzipFile.close
+
+    def close_on_a_full_disk(self: gzip.GzipFile) -> None:
+        closing(self)
+        if self.name.endswith(".jsonl.gz"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    before = reopen_tables(crawler.history.path)
+    monkeypatch.setattr(gzip.GzipFile, "close", close_on_a_full_disk)
+    result = run(config, "crawl")
+    monkeypatch.undo()
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "cannot finish manifest" in result.output
+    assert "No space left on device" in result.output
+    after = reopen_tables(crawler.history.path)
+    assert {k: v for k, v in after.items() if k != "crawls"} == \
+        {k: v for k, v in before.items() if k != "crawls"}
+    with History(crawler.history.path) as history:
+        last = history.crawls(limit=1)[0]
+    assert last["outcome"] == "failed" and "cannot finish manifest" in last["reason"]
+    assert run(config, "crawl").exit_code == 0  # the next crawl runs
 
 
 def test_a_manifest_that_cannot_be_finished_is_an_archive_error(tmp_path: Path,
