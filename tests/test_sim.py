@@ -698,3 +698,42 @@ def test_unknown_fault_is_rejected(pvog):
         pvog.inject("/v6/", "explode")
     with pytest.raises(ValueError):
         pvog.inject("/v6/", "drop:")
+
+
+def test_a_churn_with_touch_all_moves_every_import_time_but_edits_only_its_share() -> None:
+    from zufiwatch.sim import ChurnScenario, build_directory
+
+    base = build_directory(200)
+    churn = ChurnScenario(base, share=0.05, touch_all=True)
+    day1 = churn.directory_for(1)
+    edited = {edit.id for edit in churn.edits(1)}
+    assert len(edited) == 10
+    for lb_id, detail in day1.leistungen.items():
+        before = base.leistungen[lb_id]
+        assert detail["lastUpdate"] != before["lastUpdate"]
+        assert detail["timestamp"] == detail["lastUpdate"]
+        same = {k: v for k, v in detail.items() if k not in ("lastUpdate", "timestamp",
+                                                              "externalLastUpdate")}
+        was = {k: v for k, v in before.items() if k not in ("lastUpdate", "timestamp",
+                                                            "externalLastUpdate")}
+        assert (same != was) == (lb_id in edited), lb_id
+
+
+def test_the_sim_command_line_names_the_edits_of_a_day() -> None:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "zufiwatch.sim", "--size", "160",
+                                "--churn", "0.05", "--touch-all"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdin and process.stdout
+    try:
+        assert process.stdout.readline().startswith("http://127.0.0.1:")
+        process.stdin.write("edits 0\nday 1\nedits 1\n")
+        process.stdin.flush()
+        assert process.stdout.readline().strip() == ""
+        assert process.stdout.readline().strip() == "ok 1"
+        assert len(process.stdout.readline().split()) == 8
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)

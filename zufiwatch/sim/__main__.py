@@ -1,6 +1,7 @@
 """Serve the simulated PVOG on 127.0.0.1 until stdin closes.
 
-    python -m zufiwatch.sim [--size N] [--port P] [--churn SHARE] [--listing-stamps]
+    python -m zufiwatch.sim [--size N] [--port P] [--churn SHARE [--touch-all]]
+                            [--listing-stamps]
 
 Prints the base URL as the first line on stdout, then answers one line per command read
 from stdin (end of input stops the server):
@@ -10,9 +11,13 @@ from stdin (end of input stops the server):
     clear                           remove all faults                 → ok
     stats                           → requests=N not_modified=N max_rate_per_s=R
                                       max_rate_per_s_over_5s=R
+    edits N                         → the ids of the Leistungen edited on day N
+                                      (space-separated; empty line when none)
 
 ``--churn 0.01`` replaces the 7-day scenario by one in which 1 % of the Leistungen change
-every day. Used by the benchmark; handy for pointing a configuration at a local directory.
+every day; with ``--touch-all`` the ``lastUpdate`` and ``timestamp`` of every other
+Leistung move too. Used by the benchmarks; handy for pointing a configuration at a local
+directory.
 """
 
 from __future__ import annotations
@@ -30,11 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     parser.add_argument("--churn", type=float, default=0.0,
                         help="share of Leistungen changed per day instead of the scenario")
+    parser.add_argument("--touch-all", action="store_true",
+                        help="with --churn: every Leistung's lastUpdate moves every day")
     parser.add_argument("--listing-stamps", action="store_true",
                         help="listing items carry lastUpdate (enables incremental crawls)")
     args = parser.parse_args(argv)
     base = build_directory(args.size)
-    scenario = ChurnScenario(base, args.churn) if args.churn else Scenario(base)
+    scenario = (ChurnScenario(base, args.churn, touch_all=args.touch_all) if args.churn
+                else Scenario(base))
     with SimulatedPVOG(scenario, port=args.port,
                        listing_last_update=args.listing_stamps) as server:
         print(server.base_url, flush=True)
@@ -53,6 +61,8 @@ def _command(server: SimulatedPVOG, words: list[str]) -> str:
             status = int(words[4]) if len(words) > 4 else 500
             server.inject(words[1], words[2], times=times, status=status)
             return "ok"
+        if len(words) == 2 and words[0] == "edits":
+            return " ".join(edit.id for edit in server.scenario.edits(int(words[1])))
         if words == ["clear"]:
             server.clear_faults()
             return "ok"

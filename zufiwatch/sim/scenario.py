@@ -370,11 +370,16 @@ class ChurnScenario:
     sentence is added to the Volltext (module 06, or the first text module) and both
     timestamps move. Only the last computed day is kept, so a year of days costs the
     memory of two. Same interface as :class:`Scenario` for :class:`SimulatedPVOG`.
+
+    ``touch_all``: every other Leistung's ``lastUpdate`` and ``timestamp`` move too, as
+    when the PVOG re-imports the whole directory every night without a real edit.
     """
 
-    def __init__(self, base: Directory, share: float = 0.01, seed: int = 11) -> None:
+    def __init__(self, base: Directory, share: float = 0.01, seed: int = 11, *,
+                 touch_all: bool = False) -> None:
         self.days = 10**6
         self.share = share
+        self.touch_all = touch_all
         self._seed = seed
         self._start = Scenario(base)._start
         self._day = 0
@@ -411,6 +416,13 @@ class ChurnScenario:
             editor.touch_leistung(detail, rng.randrange(600))
             edits.append(ExpectedEdit("leistung", lb_id, "modified", "texte",
                                       f"day {day}: sentence added"))
+        if self.touch_all:
+            edited = set(chosen)
+            for lb_id in ids:
+                if lb_id not in edited:
+                    detail = editor.leistung(lb_id)
+                    detail["lastUpdate"] = detail["timestamp"] = editor.stamp(
+                        rng.randrange(600) + 23)
         return editor.directory, edits
 
     def edits(self, day: int) -> list[ExpectedEdit]:

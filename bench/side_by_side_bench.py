@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""zufiwatch and urlwatch 2.29 side by side on the same simulated directory (issue 19).
+
+    python bench/side_by_side_bench.py [--size 2000] [--share 0.01] [--keep DIR]
+
+Not a test: run it, read the figures. A simulated PVOG of ``--size`` Leistungen is served
+by a separate process on 127.0.0.1 (``python -m zufiwatch.sim --churn SHARE --touch-all``):
+every day ``--share`` of the Leistungen change for real and *every* Leistung's
+``lastUpdate``/``timestamp`` moves (the listing carries no change stamps), the realistic
+case. Three watchers run in turn, each in its own process and store, on day 0 (the first
+run), day 1 (1 % changed) and day 1 again (nothing changed):
+
+- urlwatch 2.29 watching every Leistung's detail URL, without a filter;
+- urlwatch 2.29 with a ``jq`` filter that drops ``lastUpdate`` and ``timestamp``;
+- ``zufiwatch crawl`` of the whole source (details, offices, online services, listings).
+
+urlwatch is installed by this script into its own venv (``--urlwatch-venv``, default
+``bench/.urlwatch-venv``; pip needs PyPI). For every run it reports CPU seconds (user +
+sys of the watcher's process), the requests the directory served, the store's growth on
+disk (urlwatch's cache; zufiwatch's database and snapshots, in allocated blocks) and files
+added, and the Leistungen reported changed: true (edited that day), false (not edited) and
+missed (edited, not reported). Then the ratios zufiwatch / urlwatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import venv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+ARS = "160530000000"
+URLWATCH = "urlwatch==2.29"
+JQ_DROP = ('walk(if type == "object" then del(.lastUpdate, .timestamp) else . end)')
+
+
+@dataclass
+class Run:
+    tool: str
+    day: str
+    cpu: float
+    wall: float
+    requests: int
+    growth: int
+    files: int
+    true: int
+    false: int
+    missed: int
+    note: str = ""
+
+
+@dataclass
+class Sim:
+    process: subprocess.Popen[str]
+    base_url: str
+
+    def ask(self, command: str) -> str:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().rstrip("\n")
+
+    def requests(self) -> int:
+        answer = self.ask("stats")
+        return int(answer.split()[0].split("=")[1])
+
+
+@dataclass
+class Store:
+    paths: list[Path] = field(default_factory=list)
+
+    def size(self) -> tuple[int, int]:
+        """Bytes allocated on disk and number of files under the paths."""
+        blocks = files = 0
+        for path in self.paths:
+            for item in [path] if path.is_file() else path.rglob("*") if path.exists() else []:
+                if item.is_file():
+                    blocks += item.stat().st_blocks * 512
+                    files += 1
+        return blocks, files
+
+
+#: The zufiwatch of this checkout, whatever is installed.
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ensure_urlwatch(folder: Path) -> Path:
+    binary = folder / "bin" / "urlwatch"
+    if binary.exists():
+        return binary
+    print(f"installing {URLWATCH} and jq into {folder} ...", file=sys.stderr)
+    venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+    subprocess.run([folder / "bin" / "pip", "install", "-q", URLWATCH, "jq"], check=True)
+    return binary
+
+
+def start_sim(size: int, share: float) -> Sim:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zufiwatch.sim", "--size", str(size), "--churn", str(share),
+         "--touch-all"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        env=ENV)
+    assert process.stdout
+    return Sim(process, process.stdout.readline().strip())
+
+
+def listed_ids(base_url: str) -> list[str]:
+    ids: list[str] = []
+    page = 0
+    while True:
+        answer = requests.get(f"{base_url}/v7/servicedescriptions/{ARS}",
+                              params={"page": page, "size": 500}, timeout=60).json()
+        listing = answer["serviceDescriptions"]
+        ids += [item["id"] for item in listing["content"]]
+        if listing.get("last", True) or not listing["content"]:
+            return ids
+        page += 1
+
+
+def detail_url(base_url: str, lb_id: str) -> str:
+    return (f"{base_url}/v6/servicedescriptions/{lb_id}/detail"
+            f"?ars={ARS}&applyDynamicParams=true")
+
+
+def urlwatch_files(work: Path, name: str, base_url: str, ids: list[str],
+                   jq: bool) -> tuple[Path, Path, Path]:
+    folder = work / name
+    folder.mkdir()
+    jobs = []
+    for lb_id in ids:
+        job = {"name": lb_id, "url": detail_url(base_url, lb_id)}
+        if jq:
+            job["filter"] = [{"jq": {"query": JQ_DROP}}]
+        jobs.append(json.dumps(job))  # JSON is YAML
+    urls = folder / "urls.yaml"
+    urls.write_text("\n---\n".join(jobs) + "\n", encoding="utf-8")
+    config = folder / "urlwatch.yaml"
+    config.write_text("report:\n  stdout:\n    enabled: true\n    color: false\n"
+                      "  text:\n    details: false\n    footer: false\n", encoding="utf-8")
+    return urls, config, folder / "cache.db"
+
+
+def zufiwatch_config(work: Path, base_url: str) -> Path:
+    folder = work / "zufiwatch"
+    folder.mkdir()
+    config = folder / "zufiwatch.toml"
+    config.write_text(textwrap.dedent(f"""
+        database = "{folder / 'zufiwatch.db'}"
+        snapshots = "{folder / 'snapshots'}"
+        [http]
+        retries = 0
+        [[sources]]
+        name = "pvog-bench"
+        kind = "pvog"
+        base_url = "{base_url}"
+        ars = "{ARS}"
+        min_interval = 0
+        """), encoding="utf-8")
+    return config
+
+
+def timed(command: list[str | Path], cwd: Path) -> tuple[float, float, str]:
+    cpu, wall = children_cpu(), time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, check=False,
+                          env=ENV)
+    cpu, wall = children_cpu() - cpu, time.perf_counter() - wall
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{command[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return cpu, wall, done.stdout
+
+
+def urlwatch_changed(output: str) -> set[str]:
+    """The job names of urlwatch's report summary: "01. CHANGED: name"."""
+    changed = set()
+    for line in output.splitlines():
+        head, sep, name = line.partition(". CHANGED: ")
+        if sep and head.strip().isdigit():
+            changed.add(name.strip())
+    return changed
+
+
+def zufiwatch_changed(database: Path) -> set[str]:
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT r.key FROM changes c JOIN records r ON r.id = c.record_id "
+            "WHERE c.crawl_id = (SELECT max(id) FROM crawls) AND r.kind = 'leistung'")
+        keys = {key for (key,) in rows}
+    conn.close()
+    return {key.split(":", 1)[1] for key in keys}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=2000)
+    parser.add_argument("--share", type=float, default=0.01)
+    parser.add_argument("--urlwatch-venv", type=Path, default=ROOT / "bench" / ".urlwatch-venv")
+    parser.add_argument("--keep", type=Path, help="keep the stores in this folder")
+    args = parser.parse_args()
+    urlwatch = ensure_urlwatch(args.urlwatch_venv)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="side-by-side-"))
+    work.mkdir(parents=True, exist_ok=True)
+    sim = start_sim(args.size, args.share)
+    runs: list[Run] = []
+    try:
+        ids = listed_ids(sim.base_url)
+        plain = urlwatch_files(work, "urlwatch-plain", sim.base_url, ids, jq=False)
+        filtered = urlwatch_files(work, "urlwatch-jq", sim.base_url, ids, jq=True)
+        config = zufiwatch_config(work, sim.base_url)
+        database = config.parent / "zufiwatch.db"
+        tools = {
+            "urlwatch (no filter)": ([urlwatch, "--urls", plain[0], "--config", plain[1],
+                                      "--cache", plain[2]], Store([plain[2]])),
+            "urlwatch (jq drops lastUpdate)": ([urlwatch, "--urls", filtered[0], "--config",
+                                                filtered[1], "--cache", filtered[2]],
+                                               Store([filtered[2]])),
+            "zufiwatch": ([sys.executable, "-m", "zufiwatch.cli", "--config", config, "crawl"],
+                          Store([database, config.parent / "snapshots"])),
+        }
+        for day, label in ((0, "day 0"), (1, "day 1"), (1, "day 1 again")):
+            sim.ask(f"day {day}")
+            edited = set(sim.ask(f"edits {day}").split()) if label == "day 1" else set()
+            for tool, (command, store) in tools.items():
+                before_requests, (before_bytes, before_files) = sim.requests(), store.size()
+                cpu, wall, output = timed(command, work)
+                after_bytes, after_files = store.size()
+                if tool == "zufiwatch":
+                    changed = zufiwatch_changed(database) if day else set()
+                    note = output.strip().splitlines()[-1] if output.strip() else ""
+                else:
+                    changed = urlwatch_changed(output) if day else set()
+                    note = ""
+                runs.append(Run(tool, label, cpu, wall, sim.requests() - before_requests,
+                                after_bytes - before_bytes, after_files - before_files,
+                                len(changed & edited), len(changed - edited),
+                                len(edited - changed), note))
+                print(f"{label:12} {tool:32} {runs[-1].cpu:6.1f} CPU-s "
+                      f"{runs[-1].requests:6d} requests", file=sys.stderr, flush=True)
+    finally:
+        assert sim.process.stdin
+        sim.process.stdin.close()
+        sim.process.wait(timeout=60)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    report(runs, args.size, args.share)
+    return 0
+
+
+def report(runs: list[Run], size: int, share: float) -> None:
+    print(f"side by side, N = {size:,} Leistungen, {share:.0%} changed a day, every "
+          f"lastUpdate moving; {os.cpu_count()} cores\n")
+    print(f"{'run':12} {'watcher':32} {'CPU s':>7} {'wall s':>7} {'requests':>9} "
+          f"{'growth MiB':>11} {'files':>6} {'true':>5} {'false':>6} {'missed':>7}")
+    for r in runs:
+        print(f"{r.day:12} {r.tool:32} {r.cpu:7.2f} {r.wall:7.2f} {r.requests:9,d} "
+              f"{r.growth / 2**20:11.2f} {r.files:6d} {r.true:5d} {r.false:6d} {r.missed:7d}")
+    print()
+    by = {(r.tool, r.day): r for r in runs}
+    for day in ("day 0", "day 1", "day 1 again"):
+        ours = by[("zufiwatch", day)]
+        plain = by[("urlwatch (no filter)", day)]
+        jq = by[("urlwatch (jq drops lastUpdate)", day)]
+        print(f"{day}: zufiwatch CPU {ours.cpu / plain.cpu:.2f}× urlwatch (no filter), "
+              f"{ours.cpu / jq.cpu:.2f}× urlwatch (jq); requests "
+              f"{ours.requests / max(plain.requests, 1):.2f}× urlwatch; store growth "
+              f"{ours.growth / 2**20:.2f} MiB vs {plain.growth / 2**20:.2f} / "
+              f"{jq.growth / 2**20:.2f} MiB")
+    for r in runs:
+        if r.note:
+            print(f"  {r.day}: {r.note}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
