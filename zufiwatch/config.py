@@ -97,7 +97,7 @@ DEFAULT_AUTHORITY_PATTERN = r"(?:Zuständige Stelle|Zuständige Behörde|Behörd
 #: Keys that only some kinds of source read; any other kind must leave them unset.
 _KIND_KEYS = {
     "pvog": ("base_url", "ars", "client_id", "page_size", "incremental", "verify_every_days",
-             "max_crawl_minutes", "max_pages", "max_items"),
+             "max_crawl_minutes", "max_pages", "max_items", "link_watch_schedule"),
     "tsa": ("base_url", "root_ou", "area_id", "api_key_env", "api_key_file",
             "api_key_credential", "page_size", "crosscheck", "sync_window_hours",
             "max_crawl_minutes", "max_pages", "max_items"),
@@ -150,6 +150,11 @@ class SourceSettings:
     #: When the daemon crawls this source: cron "minute hour day month weekday" (local
     #: time), or with a leading seconds field.
     schedule: str = "30 5 * * *"
+    #: (pvog) When the daemon runs the link watch: one request for the CSV listing, which
+    #: reports replaced, added or removed online-service links and added or removed
+    #: Leistungen as the next full crawl would (that crawl joins its events). Cron like
+    #: ``schedule``; empty turns the watch off.
+    link_watch_schedule: str = "0 * * * *"
     #: (pvog, tsa) Minutes one crawl may take at most: then it stops like a service that
     #: shuts down (what was read is stored, nothing else concluded; partial) and the next
     #: crawl runs.
@@ -239,6 +244,9 @@ class SourceSettings:
         _require(self.max_items >= 1, f"{where}.max_items", "an integer >= 1")
         _require(_valid_cron(self.schedule), f"{where}.schedule",
                  "a cron expression such as '30 5 * * *' (minute hour day month weekday)")
+        _require(not self.link_watch_schedule or _valid_cron(self.link_watch_schedule),
+                 f"{where}.link_watch_schedule",
+                 "a cron expression such as '0 * * * *' (hourly), or \"\" for no link watch")
 
     def _validate_directory(self, where: str) -> None:
         _require(bool(re.match(r"https?://[^/]+", self.base_url)), f"{where}.base_url",

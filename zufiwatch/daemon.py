@@ -5,6 +5,8 @@ handles signals:
 
 - a crawl per source on its cron ``schedule``, with jitter, followed by delivering what the
   crawl queued;
+- the link watch of each PVOG source on its ``link_watch_schedule`` (default hourly; one
+  request for the CSV listing), followed by delivering what it queued;
 - ``notify`` every ``notify_every_minutes``: digest, reminder, stale-source notices when
   due, and delivery of the outbox;
 - one instance of a job at a time; runs missed while the service was down coalesce into
@@ -112,6 +114,28 @@ class Daemon:
         except ZufiwatchError as exc:
             log.error("crawl job for %s: %s", source_name, exc)
 
+    def _watch_job(self, source_name: str) -> None:
+        """The link watch of one PVOG source (one request), then delivery of what it
+        queued."""
+        from .alerts import Alerts
+        from .watching import run_link_watches
+
+        settings = self.settings
+        try:
+            source = settings.source(source_name)
+            with History(settings.database) as history:
+                archive = Archive.for_history(settings.snapshots, history.archived_crawls())
+                results = run_link_watches(settings, [source], history=history,
+                                           archive=archive, clock=self.clock,
+                                           alerts=Alerts(settings), stop=self.stop)
+            for result in results:
+                log.info("link watch %s of %s: %s %s", result.crawl_id, result.source,
+                         result.outcome, result.reason)
+            if not self.stop.is_set() and any(result.changes for result in results):
+                self._deliver(settings)
+        except ZufiwatchError as exc:
+            log.error("link watch job for %s: %s", source_name, exc)
+
     def _notify_job(self) -> None:
         try:
             self._deliver(self.settings, due_work=True)
@@ -166,6 +190,12 @@ class Daemon:
             self._scheduler.add_job(self._crawl_job, trigger, args=[source.name],
                                     id=f"crawl:{source.name}", name=f"crawl {source.name}",
                                     **defaults)
+            if source.kind == "pvog" and source.link_watch_schedule:
+                trigger = cron_trigger(source.link_watch_schedule, settings.timezone,
+                                       settings.daemon.jitter_seconds or None)
+                self._scheduler.add_job(self._watch_job, trigger, args=[source.name],
+                                        id=f"watch:{source.name}",
+                                        name=f"link watch {source.name}", **defaults)
         self._scheduler.add_job(self._notify_job,
                                 IntervalTrigger(minutes=settings.daemon.notify_every_minutes),
                                 id="notify", name="notify", **defaults)

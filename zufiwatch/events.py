@@ -239,7 +239,7 @@ def assign(source: str, members: Sequence[Member], subjects: Mapping[str, str],
     own: dict[str, NewEvent] = {}
     for key, changes in by_record.items():
         subject = subjects.get(key, key)
-        rest = _join_witnessed(source, subject, changes, candidates, result)
+        rest = _join_witnessed(source, subject, key, changes, candidates, result)
         if rest:
             own[key] = NewEvent(subject, key, [m.index for m in rest])
     _attach_services(own, by_record, result, recent_refs, window_start)
@@ -247,13 +247,15 @@ def assign(source: str, members: Sequence[Member], subjects: Mapping[str, str],
     return result
 
 
-def _join_witnessed(source: str, subject: str, changes: list[Member],
+def _join_witnessed(source: str, subject: str, key: str, changes: list[Member],
                     candidates: Sequence[OpenEvent], result: Assignment) -> list[Member]:
-    """Join the changes that report the edit of an event another source opened; return
-    the rest."""
+    """Join the changes that report the edit of an event another source opened about the
+    same subject (or about a record of the same key: a PVOG Leistung and the link watch's
+    record of it, paired before the ZuFi could pair either); return the rest."""
     rest = list(changes)
     for event in sorted(candidates, key=lambda e: (e.opened_at, e.id), reverse=True):
-        if event.subject != subject or source in event.witnesses:
+        same = event.subject == subject or any(other == key for other, _ in event.changes)
+        if not same or source in event.witnesses:
             continue
         matched = [m for m in rest
                    if any(corresponds(m.change, change) for _key, change in event.changes)]
@@ -411,8 +413,10 @@ def status_of(members: Sequence[Member]) -> str:
 # An event as people read it
 
 #: The witnesses' names, by the kind of their source.
-WITNESS_NAMES = {"de": {"tsa": "ZuFi", "pvog": "PVOG", "links": "Link-Prüfung"},
-                 "en": {"tsa": "ZuFi", "pvog": "PVOG", "links": "link check"}}
+WITNESS_NAMES = {"de": {"tsa": "ZuFi", "pvog": "PVOG", "links": "Link-Prüfung",
+                        "linkwatch": "PVOG-Linkliste"},
+                 "en": {"tsa": "ZuFi", "pvog": "PVOG", "links": "link check",
+                        "linkwatch": "PVOG link list"}}
 
 
 def _change_of(row: Mapping[str, Any]) -> Change:
@@ -458,7 +462,11 @@ def witness_text(witnesses: Sequence[Mapping[str, Any]], show: Callable[[str], s
     parts = []
     for number, witness in enumerate(witnesses):
         name = names.get(witness["source_kind"], witness["source"])
-        if number and witness["source_kind"] == "pvog":
+        earlier = {w["source_kind"] for w in witnesses[:number]}
+        if number and witness["source_kind"] == "pvog" and "linkwatch" in earlier:
+            lead = "im PVOG-Abruf bestätigt" if language == "de" else "confirmed by the PVOG crawl"
+        elif number and (witness["source_kind"] == "pvog" or (
+                witness["source_kind"] == "linkwatch" and "pvog" not in earlier)):
             lead = "im PVOG angekommen" if language == "de" else "arrived in the PVOG"
         elif number and witness["source_kind"] == "tsa":
             lead = "im ZuFi gesehen" if language == "de" else "seen in the ZuFi"

@@ -54,6 +54,7 @@ from .sources.base import (
     Vouched,
 )
 from .sources.drift import ShapeLog
+from .sources.pvog.linkwatch import watched_source
 from .store import CommitPlan, Current, History, NewVersion
 from .store.events import EventInputs
 from .timeutil import Clock, stored, system_clock
@@ -316,7 +317,8 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
 def _directory(history: History, settings: SourceSettings) -> Iterator[tuple[str, str, str,
                                                                             dict[str, Any]]]:
     """The records a link checker follows: of the sources it watches (default: all others)."""
-    watched = settings.watch or [name for name in history.sources() if name != settings.name]
+    watched = settings.watch or [name for name in history.sources()
+                                 if name != settings.name and not watched_source(name)]
     for row in history.present_records(watched):
         if row[2] != "link":
             yield row
@@ -544,7 +546,8 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
         planner.plan.flaps = find_flaps(planner.plan.changes,
                                         history.recent_changes(source.name, since))
     plan = planner.plan
-    plan.events = EventInputs(settings.kind, window_hours=_sync_window(settings, alerts))
+    plan.events = EventInputs(settings.kind, window_hours=_sync_window(settings, alerts),
+                              subject_source=getattr(source, "subject_source", ""))
     if alerts is not None and plan.changes and plan.cause == "source":
         plan.annotations = alerts.annotate(history, plan.changes, at, planner.contents)
         plan.compose = alerts.composer(source.name, clock())
@@ -569,8 +572,9 @@ def _sync_window(settings: SourceSettings, alerts: Alerts | None) -> float:
     the tsa source that is cross-checked with this one (or this one's own)."""
     if settings.kind == "tsa" or alerts is None:
         return settings.sync_window_hours
+    name = watched_source(settings.name) or settings.name  # a link watch: its PVOG source's
     windows = [s.sync_window_hours for s in alerts.settings.sources
-               if s.kind == "tsa" and s.crosscheck == settings.name]
+               if s.kind == "tsa" and s.crosscheck == name]
     return max(windows, default=settings.sync_window_hours)
 
 

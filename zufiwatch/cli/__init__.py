@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import crawling, exporting, questions, service, triage, web
+from . import crawling, exporting, questions, service, triage, watching, web
 from .root import App, cli
 
 __all__ = ["App", "cli", "main"]
 
 # The modules register their commands on ``cli`` when imported.
-_COMMANDS = (crawling, exporting, questions, service, triage, web)
+_COMMANDS = (crawling, exporting, questions, service, triage, watching, web)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

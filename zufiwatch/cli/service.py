@@ -219,8 +219,10 @@ def check_config(app: App, strict: bool) -> None:
     click.echo("checked: the file's syntax, every key, its type and the required values")
     for source in settings.sources:
         where = source.base_url or ", ".join(source.watch) or "-"
+        watch = (f"; link watch {source.link_watch_schedule!r}" if source.kind == "pvog"
+                 and source.link_watch_schedule else "")
         click.echo(f"source {source.name} ({source.kind}): {where}; schedule "
-                   f"{source.schedule!r}")
+                   f"{source.schedule!r}{watch}")
     click.echo(f"database: {_path_state(settings.database)}")
     click.echo(f"snapshots: {_path_state(settings.snapshots)}")
     for source in settings.sources:

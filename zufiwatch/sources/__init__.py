@@ -6,12 +6,14 @@ from ..config import SourceSettings
 from .base import Source
 from .links import LinkSource
 from .pvog import PvogSource
+from .pvog.watch import LinkWatchSource
 from .tsa import TsaSource
 
 __all__ = ["SOURCE_TYPES", "Source", "make_source"]
 
 SOURCE_TYPES: dict[str, type[Source]] = {PvogSource.kind: PvogSource,
-                                         TsaSource.kind: TsaSource, LinkSource.kind: LinkSource}
+                                         TsaSource.kind: TsaSource, LinkSource.kind: LinkSource,
+                                         LinkWatchSource.kind: LinkWatchSource}
 
 
 def make_source(settings: SourceSettings) -> Source:

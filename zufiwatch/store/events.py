@@ -50,6 +50,9 @@ class EventInputs:
     source_kind: str
     #: The PVOG's delay in importing the ZuFi: later witnesses join within it.
     window_hours: float = 48.0
+    #: The source whose records' subjects the crawl's records share, key for key (a link
+    #: watch: its PVOG source); "" for a source whose records are subjects of their own.
+    subject_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,9 @@ def group_crawl(conn: sqlite3.Connection, *, crawl_id: int, source: str, at: str
         recent = None
     else:
         candidates = _candidates(conn, window_start)
-        subjects = _subjects(conn, source, inputs.source_kind, records)
+        subjects = (_subjects_of(conn, inputs.subject_source, records)
+                    if inputs.subject_source else
+                    _subjects(conn, source, inputs.source_kind, records))
         roots = sorted({root for root in flaps.values()})
         flap_events = dict(conn.execute(
             f"SELECT id, event_id FROM changes WHERE id IN ({','.join('?' * len(roots))}) "
@@ -301,6 +306,52 @@ def _subjects(conn: sqlite3.Connection, source: str, source_kind: str,
     pvog_leika = functools.cache(lambda: _sole_owners(conn, [source], "leika"))
     return {key: subject_of("pvog", key, content, zufi, pvog_leika)
             for key, (content, _volatile) in records.items()}
+
+
+def _subjects_of(conn: sqlite3.Connection, source: str,
+                 records: Mapping[str, tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, str]:
+    """The subjects of records that are another source's records seen another way (a link
+    watch's Leistungen are its PVOG source's): that source's record of the same key decides
+    (its current or last version); a key it does not hold (yet) is paired by the record's
+    own content."""
+    theirs: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    keys = list(records)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        for key, content in conn.execute(
+                "SELECT r.key, v.content FROM records r JOIN versions v ON v.id = "
+                "coalesce(r.current_version, (SELECT id FROM versions WHERE record_id = r.id "
+                "  ORDER BY valid_from DESC, id DESC LIMIT 1)) "
+                f"WHERE r.source = ? AND r.key IN ({','.join('?' * len(chunk))})",
+                [source, *chunk]):
+            theirs[key] = (json.loads(content), {})
+    subjects = _subjects(conn, source, "pvog", {**records, **theirs})
+    zufi: ZufiIndex | None = None
+    for key, (_content, volatile) in records.items():
+        leika = [str(k) for k in volatile.get("leika") or []]
+        if key in theirs or subjects.get(key) != key or not leika:
+            continue
+        zufi = zufi or _zufi_index(conn)
+        subjects[key] = _paired_by_leika(conn, source, key, leika, zufi)
+    return subjects
+
+
+def _paired_by_leika(conn: sqlite3.Connection, source: str, key: str, leika: Sequence[str],
+                     zufi: ZufiIndex) -> str:
+    """A Leistung ``source`` does not hold yet, paired with the one ZuFi Leistung of one of
+    its LeiKa keys that no other Leistung of ``source`` carries; else ``key``."""
+    for code in leika:
+        paired = zufi.leika().get(code)
+        if not paired:
+            continue
+        others = conn.execute(
+            "SELECT 1 FROM records r JOIN versions v ON v.id = r.current_version "
+            "JOIN json_each(json_extract(v.content, '$.leika')) j WHERE r.source = ? "
+            "AND r.kind = 'leistung' AND r.key != ? AND j.value = ? LIMIT 1",
+            [source, key, code]).fetchone()
+        if others is None:
+            return paired
+    return key
 
 
 # ---------------------------------------------------------------------------------------
