@@ -15,6 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Crawler
+from tests.test_tsa import GEBURTSURKUNDE
+from tests.test_tsa import api_key as api_key
+from tests.test_tsa import both as both
+from tests.test_tsa import tsa as tsa
 from zufiwatch.alerts import Alerts
 from zufiwatch.config import NotifySettings, Settings, SourceSettings
 from zufiwatch.errors import ConfigError
@@ -120,6 +124,22 @@ def test_a_csv_without_the_links_column_is_refused_not_read_as_every_link_remove
     listing = parse_csv_listing("ID-LB|Name|ID-OD\nS1.LB.1|A|S1.OD.7\n")
     with pytest.raises(Exception, match="Links"):
         watch_records(listing)
+
+
+def test_a_pvog_change_joins_the_watchs_event_of_the_same_key_whatever_its_subject() -> None:
+    from zufiwatch.events import Member, OpenEvent, assign
+
+    link = Change("modified", f"onlinedienste[{JENA}]", "Online-Dienst › Link",
+                  {"id": "S1.OD.7", "url": JENA}, {"id": "S1.OD.7", "url": GERA})
+    # The watch saw a Leistung the ZuFi could not be paired with yet: its own key.
+    opened = OpenEvent(3, "leistung:S1.LB.1", "2026-10-01T05:00:00+00:00",
+                       frozenset({"pvog-test:links"}), (("leistung:S1.LB.1", link),))
+    plan = assign("pvog-test", [Member(0, "leistung:S1.LB.1", link)],
+                  {"leistung:S1.LB.1": "leistung:354790"}, [opened])
+    assert plan.joins == {0: 3} and not plan.new
+    other = assign("pvog-test", [Member(0, "leistung:S1.LB.2", link)],
+                   {"leistung:S1.LB.2": "leistung:354791"}, [opened])
+    assert not other.joins
 
 
 # -- a replaced link ---------------------------------------------------------------------------
@@ -337,3 +357,44 @@ def test_zufiwatch_watch_runs_the_watch_by_hand(tmp_path: Path, crawler: Crawler
     assert "pvog-test:links: run 1 complete" in run.output and "1 requests" in run.output
     wrong = CliRunner().invoke(cli, ["--config", str(config), "watch", "--source", "nope"])
     assert wrong.exit_code == 1 and "no source named 'nope'" in wrong.output
+
+
+# -- with the ZuFi: one event from three witnesses ---------------------------------------------
+
+
+def test_the_watch_joins_the_zufis_edit_and_the_full_crawl_joins_both(both) -> None:
+    watch_settings = both.settings
+
+    def watch() -> CrawlResult:
+        (result,) = run_link_watches(watch_settings, [both.crawler.source],
+                                     history=both.history, archive=both.crawler.archive,
+                                     clock=both.crawler.clock, fetcher=both.crawler.fetcher,
+                                     alerts=both.alerts)
+        return result
+
+    def mails() -> list[str]:
+        return [message_from_bytes(row[0], policy=policy.default).get_body(("plain",))
+                .get_content() for row in both.history.db.execute(
+                    "SELECT message FROM outbox WHERE kind = 'immediate' ORDER BY id")]
+
+    both.day(0)
+    both.crawler.pvog.set_day(0)
+    watch()  # the watch's baseline
+    both.day(1)  # the ZuFi shows the new link (go/a/5741) a day before the PVOG
+    assert sum("Geburtsurkunde" in m for m in mails()) == 1
+    both.crawler.pvog.set_day(2)  # the PVOG imports it; the watch sees it first
+    assert watch().changes
+    both.day(2)  # the full crawl (and the ZuFi shows day 3's new Leistung)
+    assert sum("Geburtsurkunde" in m for m in mails()) == 1
+    (event,) = [e for e in events(both.history) if e["subject"] == f"leistung:{GEBURTSURKUNDE}"]
+    assert [w["source_kind"] for w in event["witnesses"]] == ["tsa", "linkwatch", "pvog"]
+
+    new = sum(NEW_LEISTUNG_NAME in m for m in mails())
+    assert new == 1  # the ZuFi reported the new Leistung
+    both.crawler.pvog.set_day(3)
+    added = watch()
+    assert [c.label for _k, c in added.changes] == ["Leistung neu"]
+    both.day(3)
+    assert sum(NEW_LEISTUNG_NAME in m for m in mails()) == 1
+    (opened,) = [e for e in events(both.history) if e["changes"][0]["label"] == "Leistung neu"]
+    assert [w["source_kind"] for w in opened["witnesses"]] == ["tsa", "linkwatch", "pvog"]
