@@ -301,6 +301,22 @@ def test_the_link_checker_does_not_follow_the_watchs_copies(watching: Watching) 
     assert {row[0] for row in _directory(watching.history, links)} == {"pvog-test"}
 
 
+def test_questions_about_the_directory_answer_from_the_full_crawl_not_the_watchs_copy(
+        watching: Watching) -> None:
+    from zufiwatch.queries import links
+    from zufiwatch.timeutil import stored
+
+    watching.start()
+    key = f"leistung:{REMOVED_LEISTUNG}"
+    assert watching.history.find_record(key)["source"] == "pvog-test"
+    assert watching.history.find_record(key, "pvog-test:links")["source"] == "pvog-test:links"
+    now = stored(watching.crawler.clock())
+    assert {row["source"] for row in watching.history.state_at(now)} == {"pvog-test"}
+    assert {r["source"] for r in watching.history.state_at(now, source="pvog-test:links")} \
+        == {"pvog-test:links"}
+    assert "pvog-test:links" not in repr(links(watching.history, at=now))
+
+
 # -- configuration, command and schedule ---------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "KINDS",
+    "WATCH_SUFFIX",
     "Change",
     "ChangeType",
     "Outcome",
@@ -36,6 +37,11 @@ KIND_LABELS = {
     "onlinedienst": "Onlinedienst",
     "link": "Link",
 }
+
+#: The suffix of a source whose records are another source's seen another way: the link
+#: watch of PVOG source ``jena`` is ``jena:links`` (``:`` is not allowed in configured
+#: names). Its records are left out where the directory's state is asked for.
+WATCH_SUFFIX = ":links"
 
 
 def canonical_json(value: Any) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from ..errors import CrawlInProgress, QueryError, StoreError, UnknownRecord
-from ..model import Change, Outcome, canonical_json
+from ..model import WATCH_SUFFIX, Change, Outcome, canonical_json
 from . import dbstate, ledger, outbox
 from . import events as event_store
 from .schema import MIGRATIONS
@@ -498,6 +498,8 @@ class History:
         where, params = ("key = ?", [key]) if source is None else (
             "key = ? AND source = ?", [key, source])
         rows = list(self.db.query(f"SELECT * FROM records WHERE {where}", params))
+        if source is None and len(rows) > 1:  # a link watch's copy yields to the original
+            rows = [r for r in rows if not r["source"].endswith(WATCH_SUFFIX)] or rows
         if not rows:
             raise UnknownRecord(f"no record {key!r}" + (f" in source {source!r}" if source
                                                        else "") +
@@ -522,11 +524,15 @@ class History:
 
     def state_at(self, at: str, *, source: str | None = None,
                  kind: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every record as it was at ``at``: record columns plus its version."""
+        """Every record as it was at ``at``: record columns plus its version. Without
+        ``source``, the link watches' copies of the PVOG's Leistungen are left out."""
         filters, params = [], []
         if source:
             filters.append("r.source = ?")
             params.append(source)
+        else:
+            filters.append("r.source NOT LIKE ?")
+            params.append(f"%{WATCH_SUFFIX}")
         if kind:
             filters.append("r.kind = ?")
             params.append(kind)

@@ -27,7 +27,7 @@ from typing import Any
 
 from ...config import SourceSettings
 from ...errors import MissingField
-from ...model import Record
+from ...model import WATCH_SUFFIX, Record
 from ...normalize import link
 from .._payload import text as _text
 from .csvlisting import CsvListing
@@ -39,8 +39,6 @@ __all__ = ["KIND", "PARSER_VERSION", "REQUIRED_COLUMNS", "WATCH_SUFFIX", "watch_
 #: The kind of the link watch's source, and its parser version.
 KIND = "linkwatch"
 PARSER_VERSION = "linkwatch-1"
-#: The watch of PVOG source ``jena`` is the source ``jena:links``.
-WATCH_SUFFIX = ":links"
 #: Columns without which the CSV says nothing reliable about links: a column that went
 #: missing would read as every link removed.
 REQUIRED_COLUMNS = ("ID-LB", "Name", "ID-OD", "Links")
