@@ -114,7 +114,7 @@ def test_the_csv_rows_become_one_record_per_leistung_with_the_details_link_shape
             {"id": "S1.OD.7", "url": JENA, "thavel": {
                 "host": "thavelp.thueringen.de", "instanz": "thavelp.thueringen.de/thavelp",
                 "form": "go", "antrag": "1273"}}]},
-        {"updatedatum": "20.01.2025 00:48", "leika": ["99050012104000"]})
+        {"leika": ["99050012104000"]})
     assert second.content == {"name": "Ohne", "onlinedienste": []}
     assert watch_name("jena") == "jena:links" and watched_source("jena:links") == "jena"
     assert watched_source("jena") == ""

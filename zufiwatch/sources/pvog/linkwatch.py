@@ -16,8 +16,10 @@ So a replaced, added or removed link is the same field change (``onlinedienste[<
 "Online-Dienst › Link") that the full crawl finds in the detail, and an added or removed
 Leistung the same record change; the events of :mod:`zufiwatch.events` join them. The
 titles are left out: the CSV names the Onlinedienst (``Bezeichnung OD``), not the link's
-title; the LeiKa key (one of a Leistung's keys, which the CSV may name in any order) and
-the import time are volatile.
+title. The LeiKa key (one of a Leistung's keys, which the CSV may name in any order) is
+volatile: no content, but what pairs a Leistung the PVOG source does not hold yet with the
+ZuFi's. ``Updatedatum``, the import time of the whole listing, is not kept (it would touch
+every record once a day).
 """
 
 from __future__ import annotations
@@ -71,12 +73,10 @@ def watch_records(listing: CsvListing) -> list[Record]:
             raise MissingField(EP_CSV, column, "a column of the header")
     names: dict[str, str] = {}
     services: dict[str, dict[str, dict[str, Any]]] = {}
-    updated: dict[str, str] = {}
     leika: dict[str, set[str]] = {}
     for row in listing.rows:
         lb_id = row.leistung_id
         names.setdefault(lb_id, _text(row.name2) or _text(row.name))
-        updated.setdefault(lb_id, row.updated)
         leika.setdefault(lb_id, set()).update(row.leika.split())
         found = services.setdefault(lb_id, {})
         for uri in row.link.split():
@@ -87,17 +87,6 @@ def watch_records(listing: CsvListing) -> list[Record]:
     return [Record("leistung", lb_id,
                    {"name": names[lb_id],
                     "onlinedienste": [services[lb_id][url] for url in sorted(services[lb_id])]},
-                   _volatile(updated[lb_id], leika[lb_id]))
+                   {"leika": sorted(leika[lb_id])} if leika[lb_id] else {})
             for lb_id in names]
 
-
-def _volatile(updated: str, leika: set[str]) -> dict[str, Any]:
-    """What the CSV says besides: the import time, and the LeiKa key (one of the
-    Leistung's keys: no content, but what pairs a Leistung the PVOG source does not hold
-    yet with the ZuFi's)."""
-    value: dict[str, Any] = {}
-    if updated:
-        value["updatedatum"] = updated
-    if leika:
-        value["leika"] = sorted(leika)
-    return value
