@@ -251,6 +251,23 @@ def test_one_missing_csv_row_is_no_removal_while_the_detail_still_answers(
         [f"leistung:{REMOVED_LEISTUNG}"]).fetchone() == ("present",)
 
 
+def test_a_leistung_missing_from_many_csvs_is_no_removal_while_its_detail_answers(
+        watching: Watching) -> None:
+    """The watch runs hourly: removal_after (2) runs of a CSV blip are two hours, not the
+    full crawl's two days. It concludes a removal only on the detail's 404/410."""
+    watching.start()
+    watching.crawler.pvog.inject(CSV, f"omit:{REMOVED_LEISTUNG}")
+    for _ in range(4):  # twice removal_after
+        result = watching.watch()
+        assert result.outcome is Outcome.COMPLETE and result.changes == []
+        watching.hour()
+    status, = watching.history.db.execute(
+        "SELECT status FROM records WHERE source = 'pvog-test:links' AND key = ?",
+        [f"leistung:{REMOVED_LEISTUNG}"]).fetchone()
+    assert status == "missing"
+    assert watching.immediate() == []
+
+
 # -- nothing changed, nothing read ----------------------------------------------------------------
 
 

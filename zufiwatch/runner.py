@@ -85,8 +85,10 @@ class Planner:
                  load_content: Callable[[int], dict[str, Any]], *,
                  removal_after: int = 2, incremental: bool = False,
                  strikes: Mapping[str, int] | None = None,
-                 baseline: bool | None = None) -> None:
+                 baseline: bool | None = None, only_when_gone: bool = False) -> None:
         self._current = current
+        #: Removed only on a recheck's word (see ``Source.removes_only_when_gone``).
+        self.only_when_gone = only_when_gone
         #: Consecutive failed checks before this crawl, by key.
         self._strikes = dict(strikes or {})
         self._struck: set[str] = set()
@@ -232,13 +234,15 @@ class Planner:
     def conclude_removals(self, candidates: list[str], gone: Mapping[str, bool | None],
                           at: str) -> None:
         """A candidate is removed when a recheck says it is gone (404/410) or when it has
-        been missing from ``removal_after`` consecutive complete crawls; until then it is
-        ``missing``. A removed record's last version ends when it was first missed."""
+        been missing from ``removal_after`` consecutive complete crawls (not for a source
+        that removes only on a recheck's word); until then it is ``missing``. A removed
+        record's last version ends when it was first missed."""
         for key in candidates:
             current = self._current[key]
             misses = current.missing_count + 1
             since = current.missing_since or at
-            if gone.get(key) is True or misses >= self.removal_after:
+            counted = misses >= self.removal_after and not self.only_when_gone
+            if gone.get(key) is True or counted:
                 old = self._load(current.version_id) if current.version_id else None
                 self.contents[key] = old or {}
                 self.plan.removed.append((key, since))
@@ -478,6 +482,7 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
     at = stored(clock())
     planner = Planner(history.current(source.name), history.content_of,
                       removal_after=settings.removal_after,
+                      only_when_gone=source.removes_only_when_gone,
                       incremental=mode == "incremental",
                       strikes=history.strikes(source.name) if mode != "reparse" else {},
                       baseline=not history.has_complete_crawl(source.name))

@@ -264,6 +264,11 @@ class Source(ABC):
 
     kind: ClassVar[str]
     parser_version: ClassVar[str]
+    #: Conclude an entry removed only when the source says it is gone (a recheck answers
+    #: 404/410), never by counting the crawls that did not list it: for a source that runs
+    #: often and reads a cheap listing (the hourly link watch), a listing's blip of a few
+    #: runs is no removal; the full crawl decides by its own count.
+    removes_only_when_gone: ClassVar[bool] = False
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings

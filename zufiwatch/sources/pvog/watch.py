@@ -4,8 +4,9 @@ A source of its own (kind ``linkwatch``, named ``<PVOG source>:links``, see
 :mod:`.linkwatch`) crawled through the runner like any other: its records are diffed,
 gated, stored and grouped into events, so a link it sees replaced is one event that the
 next full crawl of the PVOG joins as a second witness. No detail is read, except the
-detail of a Leistung the CSV no longer names (the recheck of the full crawl: 404 or 410
-there concludes it removed at once; otherwise the source's ``removal_after`` applies).
+detail of a Leistung the CSV no longer names (the recheck of the full crawl): 404 or 410
+there concludes it removed; while the detail still answers, or cannot be asked, it is only
+held as missing, however many runs miss it (the full crawl decides by its own count).
 
 A CSV that cannot be read, or that lacks a column the records rest on, fails the run
 with the reason: nothing is concluded from it.
@@ -32,6 +33,7 @@ class LinkWatchSource(Source):
 
     kind = KIND
     parser_version = PARSER_VERSION
+    removes_only_when_gone = True
 
     @property
     def subject_source(self) -> str:
