@@ -169,8 +169,10 @@ def test_the_bars_show_each_source_with_counts_requests_errors_and_time_left() -
     assert "0 of ?" in text
 
 
-def _crawl_on_a_terminal(config: Path, *args: str, **environ: str) -> tuple[str, str, int]:
-    """``zufiwatch crawl`` with stderr on a pseudo-terminal: (terminal, stdout, status)."""
+def _crawl_on_a_terminal(config: Path, *args: str, options: tuple[str, ...] = (),
+                         **environ: str) -> tuple[str, str, int]:
+    """``zufiwatch [options] crawl [args]`` with stderr on a pseudo-terminal: (terminal,
+    stdout, status)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("CI", "JOURNAL_STREAM", "INVOCATION_ID")}
     env.update(PYTHONPATH=str(ROOT), TERM="xterm-256color", COLUMNS="160", **environ)
@@ -191,7 +193,8 @@ def _crawl_on_a_terminal(config: Path, *args: str, **environ: str) -> tuple[str,
     reader.start()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "zufiwatch.cli", "--config", str(config), "crawl", *args],
+            [sys.executable, "-m", "zufiwatch.cli", "--config", str(config), *options,
+             "crawl", *args],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=secondary, text=True, timeout=120, check=False)
     finally:
@@ -213,6 +216,18 @@ def test_a_crawl_on_a_terminal_shows_a_bar_and_ends_with_the_summary(
     assert "requests" in terminal and "errors" in terminal and "left" in terminal
     lines = stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("pvog-test: crawl 1 complete:")
+
+
+def test_log_lines_with_verbose_go_above_the_bars_not_through_them(
+        crawler: Crawler, tmp_path: Path) -> None:
+    config = crawler.write_config(tmp_path / "zufiwatch.toml")
+    terminal, _stdout, status = _crawl_on_a_terminal(config, options=("-v",))
+    assert status == 0, terminal
+    pieces = re.split(r"[\r\n]+", terminal)
+    assert any(p.startswith("INFO zufiwatch.runner: crawl 1 of pvog-test complete")
+               for p in pieces), terminal
+    listed = crawler.history.crawls(limit=1)[0]["listed"]
+    assert any(p.startswith("pvog-test ") and f"{listed} of {listed}" in p for p in pieces)
 
 
 @pytest.mark.parametrize(("args", "environ"), [(("--quiet",), {}), ((), {"CI": "true"}),

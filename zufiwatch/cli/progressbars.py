@@ -4,6 +4,8 @@ over :class:`~zufiwatch.progress.CrawlProgress`)."""
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING
 
@@ -42,8 +44,36 @@ def crawl_bars(stream: IO[str]) -> Iterator[Callable[[CrawlProgress], None]]:
                TextColumn("{task.fields[errors]} errors"),
                TextColumn("{task.fields[left]} left"))
     with Progress(*columns, console=console, redirect_stdout=False,
-                  redirect_stderr=False) as bars:
+                  redirect_stderr=False) as bars, _logs_above(bars, stream):
         yield _Painter(bars).show
+
+
+@contextlib.contextmanager
+def _logs_above(bars: Progress, stream: IO[str]) -> Iterator[None]:
+    """Log lines (``-v``) meant for ``stream`` are printed above the bars, not through
+    them."""
+    handlers = [h for h in logging.getLogger().handlers
+                if isinstance(h, logging.StreamHandler) and h.stream is stream]
+    above = _Above(bars)
+    for handler in handlers:
+        handler.setStream(above)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.setStream(stream)
+
+
+class _Above(io.TextIOBase):
+    """A text stream whose lines rich prints above its live bars."""
+
+    def __init__(self, bars: Progress) -> None:
+        self._bars = bars
+
+    def write(self, text: str) -> int:
+        self._bars.console.print(text, end="", markup=False, highlight=False,
+                                 soft_wrap=True)
+        return len(text)
 
 
 class _Painter:
