@@ -210,7 +210,15 @@ def test_unchanged_recrawls_do_not_grow_the_database(crawler: Crawler) -> None:
 def test_progress_is_reported_per_record_read(crawler: Crawler) -> None:
     from zufiwatch.runner import run_crawl
 
-    seen: list[int] = []
+    seen: list = []
     result = run_crawl(crawler.source, history=crawler.history, archive=crawler.archive,
                        fetcher=crawler.fetcher, clock=crawler.clock, progress=seen.append)
-    assert seen and seen == sorted(seen) and seen[-1] == result.stats["observed"]
+    # The callback hears a snapshot after every item: entries done never go back, the
+    # total is unknown until the listing is read, and at the end every listed Leistung is
+    # done and every record observed is counted (Leistungen, and the other entries).
+    done = [p.done for p in seen]
+    assert seen and done == sorted(done) and seen[0].total is None
+    last = seen[-1]
+    assert last.done == last.total == result.stats["listed"] > 0
+    assert last.done + last.other == result.stats["observed"] and last.errors == 0
+    assert last.requests == result.stats["requests"] > 0

@@ -327,6 +327,41 @@ def test_without_the_local_switch_the_simulator_itself_is_refused(
     assert states == {"gesperrt"}
 
 
+def test_a_link_check_records_its_true_request_count(links: LinkCrawler) -> None:
+    """Every hop the checker sent counts (redirects too); a refused hop sends none."""
+    links.crawler.pvog.set_day(0)
+    links.targets.apply(links.web, 0)
+    run_crawl(links.crawler.source, history=links.history, archive=links.crawler.archive,
+              fetcher=links.crawler.fetcher, clock=links.crawler.clock)
+    before = links.web.request_count
+    seen: list = []
+    result = run_crawl(links.links, history=links.history, archive=links.crawler.archive,
+                       fetcher=links.crawler.fetcher, clock=links.crawler.clock,
+                       progress=seen.append)
+    sent = links.web.request_count - before
+    checked = result.stats["listed"] or result.stats["observed"]
+    assert result.outcome is Outcome.COMPLETE
+    # More requests than links: the ThAVEL links redirect before they answer.
+    assert result.stats["requests"] == sent > checked > 0
+    assert result.stats["bytes_received"] > 0
+    row = links.history.crawl(result.crawl_id)
+    assert (row["requests"], row["bytes_received"]) == (sent, result.stats["bytes_received"])
+    # The progress heard each check as it was made, with the requests so far.
+    counted = [p for p in seen if p.total is not None]
+    assert counted[-1].done == counted[-1].total == result.stats["observed"]
+    assert sorted({p.done for p in counted}) == list(range(counted[-1].total + 1))
+    requests = [p.requests for p in seen]
+    assert requests == sorted(requests) and counted[0].requests == 0
+    assert requests[-1] == sent
+
+    # Refused at the first hop: nothing sent, nothing counted.
+    refused = run_crawl(replace(links.links, allow_local=()), history=links.history,
+                        archive=links.crawler.archive, fetcher=links.crawler.fetcher,
+                        clock=links.crawler.clock)
+    assert links.web.request_count - before == sent
+    assert refused.stats["requests"] == refused.stats["bytes_received"] == 0
+
+
 def test_a_link_checker_with_no_directory_to_follow_fails_and_concludes_nothing(
         history: History, archive: Archive, fetcher: Fetcher, clock: FakeClock,
         web: SimulatedWeb) -> None:

@@ -931,3 +931,27 @@ def test_closed_client_refuses_to_work() -> None:
     safe.close()
     with pytest.raises(RuntimeError):
         safe.get("http://example.org/")
+
+
+# --------------------------------------------------------------------------- counters
+
+
+def test_requests_and_bytes_are_counted_per_hop_sent(serve, connections) -> None:
+    """Each hop that reached the server is a request; a refused hop or a connection that
+    could not be made sent none; the bytes are those of the bodies read."""
+    final = serve(lambda h: send(h, 200, b"hello world"))
+    hop = serve(lambda h: send(h, 302, b"moved", (("Location", final.url("/end")),)))
+    outside = serve(lambda h: send(h, 302, b"", (("Location", "http://10.0.0.1/"),)))
+    port = closed_port()
+    with client(allow=(final, hop, outside), allow_local=(f"127.0.0.1:{port}",)) as safe:
+        assert (safe.requests, safe.bytes_received) == (0, 0)
+        assert safe.get(hop.url("/start")).body == b"hello world"
+        assert (safe.requests, safe.bytes_received) == (2, len(b"hello world"))
+        with pytest.raises(LinkRefused):
+            safe.get(outside.url("/"))  # sent; its redirect to 10.0.0.1 refused
+        with pytest.raises(LinkRefused):
+            safe.get("http://10.0.0.2/")  # refused before any connection
+        with pytest.raises(LinkFailed):
+            safe.get(f"http://127.0.0.1:{port}/")  # no connection could be made
+        assert safe.requests == 3 == final.accepted + hop.accepted + outside.accepted
+        assert safe.bytes_received == len(b"hello world")

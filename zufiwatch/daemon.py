@@ -12,6 +12,9 @@ handles signals:
 - one instance of a job at a time; runs missed while the service was down coalesce into
   one catch-up run if they are at most ``misfire_grace_seconds`` late.
 
+A running crawl logs how far it has got (entries done of those listed, requests, errors,
+time left) at most once a minute.
+
 SIGTERM and SIGINT stop cleanly: a running crawl finishes its current step and is stored
 as partial; the exit status is 0. SIGHUP reloads the configuration, keeping the old one
 when the new one is invalid. A second daemon on the same database refuses to start. Under
@@ -29,7 +32,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -41,9 +44,15 @@ from .store import History
 from .systemd import Notifier
 from .timeutil import Clock, system_clock
 
-__all__ = ["Daemon", "DaemonLock"]
+if TYPE_CHECKING:
+    from .progress import CrawlProgress
+
+__all__ = ["Daemon", "DaemonLock", "progress_log"]
 
 log = logging.getLogger(__name__)
+
+#: A running crawl's progress is logged at most this often.
+PROGRESS_EVERY_SECONDS = 60.0
 
 
 class DaemonLock:
@@ -105,10 +114,13 @@ class Daemon:
                 archive = Archive.for_history(settings.snapshots, history.archived_crawls())
                 results = crawl_sources(settings, [source], history=history,
                                         archive=archive, clock=self.clock,
-                                        alerts=Alerts(settings), stop=self.stop)
+                                        alerts=Alerts(settings), stop=self.stop,
+                                        progress=progress_log(PROGRESS_EVERY_SECONDS))
             for result in results:
-                log.info("crawl %s of %s: %s %s", result.crawl_id, result.source,
-                         result.outcome, result.reason)
+                log.info("crawl %s of %s: %s, %d requests, %d bytes received%s",
+                         result.crawl_id, result.source, result.outcome,
+                         result.stats["requests"], result.stats["bytes_received"],
+                         f" — {result.reason}" if result.reason else "")
             if not self.stop.is_set():
                 self._deliver(settings)
         except ZufiwatchError as exc:
@@ -264,6 +276,20 @@ class Daemon:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             lock.release()
+
+
+def progress_log(interval: float) -> Callable[[CrawlProgress], None]:
+    """Logs a running crawl's progress (one INFO line) at most once per ``interval``
+    seconds of the crawl's clock, the first after ``interval`` seconds."""
+    from .progress import Throttle, log_line
+
+    throttle = Throttle(interval)
+
+    def note(progress: CrawlProgress) -> None:
+        if throttle.due(progress):
+            log.info("%s", log_line(progress))
+
+    return note
 
 
 def _with_database(fresh: Settings, current: Settings) -> Settings:

@@ -38,6 +38,7 @@ from .model import (
     split_key,
     text_hash,
 )
+from .progress import CrawlProgress, ProgressTracker
 from .sources import Source, make_source
 from .sources.base import (
     CachedAnswer,
@@ -47,6 +48,7 @@ from .sources.base import (
     Fatal,
     Incomplete,
     Listing,
+    Metered,
     Observed,
     Strike,
     Unobserved,
@@ -275,14 +277,16 @@ class _Tally:
 def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
               fetcher: Fetcher, clock: Clock = system_clock,
               alerts: Alerts | None = None, stop: threading.Event | None = None,
-              progress: Callable[[int], None] | None = None) -> CrawlResult:
+              progress: Callable[[CrawlProgress], None] | None = None) -> CrawlResult:
     """Crawl one source and store what it concludes. Never raises for a bad source.
 
     With ``alerts``, changes are classified and the messages about them are queued in the
     same transaction. When ``stop`` is set, the crawl finishes the step it is in and is
-    stored as partial."""
+    stored as partial. ``progress`` is told how far the crawl has got after every item
+    the source yields (see :mod:`zufiwatch.progress`)."""
     source = make_source(settings)
     requests_before, bytes_before = fetcher.requests, fetcher.bytes_received
+    clients: list[Metered] = []  # the source's own HTTP clients (the link checker's)
 
     @contextmanager
     def gather(crawl_id: int, at: str, planner: Planner,
@@ -299,7 +303,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                                incremental=planner.incremental, stamps=planner.stamps(),
                                strikes=planner.strikes,
                                directory=lambda: _directory(history, settings), stop=stop,
-                               deadline=deadline)
+                               deadline=deadline, clients=clients)
             yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys),
                            ctx.shapes, deadline)
             planner.plan.answers = {
@@ -307,7 +311,8 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                 for url, a in ctx.fresh.items()}
 
     def traffic() -> tuple[int, int]:
-        return fetcher.requests - requests_before, fetcher.bytes_received - bytes_before
+        return (fetcher.requests - requests_before + sum(c.requests for c in clients),
+                fetcher.bytes_received - bytes_before + sum(c.bytes_received for c in clients))
 
     if history.needs_rebaseline(source.name, source.parser_version):
         result = rebaseline(settings, history=history, archive=archive, clock=clock)
@@ -428,7 +433,7 @@ def _conclude(settings: SourceSettings, source: Source, history: History, clock:
               gather: Gather, traffic: Callable[[], tuple[int, int]], *,
               mode: str, alerts: Alerts | None = None,
               stop: threading.Event | None = None,
-              progress: Callable[[int], None] | None = None) -> CrawlResult:
+              progress: Callable[[CrawlProgress], None] | None = None) -> CrawlResult:
     """Take in what the source learned, ask the gate, store the conclusions.
 
     Raises :class:`CrawlInProgress` when another process crawls the same source now.
@@ -478,7 +483,7 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
                      clock: Clock, gather: Gather, traffic: Callable[[], tuple[int, int]],
                      mode: str, alerts: Alerts | None,
                      stop: threading.Event | None = None,
-                     progress: Callable[[int], None] | None = None) -> CrawlResult:
+                     progress: Callable[[CrawlProgress], None] | None = None) -> CrawlResult:
     at = stored(clock())
     planner = Planner(history.current(source.name), history.content_of,
                       removal_after=settings.removal_after,
@@ -494,14 +499,15 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
     process = 0.0
     timings: dict[str, float] = {}
     verdict = None
+    report = _reporter(source.name, clock, traffic, progress)
     try:
         with gather(crawl_id, at, planner, timings) as session:
+            report(None)
             for item in session.items:
                 begin = time.thread_time()
                 _take(item, planner, tally)
                 process += time.thread_time() - begin
-                if progress is not None:
-                    progress(planner.observed)
+                report(item)
                 tally.stopped = _halted(stop, session.deadline)
                 if tally.stopped:
                     close = getattr(session.items, "close", None)
@@ -570,6 +576,22 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
              f" ({reason})" if reason else "")
     return CrawlResult(crawl_id, source.name, verdict.outcome, reason, stats,
                        list(planner.plan.changes), process)
+
+
+def _reporter(source: str, clock: Clock, traffic: Callable[[], tuple[int, int]],
+              progress: Callable[[CrawlProgress], None] | None
+              ) -> Callable[[object], None]:
+    """Counts each item (``None``: none yet) and tells ``progress`` how far the crawl is."""
+    if progress is None:
+        return lambda item: None
+    tracker = ProgressTracker(source, clock)
+
+    def report(item: object) -> None:
+        if item is not None:
+            tracker.take(item)
+        progress(tracker.snapshot(*traffic()))
+
+    return report
 
 
 def _sync_window(settings: SourceSettings, alerts: Alerts | None) -> float:
@@ -703,8 +725,10 @@ def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history:
                   archive: Archive, clock: Clock = system_clock,
                   fetcher: Fetcher | None = None, alerts: Alerts | None = None,
                   stop: threading.Event | None = None,
-                  progress: Callable[[str, int], None] | None = None) -> list[CrawlResult]:
-    """Crawl several sources one after another; one source's failure never stops the next."""
+                  progress: Callable[[CrawlProgress], None] | None = None
+                  ) -> list[CrawlResult]:
+    """Crawl several sources one after another; one source's failure never stops the next.
+    ``progress`` hears how far each crawl has got (its snapshots name the source)."""
     results = []
     own = fetcher is None
     fetcher = fetcher or Fetcher(settings.http)
@@ -713,10 +737,9 @@ def crawl_sources(settings: Settings, sources: list[SourceSettings], *, history:
             try:
                 if stop is not None and stop.is_set():
                     break
-                report = (lambda n, name=source.name: progress(name, n)) if progress else None
                 results.append(run_crawl(source, history=history, archive=archive,
                                          fetcher=fetcher, clock=clock, alerts=alerts,
-                                         stop=stop, progress=report))
+                                         stop=stop, progress=progress))
                 if results[-1].outcome is Outcome.COMPLETE:
                     crosscheck_after(settings, source, history=history, clock=clock,
                                      alerts=alerts)

@@ -485,6 +485,11 @@ class SafeClient:
         self._lock = threading.Lock()
         self._next_start: dict[str, float] = {}
         self._closed = False
+        self._count_lock = threading.Lock()
+        #: Requests sent: one per hop that reached a server (a hop refused by the rules,
+        #: or whose connection could not be made, sent none). Bytes: the bodies read.
+        self.requests = 0
+        self.bytes_received = 0
 
     @property
     def policy(self) -> SafetyPolicy:
@@ -665,14 +670,21 @@ class SafeClient:
                 failure = (exc, address)
                 continue  # the next vetted address, if any
             except (Urllib3Error, OSError) as exc:
+                self._count(requests=1)  # connected: the request (or handshake) went out
                 pool.close()
                 raise self._failed(exc, target.url, address, hops) from None
             except BaseException:
                 pool.close()
                 raise
+            self._count(requests=1)
             return pool, response, address
         assert failure is not None  # endpoints is never empty
         raise self._failed(failure[0], target.url, failure[1], hops) from None
+
+    def _count(self, *, requests: int = 0, received: int = 0) -> None:
+        with self._count_lock:
+            self.requests += requests
+            self.bytes_received += received
 
     @staticmethod
     def _failed(exc: BaseException, url: str, address: str, hops: list[Hop]) -> LinkFailed:
@@ -696,6 +708,7 @@ class SafeClient:
                 raise self._failed(exc, url, address, hops) from None
             if not data:
                 return b"".join(chunks), False
+            self._count(received=len(data))
             room = limit - size
             if len(data) > room:
                 chunks.append(data[:room])

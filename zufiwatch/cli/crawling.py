@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,20 +16,28 @@ from ..errors import ConfigError
 from ..timeutil import show_time
 from .root import App, cli, emit, handle_errors, output_options, pass_app
 
+if TYPE_CHECKING:
+    from ..progress import CrawlProgress
+    from ..runner import CrawlResult
+
 
 @cli.command()
 @click.option("--source", "sources", multiple=True, help="Crawl only this source (repeatable).")
 @click.option("--init-archive", is_flag=True,
               help="Start a new, empty snapshots folder although the history has archived "
                    "crawls (after a lost archive; without it a missing folder is an error).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bars, only the summary line of each source.")
 @pass_app
 @handle_errors
-def crawl(app: App, sources: tuple[str, ...], init_archive: bool) -> None:
+def crawl(app: App, sources: tuple[str, ...], init_archive: bool, quiet: bool) -> None:
     """Crawl the configured sources once and store what changed.
 
-    Exit status 1 when a crawl failed or was partial. A missing snapshots folder is an
-    error when the history has archived crawls (an unmounted volume?), unless
-    --init-archive starts a new one on purpose.
+    On a terminal a progress bar per source shows entries done of those listed, requests,
+    errors and time left; under systemd, in CI (CI set) or with --quiet only the summary
+    line of each source is printed. Exit status 1 when a crawl failed or was partial. A
+    missing snapshots folder is an error when the history has archived crawls (an
+    unmounted volume?), unless --init-archive starts a new one on purpose.
 
     \b
     Example:
@@ -43,23 +53,46 @@ def crawl(app: App, sources: tuple[str, ...], init_archive: bool) -> None:
     with app.history(must_exist=False) as history:
         archive = Archive.for_history(settings.snapshots, history.archived_crawls(),
                                       init=init_archive)
-        results = crawl_sources(settings, chosen, history=history, archive=archive,
-                                clock=app.clock,
-                                alerts=Alerts(settings),
-                                progress=_progress_line() if sys.stderr.isatty() else None)
-    if sys.stderr.isatty():
-        click.echo("", err=True)
+        with _progress_display(quiet) as progress:
+            results = crawl_sources(settings, chosen, history=history, archive=archive,
+                                    clock=app.clock, alerts=Alerts(settings),
+                                    progress=progress)
     for result in results:
-        reason = f" — {result.reason}" if result.reason else ""
-        if not result.crawl_id:
-            click.echo(f"{result.source}: not crawled — {result.reason}")
-            continue
-        click.echo(f"{result.source}: crawl {result.crawl_id} {result.outcome}: "
-                   f"{result.stats['observed']} records observed, "
-                   f"{result.stats['changes']} changes, {result.stats['requests']} requests"
-                   f"{reason}")
+        click.echo(_summary(result))
     if any(r.outcome != "complete" for r in results):
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _progress_display(quiet: bool) -> Iterator[Callable[[CrawlProgress], None] | None]:
+    """Progress bars on stderr for a person at a terminal; nothing otherwise."""
+    from .progressbars import crawl_bars, wants_bars
+
+    if not wants_bars(sys.stderr, os.environ, quiet=quiet):
+        yield None
+        return
+    with crawl_bars(sys.stderr) as show:
+        yield show
+
+
+def _summary(result: CrawlResult) -> str:
+    """The line that sums up the crawl of one source."""
+    if not result.crawl_id:
+        return f"{result.source}: not crawled — {result.reason}"
+    reason = f" — {result.reason}" if result.reason else ""
+    stats = result.stats
+    return (f"{result.source}: crawl {result.crawl_id} {result.outcome}: "
+            f"{stats['observed']} records observed, {stats['changes']} changes, "
+            f"{stats['requests']} requests ({_size(stats['bytes_received'])}){reason}")
+
+
+def _size(count: int) -> str:
+    """Bytes as people read them: ``840 B``, ``12.5 KiB``, ``3.2 MiB``."""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / 1024 / 1024:.1f} MiB"
 
 
 @cli.command()
@@ -98,16 +131,6 @@ def reparse(app: App, sources: tuple[str, ...], crawl_id: int | None) -> None:
                 click.echo(f"{source.name}: crawl {result.crawl_id} {result.outcome}: "
                            f"{result.stats['observed']} records parsed again, "
                            f"{result.stats['changes']} changes by the parser")
-
-
-def _progress_line() -> Callable[[str, int], None]:
-    """A status line on the terminal, rewritten every 50 records."""
-
-    def show(source: str, count: int) -> None:
-        if count % 50 == 0:
-            click.echo(f"\r{source}: {count} records read", nl=False, err=True)
-
-    return show
 
 
 @cli.command()

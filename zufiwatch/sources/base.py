@@ -13,7 +13,9 @@ what it learned as a stream of items:
 - :class:`Listing` — how many entries the source's own listing promised and delivered;
 - :class:`Strike` — one more failed check of an entry whose last known state stands (the
   runner counts consecutive strikes; the link checker reports a link broken after N);
-- :class:`Fatal` — the crawl cannot say anything reliable (the listing failed).
+- :class:`Fatal` — the crawl cannot say anything reliable (the listing failed);
+- :class:`Progress` — how far a source that concludes only at the end has got (for the
+  progress shown to people; it concludes nothing).
 
 The runner decides the outcome of the crawl from these items; a source never writes to
 the history itself.
@@ -30,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlencode
 
 from ..archive import Manifest
@@ -52,7 +54,9 @@ __all__ = [
     "Fatal",
     "Incomplete",
     "Listing",
+    "Metered",
     "Observed",
+    "Progress",
     "Source",
     "Strike",
     "Unobserved",
@@ -130,8 +134,28 @@ class Fatal:
     reason: str
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a source that concludes only at the end (the link checker) has got:
+    ``done`` of ``total`` entries checked, ``errors`` of them failed. Concludes nothing."""
+
+    done: int
+    total: int
+    errors: int = 0
+
+
 CrawlItem = (Observed | Confirmed | Vouched | Unobserved | Incomplete | Unverified | Listing
-             | Strike | Fatal)
+             | Strike | Fatal | Progress)
+
+
+class Metered(Protocol):
+    """An HTTP client that counts what it sent and received."""
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def bytes_received(self) -> int: ...
 
 #: (source name, key, kind, content) of a present record of another source.
 DirectoryRecord = tuple[str, str, str, dict[str, Any]]
@@ -172,6 +196,9 @@ class CrawlContext:
     shapes: ShapeLog = field(default_factory=ShapeLog)
     #: When the crawl must end: the fetcher refuses requests after it.
     deadline: CrawlDeadline | None = None
+    #: HTTP clients of the source besides the fetcher (the link checker's safe client):
+    #: their requests and bytes count as the crawl's.
+    clients: list[Metered] = field(default_factory=list)
     _fresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fingerprint(self, *bodies: bytes) -> str:

@@ -44,6 +44,7 @@ from .base import (
     Fatal,
     Listing,
     Observed,
+    Progress,
     Source,
     Strike,
 )
@@ -183,8 +184,15 @@ class LinkSource(Source):
         http = ctx.fetcher.settings
         policy = policy_of(self.settings, http.user_agent, http.connect_timeout,
                            http.read_timeout)
+        checks: list[Check] = []
+        failed = 0
         with SafeClient(policy) as client:
-            checks = list(self._check_all(ctx, client, targets))
+            ctx.clients.append(client)  # its requests are the crawl's
+            yield Progress(0, len(targets))
+            for check in self._check_all(ctx, client, targets):
+                checks.append(check)
+                failed += _failed(check)
+                yield Progress(len(checks), len(targets), failed)
         yield from self._conclude(ctx, targets, checks)
 
     def _check_all(self, ctx: CrawlContext, client: SafeClient,
@@ -279,6 +287,14 @@ class LinkSource(Source):
                 continue
             yield Observed((Record("link", check.target.url, link_content(check),
                                    _volatile(check)),))
+
+
+def _failed(check: Check) -> bool:
+    """Whether the check found the link unreachable (refused links are recorded as such:
+    a property of the link, not a failed check)."""
+    if check.error is not None:
+        return isinstance(check.error, LinkFailed)
+    return check.answer is not None and check.answer.status >= 400
 
 
 def _archived(ctx: CrawlContext, check: Check) -> Check:
