@@ -16,13 +16,14 @@ Endpoints, as public clients of the live service call them (production base URL
     GET /v1beta2/onlineservices?ars=[&nextPageToken=]    online services, token paging;
                                                          inherited Land/Bund ones included
 
-Details and offices are fetched in parallel (in order, a bounded window ahead), each
-office once per crawl; a Leistung whose detail's content (volatile fields aside) and offices
-are those of its stored version is confirmed without parsing. Every answer is archived, so an earlier crawl can be replayed through the same parsers. The paged
-listing is what is crawled; the CSV listing is read once per crawl as a cross-check: a
-Leistung in one and not the other, or a CSV that cannot be read, makes the crawl partial
-for Leistungen (nothing concluded removed), never failed. An archived crawl without a CSV
-answer (made by ``pvog-1``) is replayed without the cross-check.
+Details and offices are fetched in parallel (in order, a bounded window ahead), each office
+once per crawl; a Leistung whose detail's content (volatile fields aside) and offices are
+those of its stored version is confirmed without parsing. Every answer is archived, so an
+earlier crawl can be replayed through the same parsers. The paged listing is what is
+crawled; the CSV listing is read once per crawl as a cross-check: a Leistung in one and not
+the other, or a CSV that cannot be read, makes the crawl partial for Leistungen (nothing
+concluded removed), never failed. An archived crawl without a CSV answer (made by
+``pvog-1``) is replayed without the cross-check.
 """
 
 from __future__ import annotations
