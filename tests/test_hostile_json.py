@@ -291,10 +291,10 @@ def test_an_exception_in_the_leistung_parser_is_that_entry_not_observed(
     versions_before = _versions(crawler, key)
     real = pvog.parse_leistung
 
-    def parse(detail: Any, titles: Any = None) -> Any:
+    def parse(detail: Any, titles: Any = None, **known: Any) -> Any:
         if detail.get("id") == FEE_LEISTUNG:
             raise KeyError("betrag")
-        return real(detail, titles)
+        return real(detail, titles, **known)
 
     monkeypatch.setattr(pvog, "parse_leistung", parse)
     with caplog.at_level(logging.WARNING):

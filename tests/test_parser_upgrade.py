@@ -18,8 +18,8 @@ def new_parser(monkeypatch):
     """Parser version 2 reads every Leistung name in upper case."""
     original = pvog.parse_leistung
 
-    def upgraded(detail, titles=None):
-        record = original(detail, titles)
+    def upgraded(detail, titles=None, **known):
+        record = original(detail, titles, **known)
         record.content["name"] = record.content["name"].upper()
         return record
 
@@ -38,7 +38,9 @@ def test_first_crawl_after_an_upgrade_rebaselines_then_reports_only_real_edits(
     crawls = crawler.history.crawls()
     reparse, live = crawls[1], crawls[0]
     assert reparse["mode"] == "reparse" and reparse["outcome"] == "complete"
-    assert live["id"] == result.crawl_id and live["mode"] == "full"
+    # The live crawl reads every detail but takes the offices of Leistungen whose detail
+    # names the same ones from their stored versions (issue 19): not a verification crawl.
+    assert live["id"] == result.crawl_id and live["mode"] == "incremental"
     leistungen = len(scenario.directory_for(1).leistungen)
     by_parser = crawler.history.db.execute(
         "SELECT count(*) FROM changes WHERE cause = 'parser' AND label = 'Name der Leistung'"
@@ -57,7 +59,7 @@ def test_the_rebaseline_happens_once(crawler: Crawler, new_parser) -> None:
     crawler.day(1)
     crawler.day(1)
     modes = [c["mode"] for c in reversed(crawler.history.crawls())]
-    assert modes == ["full", "reparse", "full", "full"]
+    assert modes == ["full", "reparse", "incremental", "incremental"]  # see above
 
 
 def test_reparse_command(crawler: Crawler, tmp_path: Path, new_parser) -> None:

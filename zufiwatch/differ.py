@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from .labels import field_label
 from .model import KIND_LABELS, Change, ChangeType, canonical_json
 
@@ -95,6 +93,8 @@ def diff_content(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Ch
     """Field-level changes between two contents of the same record kind."""
     old_keyed, old_orig = _keyed(old)
     new_keyed, new_orig = _keyed(new)
+    from deepdiff import DeepDiff  # imported when a version differs: a slow import
+
     result = DeepDiff(old_keyed, new_keyed, view="tree", verbose_level=2,
                       threshold_to_diff_deeper=0)
     changes = []

@@ -19,6 +19,10 @@
 - **Conditional requests**: given an ETag or Last-Modified from before, the request
   carries ``If-None-Match``/``If-Modified-Since``; a ``304`` comes back as such and the
   caller reuses the body it archived.
+- **One session, lean requests**: the environment's proxy settings (``HTTPS_PROXY``,
+  ``HTTP_PROXY``, ``NO_PROXY``…) and CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``)
+  are resolved once per origin at its first request, not per request; requests go
+  straight to the session's adapter (no cookies, hooks or ``.netrc``: the APIs need none).
 - **robots.txt** is honoured where asked for (HTML sources); an unreachable robots.txt
   means "do not fetch", a missing one (4xx) means "fetch anything".
 
@@ -29,6 +33,7 @@ Errors of requests and urllib3 are translated here into :class:`FetchError` and
 from __future__ import annotations
 
 import email.utils
+import os
 import random
 import threading
 import time
@@ -40,6 +45,7 @@ from urllib.robotparser import RobotFileParser
 
 import requests
 import urllib3
+from requests.structures import CaseInsensitiveDict
 from urllib3.util import parse_url
 
 from .config import HttpSettings
@@ -193,6 +199,10 @@ class Fetcher:
         self.bytes_received = 0
         self._watchdog = Watchdog()
         self._session = requests.Session()
+        # The environment is read once per origin (see _environment), not per request.
+        self._session.trust_env = False
+        self._origins: dict[str, tuple[dict[str, str], bool | str]] = {}
+        self._origins_lock = threading.Lock()
         adapter = WatchedAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -293,7 +303,9 @@ class Fetcher:
         """One attempt: the request and its redirects, under one watch of
         ``response_deadline`` (or what is left of the crawl's deadline, if less)."""
         try:
-            asked = requests.Request("GET", url, params=params).prepare().url or url
+            prepared = requests.PreparedRequest()
+            prepared.prepare_url(url, params)
+            asked = prepared.url or url
         except requests.exceptions.RequestException as exc:
             raise FetchError(f"request failed: {url}: {type(exc).__name__}", url=url) from exc
         seconds, by_crawl = self._http.response_deadline, False
@@ -320,7 +332,8 @@ class Fetcher:
         redirects = 0
         while True:
             # Defence in depth: the caller's headers only ever go to the host asked.
-            answer = self._exchange(hop, headers if _same_host(asked, hop) else {}, watch)
+            answer = self._exchange(hop, headers if _same_host(asked, hop) else {}, watch,
+                                    prepared=hop is asked)
             if isinstance(answer, Response):
                 return answer
             target = answer
@@ -337,12 +350,25 @@ class Fetcher:
             redirects += 1
             hop = target
 
-    def _exchange(self, url: str, headers: Mapping[str, str], watch: Watch) -> Response | str:
-        """One GET of ``url``: its answer, or where it redirects to."""
+    def _exchange(self, url: str, headers: Mapping[str, str], watch: Watch, *,
+                  prepared: bool = False) -> Response | str:
+        """One GET of ``url`` (``prepared``: already encoded as requests encodes it): its
+        answer, or where it redirects to."""
         timeout = (self._http.connect_timeout, self._http.read_timeout)
         try:
-            with self._session.get(url, headers=headers, timeout=timeout, stream=True,
-                                   allow_redirects=False) as answer:
+            request = requests.PreparedRequest()
+            request.prepare_method("GET")
+            if prepared:
+                request.url = url
+            else:
+                request.prepare_url(url, None)
+            sent = CaseInsensitiveDict(self._session.headers)
+            sent.update(headers)
+            request.prepare_headers(sent)
+            proxies, verify = self._environment(url)
+            adapter = self._session.get_adapter(url)
+            with adapter.send(request, stream=True, timeout=timeout, verify=verify,
+                              proxies=proxies) as answer:
                 status = answer.status_code
                 location = answer.headers.get("Location")
                 if status in REDIRECT_STATUSES and location:
@@ -365,6 +391,21 @@ class Fetcher:
             raise HTTPStatusError(f"HTTP {status} from {url}", url=url, status=status)
         content_type = answer_headers.get("Content-Type", "")
         return Response(url, status, content_type, body, answer_headers)
+
+    def _environment(self, url: str) -> tuple[dict[str, str], bool | str]:
+        """The proxies and the CA bundle (or True) for ``url``'s origin, from the
+        environment as ``requests`` reads it, resolved at the origin's first request."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        known = self._origins.get(origin)
+        if known is None:
+            proxies = requests.utils.get_environ_proxies(url)
+            verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") \
+                or os.environ.get("CURL_CA_BUNDLE") or True
+            known = (proxies, verify)
+            with self._origins_lock:
+                self._origins[origin] = known
+        return known
 
     def _read_body(self, answer: requests.Response, url: str, watch: Watch) -> bytes:
         """The body, whatever arrives per read, checking the size cap and the watch

@@ -12,11 +12,14 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import soupsieve
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 from .normalize import clean_text
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 __all__ = ["PageFacts", "is_html", "page_facts", "valid_selector"]
 
@@ -61,6 +64,9 @@ def page_facts(body: bytes, content_type: str, *, selectors: Sequence[str],
 
 
 def _soup(body: bytes, charset: str | None) -> BeautifulSoup:
+    # Imported when a page is read: a slow import the other sources do not need.
+    from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         return BeautifulSoup(body, "lxml", from_encoding=charset)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import PreformattedString
-
 from . import weburl
+
+if TYPE_CHECKING:
+    from bs4 import Tag
 
 __all__ = [
     "canonical_url",
@@ -64,6 +64,8 @@ def html_to_text(html: str | None) -> tuple[str, list[dict[str, str]]]:
         return "", []
     if "<" not in html and "&" not in html:
         return clean_text(_SOURCE_BREAKS.sub(" ", html)), []
+    from bs4 import BeautifulSoup  # imported when HTML is parsed: a slow import
+
     soup = BeautifulSoup(html.replace(_BREAK, " "), "lxml")
     parts: list[str] = []
     links: list[dict[str, Any]] = []
@@ -89,6 +91,8 @@ def html_to_texts(htmls: list[str]) -> dict[str, tuple[str, list[dict[str, str]]
     if len(rich) > 1:
         document = "".join(f"<{_PART} n={i}>{html.replace(_BREAK, ' ')}</{_PART}>"
                            for i, html in enumerate(rich))
+        from bs4 import BeautifulSoup
+
         soup = BeautifulSoup(document, "lxml")
         parts: dict[int, list[Tag]] = {}
         for part in (soup.body or soup).find_all(_PART, recursive=False):
@@ -113,6 +117,9 @@ def _finish(parts: list[str], links: list[dict[str, Any]]) -> tuple[str, list[di
 
 
 def _walk(node: Tag, parts: list[str], links: list[dict[str, Any]]) -> None:
+    from bs4 import NavigableString, Tag
+    from bs4.element import PreformattedString
+
     """Collect the text of ``node`` with break markers; one pass, the tree left as it is."""
     for child in node.children:
         if isinstance(child, Tag):

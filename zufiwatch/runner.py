@@ -99,6 +99,9 @@ class Planner:
         self.incremental = incremental and bool(current)
         #: Entries taken as unchanged on the listing's word, without reading them.
         self.vouched = 0
+        #: Entries that took a part from their stored version instead of reading it
+        #: (a PVOG Leistung's offices): the crawl did not verify everything.
+        self.reused = 0
         #: The content of every record with changes (new, or old for removals), by key.
         self.contents: dict[str, dict[str, Any]] = {}
         self._load = load_content
@@ -129,6 +132,13 @@ class Planner:
         return {key: c.fingerprint for key, c in self._current.items()
                 if c.fingerprint and c.version_id is not None}
 
+    def stored_content(self, key: str) -> dict[str, Any] | None:
+        """The content of the current version of ``key``; None when it has none."""
+        current = self._current.get(key)
+        if current is None or current.version_id is None:
+            return None
+        return self._load(current.version_id)
+
     @property
     def strikes(self) -> Mapping[str, int]:
         """Consecutive failed checks before this crawl, by key."""
@@ -157,8 +167,10 @@ class Planner:
             if current.status == "missing":
                 self.plan.recovered.append(key)
 
-    def confirm(self, key: str, fingerprint: str) -> None:
-        """The payloads are those of the current version: seen, unchanged."""
+    def confirm(self, key: str, fingerprint: str,
+                volatile: dict[str, Any] | None = None) -> None:
+        """The payloads carry the content of the current version: seen, unchanged; its
+        ``volatile`` values (if given) are kept as an observation keeps them."""
         current = self._current.get(key)
         if current is None or current.fingerprint != fingerprint or current.version_id is None:
             raise ValueError(f"{key}: confirmed against a fingerprint the history does not hold")
@@ -167,6 +179,10 @@ class Planner:
             self.plan.seen.append(key)
             if current.status == "missing":
                 self.plan.recovered.append(key)
+            if volatile is not None:
+                values = canonical_json(volatile)
+                if values != current.volatile:
+                    self.plan.volatile_updates.append((current.version_id, values))
 
     def strike(self, key: str, reason: str) -> None:
         """A check of the entry failed: one more consecutive strike. A stored entry keeps
@@ -298,7 +314,8 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
             ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=archive.put,
                                manifest=manifest, now=clock,
                                parser_version=source.parser_version, timings=timings,
-                               fingerprints=planner.fingerprints(), archive_get=archive.get,
+                               fingerprints=planner.fingerprints(),
+                               stored=planner.stored_content, archive_get=archive.get,
                                cached=_cached_answers(history, source.name),
                                incremental=planner.incremental, stamps=planner.stamps(),
                                strikes=planner.strikes,
@@ -309,6 +326,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
             planner.plan.answers = {
                 url: (a.validators.etag, a.validators.last_modified, a.sha256, a.content_type)
                 for url, a in ctx.fresh.items()}
+            planner.reused = ctx.reused
 
     def traffic() -> tuple[int, int]:
         return (fetcher.requests - requests_before + sum(c.requests for c in clients),
@@ -390,7 +408,8 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
         history.set_manifest(crawl_id, str(manifest))
         ctx = CrawlContext(settings=settings, fetcher=None, archive_put=archive.put,
                            manifest=None, now=clock, parser_version=source.parser_version,
-                           timings=timings, fingerprints=planner.fingerprints())
+                           timings=timings, fingerprints=planner.fingerprints(),
+                           stored=planner.stored_content)
         yield _Session(source.replay(ctx, entries, archive.get), lambda keys: {}, ctx.shapes)
 
     return _conclude(settings, source, history, clock, gather, lambda: (0, 0),
@@ -540,7 +559,7 @@ def _conclude_locked(settings: SourceSettings, source: Source, history: History,
     verdict = verdict or _verdict(settings, planner, tally)
     begin = time.thread_time()
     stats = _stats(planner, tally, *traffic(), verdict)
-    if mode == "incremental" and not planner.vouched:
+    if mode == "incremental" and not planner.vouched and not planner.reused:
         history.set_mode(crawl_id, "full")  # it read every entry: a verification crawl
     finished = stored(clock())
     if verdict.outcome is Outcome.FAILED:
@@ -637,7 +656,7 @@ def _take(item: object, planner: Planner, tally: _Tally) -> None:
         for record in item.records:
             planner.observe(record, item.fingerprint)
     elif isinstance(item, Confirmed):
-        planner.confirm(item.key, item.fingerprint)
+        planner.confirm(item.key, item.fingerprint, item.volatile)
     elif isinstance(item, Vouched):
         planner.vouch(item.key)
     elif isinstance(item, Strike):

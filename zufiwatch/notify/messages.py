@@ -36,11 +36,9 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.quoprimime import header_encode
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from .. import weburl
 from ..config import LANGUAGES, SEVERITIES
@@ -48,6 +46,9 @@ from ..events import witness_text
 from ..model import KIND_LABELS
 from ..render import change_pair, host_of, short_value
 from .model import ChangeNotice, CrawlProblem, DisagreementNotice, OverdueExpectation
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 __all__ = ["Mail", "ack_command", "digest", "disagreement_alert", "immediate_alert",
            "message_id", "operator_alert", "reminder", "test_message"]
@@ -585,6 +586,9 @@ def _field(label: str, value: object, indent: int = 2) -> str:
 
 @functools.cache
 def _environment() -> Environment:
+    # Imported when a message is rendered: a slow import a crawl does not need.
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     environment = Environment(loader=PackageLoader("zufiwatch.notify", "templates"),
                               autoescape=select_autoescape(["html"]),
                               undefined=StrictUndefined, trim_blocks=True,

@@ -5,8 +5,9 @@ parses payloads into normalised :class:`Record` values with pure functions. It r
 what it learned as a stream of items:
 
 - :class:`Observed` — records built from payloads received intact;
-- :class:`Confirmed` — an entry whose payloads are byte for byte the ones its current
-  version was parsed from (parsing is pure, so it is unchanged and need not be parsed);
+- :class:`Confirmed` — an entry whose payloads carry the content its current version was
+  parsed from (volatile fields such as import times aside; parsing is pure, so it is
+  unchanged and need not be parsed);
 - :class:`Unobserved` — an entry the source knows exists but could not read this time
   (nothing may be concluded about it);
 - :class:`Incomplete` — a whole kind of record could not be read completely;
@@ -24,6 +25,7 @@ the history itself.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -62,9 +64,11 @@ __all__ = [
     "Unobserved",
     "Unverified",
     "Vouched",
+    "content_digest",
     "decode_json",
     "failure_reason",
     "unreadable",
+    "without",
 ]
 
 
@@ -79,6 +83,9 @@ class Observed:
 class Confirmed:
     key: str
     fingerprint: str
+    #: The volatile values of this answer (import times), kept with the current version
+    #: as an observation would; None leaves them as they are.
+    volatile: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,12 @@ class CrawlContext:
     timings: dict[str, float] = field(default_factory=dict)
     #: Fingerprints of the payloads each stored current version was parsed from, by key.
     fingerprints: Mapping[str, str] = field(default_factory=dict)
+    #: The content of the stored current version of a key (None if none); read in the
+    #: crawling thread only (it reads the history).
+    stored: Callable[[str], dict[str, Any] | None] = lambda key: None
+    #: Entries whose record took a part from their stored version instead of asking the
+    #: source for it (the offices of a PVOG Leistung): the crawl verified less than all.
+    reused: int = 0
     #: Incremental crawl: skip entries whose listing ``lastUpdate`` equals ``stamps``.
     incremental: bool = False
     #: The stored ``lastUpdate`` of each current version, by key (incremental crawls).
@@ -208,6 +221,12 @@ class CrawlContext:
             digest.update(len(body).to_bytes(8, "big"))
             digest.update(body)
         return digest.hexdigest()
+
+    def content_fingerprint(self, *parts: Any) -> str:
+        """Identifies the content of decoded answers under this parser version: ``parts``
+        are JSON values with their volatile fields already removed (see
+        :func:`without`); the order of an object's keys does not matter."""
+        return content_digest(self.parser_version, *parts)
 
     @contextmanager
     def timed(self, step: str) -> Iterator[None]:
@@ -318,6 +337,23 @@ class Source(ABC):
                load: Callable[[str], bytes]) -> Iterator[CrawlItem]:
         """Yield what an earlier crawl learned, from its manifest ``entries`` and the
         archived payloads (``load`` maps a SHA-256 to the bytes), parsed anew."""
+
+
+def content_digest(parser_version: str, *parts: Any) -> str:
+    """SHA-256 of ``parts`` in a canonical form (keys sorted, no whitespace), under
+    ``parser_version``."""
+    text = json.dumps([parser_version, *parts], sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def without(payload: Any, volatile: Iterable[str]) -> Any:
+    """A JSON object without its ``volatile`` top-level keys (a shallow copy); anything
+    else as it is."""
+    if not isinstance(payload, dict):
+        return payload
+    drop = set(volatile)
+    return {k: v for k, v in payload.items() if k not in drop}
 
 
 def decode_json(response: Response | bytes, endpoint: str) -> Any:

@@ -40,10 +40,15 @@ __all__ = [
     "CODE_URSPRUNGSPORTAL",
     "DETAIL_VOLATILE",
     "INFO_TIMES",
+    "OFFICE_VOLATILE",
     "PARSER_VERSION",
     "ListingPage",
     "OnlineServicePage",
+    "detail_volatile",
     "leistung_office_ids",
+    "leistung_offices",
+    "office_volatile",
+    "organisation_ids",
     "parse_leistung",
     "parse_listing",
     "parse_office",
@@ -60,6 +65,9 @@ CODE_URSPRUNGSPORTAL = "94"
 #: Top-level keys of a detail that move without a content change: the import time (every
 #: day), the editor's timestamp and the search terms.
 DETAIL_VOLATILE = ("lastUpdate", "externalLastUpdate", "timestamp", "suggest")
+
+#: Top-level keys of an office that move without a content change (the import time).
+OFFICE_VOLATILE = ("lastUpdate",)
 
 #: The ``additionalInformation`` type of an office's opening hours (seen).
 INFO_TIMES = "INFO_TIMES"
@@ -144,8 +152,11 @@ def parse_listing(payload: Any) -> ListingPage:
 # -- Leistung ------------------------------------------------------------------------------
 
 
-def parse_leistung(detail: Any, titles: Any = None) -> Record:
-    """A Leistung from its ``/v6`` detail and, when fetched, its ``/v2`` office titles."""
+def parse_leistung(detail: Any, titles: Any = None, *,
+                   zustaendigkeiten: list[dict[str, str]] | None = None) -> Record:
+    """A Leistung from its ``/v6`` detail and, when fetched, its ``/v2`` office titles;
+    or with its ``zustaendigkeiten`` as known (taken from the stored version when the
+    detail names the same offices, see :func:`leistung_offices`)."""
     endpoint = EP_DETAIL
     detail = _object(detail, endpoint)
     lb_id = _require(detail, "id", endpoint, str, "a string")
@@ -164,12 +175,22 @@ def parse_leistung(detail: Any, titles: Any = None) -> Record:
         "texte": texte,
         "fachliche_freigabe": freigabe,
         "onlinedienste": _online_service_links(detail, endpoint),
-        "zustaendigkeiten": _offices(detail, titles, endpoint),
+        "zustaendigkeiten": zustaendigkeiten if zustaendigkeiten is not None
+        else _offices(detail, titles, endpoint),
         "ursprungsportal": sorted_by(_unique_links(x for x in ursprung + portal_links
                                                    if x["url"]), "url", "titel"),
     }
-    volatile = {k: detail[k] for k in DETAIL_VOLATILE if detail.get(k) is not None}
-    return Record("leistung", lb_id, content, volatile)
+    return Record("leistung", lb_id, content, detail_volatile(detail))
+
+
+def detail_volatile(detail: dict[str, Any]) -> dict[str, Any]:
+    """What a Leistung record keeps of its detail's volatile fields."""
+    return {k: detail[k] for k in DETAIL_VOLATILE if detail.get(k) is not None}
+
+
+def office_volatile(office: dict[str, Any]) -> dict[str, Any]:
+    """What an office record keeps of its volatile fields."""
+    return {k: office[k] for k in OFFICE_VOLATILE if office.get(k) is not None}
 
 
 def _periods(obj: dict[str, Any], endpoint: str, at: str = "") -> list[dict[str, str]]:
@@ -309,6 +330,18 @@ def _offices(detail: dict[str, Any], titles: Any, endpoint: str) -> list[dict[st
     return sorted_by(list(offices.values()), "rolle", "id")
 
 
+def leistung_offices(detail: Any, titles: Any) -> list[dict[str, str]]:
+    """The ``zustaendigkeiten`` of a Leistung (what :func:`parse_leistung` stores), from
+    its detail and ``/v2`` titles, without parsing its texts."""
+    return _offices(_object(detail, EP_DETAIL), titles, EP_DETAIL)
+
+
+def organisation_ids(detail: Any) -> list[str]:
+    """The detail's ``organisationIds`` ([] when absent or null); MissingField when they
+    are not a list of ids."""
+    return _organisation_ids(detail, EP_DETAIL)
+
+
 def _organisation_ids(detail: Any, endpoint: str) -> list[str]:
     ids = _optional_list(detail, "organisationIds", endpoint) if isinstance(detail, dict) else []
     if not all(isinstance(i, str) and i for i in ids):
@@ -383,8 +416,7 @@ def parse_office(payload: Any) -> Record:
         "oeffnungszeiten": hours,
         "zusatzinformationen": more,
     }
-    volatile = {k: office[k] for k in ("lastUpdate",) if office.get(k) is not None}
-    return Record("organisationseinheit", oe_id, content, volatile)
+    return Record("organisationseinheit", oe_id, content, office_volatile(office))
 
 
 def _additional_information(office: dict[str, Any], endpoint: str) -> tuple[str, dict[str, str]]:

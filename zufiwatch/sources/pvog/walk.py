@@ -9,17 +9,21 @@ Endpoints, as public clients of the live service call them (production base URL
     GET /v6/servicedescriptions/{lbid}/detail?ars={ars}&applyDynamicParams=true
                                                          one Leistung
     GET /v2/organisationunits/titles?ars=&lbId=          offices of a Leistung (role 01 =
-                                                         zuständige Stelle, 03 = Ansprechpunkt)
+                                                         zuständige Stelle, 03 = Ansprechpunkt);
+                                                         only where their names and roles are
+                                                         not known (see :mod:`.prints`)
     GET /v5/organisationunits/detail?q={oeId}            one office
     GET /v1beta2/onlineservices?ars=[&nextPageToken=]    online services, token paging;
                                                          inherited Land/Bund ones included
 
-Details and offices are fetched in parallel (in order, a bounded window ahead); every
-answer is archived, so an earlier crawl can be replayed through the same parsers. The paged
-listing is what is crawled; the CSV listing is read once per crawl as a cross-check: a
-Leistung in one and not the other, or a CSV that cannot be read, makes the crawl partial
-for Leistungen (nothing concluded removed), never failed. An archived crawl without a CSV
-answer (made by ``pvog-1``) is replayed without the cross-check.
+Details and offices are fetched in parallel (in order, a bounded window ahead), each office
+once per crawl; a Leistung whose detail's content (volatile fields aside) and offices are
+those of its stored version is confirmed without parsing. Every answer is archived, so an
+earlier crawl can be replayed through the same parsers. The paged listing is what is
+crawled; the CSV listing is read once per crawl as a cross-check: a Leistung in one and not
+the other, or a CSV that cannot be read, makes the crawl partial for Leistungen (nothing
+concluded removed), never failed. An archived crawl without a CSV answer (made by
+``pvog-1``) is replayed without the cross-check.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import logging
 import sys
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -57,15 +62,21 @@ from ..base import (
     Vouched,
     decode_json,
     unreadable,
+    without,
 )
 from .csvlisting import compare_listings, parse_csv_listing
 from .parse import (
+    DETAIL_VOLATILE,
+    OFFICE_VOLATILE,
     PARSER_VERSION,
-    leistung_office_ids,
+    detail_volatile,
+    leistung_offices,
+    office_volatile,
     parse_listing,
     parse_office,
     parse_onlineservices,
 )
+from .prints import LeistungPrint, leistung_print, named_offices, reusable_offices
 from .shapes import EP_CSV, EP_DETAIL, EP_LISTING, EP_OFFICE, EP_ONLINE, EP_TITLES, SHAPES
 
 __all__ = ["PvogSource"]
@@ -74,11 +85,15 @@ log = logging.getLogger(__name__)
 
 
 
-def _parse_leistung(detail: Any, titles: Any) -> Record:
+def _parse_leistung(detail: Any, titles: Any,
+                    offices: list[dict[str, str]] | None = None) -> Record:
     """The package's ``parse_leistung``, looked up when called: a parser replaced on the
-    package (an upgrade, a test counting calls) is the one the crawl uses."""
-    parser: Callable[[Any, Any], Record] = sys.modules[__package__].parse_leistung
-    return parser(detail, titles)
+    package (an upgrade, a test counting calls) is the one the crawl uses. ``offices``:
+    the Zuständigkeiten taken from the stored version (no titles asked for)."""
+    parser: Callable[..., Record] = sys.modules[__package__].parse_leistung
+    if offices is None:
+        return parser(detail, titles)
+    return parser(detail, titles, zustaendigkeiten=offices)
 
 
 # -- the crawl -----------------------------------------------------------------------------
@@ -100,7 +115,8 @@ class PvogSource(Source):
                                min_interval=self.settings.min_interval)
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
                                 thread_name_prefix="pvog") as pool:
-            yield from self._learn(ctx, _Live(self.settings, ctx, pool))
+            yield from self._learn(ctx, _Live(self.settings, ctx, pool,
+                                              verify_offices=not ctx.incremental))
 
     def recheck(self, ctx: CrawlContext, keys: list[str]) -> dict[str, bool | None]:
         """Leistungen and offices have a detail endpoint: 404 or 410 there means gone.
@@ -221,25 +237,49 @@ class PvogSource(Source):
                 yield Unobserved(key, str(result))
                 continue
             try:
-                yield self._leistung(ctx, lb_id, result, office_ids)
+                yield self._leistung(ctx, payloads, lb_id, result, office_ids)
             except Exception as exc:  # one bad entry is that entry not observed
                 yield unreadable(key, exc, ctx.shapes)
 
     @staticmethod
-    def _leistung(ctx: CrawlContext, lb_id: str, result: tuple[Response, Response],
-                  office_ids: set[str]) -> CrawlItem:
-        """One Leistung from its detail and office titles (or confirmed unchanged)."""
+    def _leistung(ctx: CrawlContext, payloads: _Payloads, lb_id: str,
+                  answers: LeistungAnswers, office_ids: set[str]) -> CrawlItem:
+        """One Leistung from its detail and its offices (the titles, or the stored
+        version's where the detail names the same offices), or confirmed unchanged."""
         key = record_key("leistung", lb_id)
-        fingerprint = ctx.fingerprint(result[0].body, result[1].body)
+        if isinstance(answers.detail, Exception):
+            raise answers.detail
+        detail = answers.detail
+        titles_answer = answers.titles
+        offices = None
         with ctx.timed("parse"):
-            detail = decode_json(result[0], EP_DETAIL)
-            titles = decode_json(result[1], EP_TITLES)
             ctx.shapes.check(EP_DETAIL, detail, SHAPES[EP_DETAIL])
-            ctx.shapes.check(EP_TITLES, titles, SHAPES[EP_TITLES])
-            office_ids.update(leistung_office_ids(detail, titles))
+            content = ctx.content_fingerprint(without(detail, DETAIL_VOLATILE))
+            ids = named_offices(detail)
+            if titles_answer is None:
+                stored = LeistungPrint.parse(ctx.fingerprints.get(key, ""))
+                if ids and stored and stored.detail == content and stored.agree:
+                    office_ids.update(ids)
+                    ctx.reused += 1
+                    return Confirmed(key, str(stored), detail_volatile(detail))
+                offices = reusable_offices(ctx.stored(key), ids)
+        if titles_answer is None and offices is None:
+            titles_answer = payloads.titles(lb_id)  # other offices: names, roles unknown
+        with ctx.timed("parse"):
+            titles = None
+            if titles_answer is not None:
+                titles = decode_json(titles_answer, EP_TITLES)
+                ctx.shapes.check(EP_TITLES, titles, SHAPES[EP_TITLES])
+                offices = leistung_offices(detail, titles)
+            else:
+                ctx.reused += 1
+            assert offices is not None
+            fingerprint = str(leistung_print(ctx.parser_version, content, offices, ids))
+            office_ids.update(ids or ())
+            office_ids.update(o["id"] for o in offices if o.get("id"))
             if ctx.fingerprints.get(key) == fingerprint:
-                return Confirmed(key, fingerprint)
-            record = _parse_leistung(detail, titles)
+                return Confirmed(key, fingerprint, detail_volatile(detail))
+            record = _parse_leistung(detail, titles, None if titles_answer else offices)
         if record.source_id != lb_id:
             return Unobserved(key, f"{EP_DETAIL}: asked for {lb_id}, got {record.source_id}")
         return Observed((record,), fingerprint)
@@ -265,12 +305,12 @@ class PvogSource(Source):
     def _office(ctx: CrawlContext, oe_id: str, result: Response) -> CrawlItem:
         """One office from its detail (or confirmed unchanged)."""
         key = record_key("organisationseinheit", oe_id)
-        fingerprint = ctx.fingerprint(result.body)
         with ctx.timed("parse"):
             payload = decode_json(result, EP_OFFICE)
             ctx.shapes.check(EP_OFFICE, payload, SHAPES[EP_OFFICE])
+            fingerprint = ctx.content_fingerprint(without(payload, OFFICE_VOLATILE))
             if ctx.fingerprints.get(key) == fingerprint:
-                return Confirmed(key, fingerprint)
+                return Confirmed(key, fingerprint, office_volatile(payload))
             record = parse_office(payload)
         if record.source_id != oe_id:
             return Unobserved(key, f"{EP_OFFICE}: asked for {oe_id}, got {record.source_id}")
@@ -313,7 +353,25 @@ class PvogSource(Source):
                       received=received)
 
 
-LeistungPayloads = tuple[Response, Response] | Exception
+@dataclass(frozen=True)
+class LeistungAnswers:
+    """A Leistung's detail (decoded, or why it cannot be) and, where asked for, its
+    office titles."""
+
+    detail: Any
+    titles: Response | None = None
+
+
+LeistungPayloads = LeistungAnswers | Exception
+
+
+def _answers(detail: Response, titles: Callable[[Any], Response | None]) -> LeistungAnswers:
+    """The detail decoded and the titles ``titles(decoded detail)`` gives."""
+    try:
+        payload = decode_json(detail, EP_DETAIL)
+    except ZufiwatchError as exc:
+        return LeistungAnswers(exc)
+    return LeistungAnswers(payload, titles(payload))
 
 
 class _Payloads(Protocol):
@@ -322,6 +380,9 @@ class _Payloads(Protocol):
     def listing_page(self, number: int, size: int) -> Response: ...
 
     def leistungen(self, ids: list[str]) -> Iterator[tuple[str, LeistungPayloads]]: ...
+
+    def titles(self, lb_id: str) -> Response:
+        """The office titles of a Leistung (asked for where the walk needs them)."""
 
     def offices(self, ids: list[str]) -> Iterator[tuple[str, Response | Exception]]: ...
 
@@ -335,8 +396,11 @@ class _Live:
     """Payloads fetched now, details in parallel (in order, a bounded window ahead)."""
 
     def __init__(self, settings: SourceSettings, ctx: CrawlContext,
-                 pool: ThreadPoolExecutor | None) -> None:
+                 pool: ThreadPoolExecutor | None, *, verify_offices: bool = True) -> None:
         self.settings = settings
+        #: Ask for every Leistung's office titles (a full crawl), not only where the
+        #: detail names no offices.
+        self.verify_offices = verify_offices
         self.ctx = ctx
         self.pool = pool
         self.window = 4 * settings.max_concurrency
@@ -367,15 +431,22 @@ class _Live:
         return self._get("/v5/organisationunits/detail", endpoint, {"q": oe_id},
                          record_key("organisationseinheit", oe_id))
 
+    def titles(self, lb_id: str) -> Response:
+        return self._get("/v2/organisationunits/titles", EP_TITLES,
+                         {"ars": self.settings.ars, "lbId": lb_id},
+                         record_key("leistung", lb_id))
+
+    def _titles_for(self, lb_id: str, detail: Any) -> Response | None:
+        if self.verify_offices or named_offices(detail) is None:
+            return self.titles(lb_id)
+        return None
+
     def _leistung(self, lb_id: str) -> tuple[str, LeistungPayloads]:
-        key = record_key("leistung", lb_id)
         try:
-            detail = self.get_detail(lb_id)
-            titles = self._get("/v2/organisationunits/titles", EP_TITLES,
-                               {"ars": self.settings.ars, "lbId": lb_id}, key)
+            return lb_id, _answers(self.get_detail(lb_id),
+                                   lambda detail: self._titles_for(lb_id, detail))
         except ZufiwatchError as exc:
             return lb_id, exc
-        return lb_id, (detail, titles)
 
     def leistungen(self, ids: list[str]) -> Iterator[tuple[str, LeistungPayloads]]:
         assert self.pool is not None
@@ -425,12 +496,20 @@ class _Archived:
                               f"listing page {number}")
 
     def _pair(self, lb_id: str) -> LeistungPayloads:
+        """The detail and, where the crawl asked for them, the titles (a crawl that took
+        a Leistung's offices from its stored version has none)."""
         key = record_key("leistung", lb_id)
         try:
-            return (self._response(self.by_key.get((EP_DETAIL, key)), f"{key} detail"),
-                    self._response(self.by_key.get((EP_TITLES, key)), f"{key} offices"))
+            detail = self._response(self.by_key.get((EP_DETAIL, key)), f"{key} detail")
+            titles = self.by_key.get((EP_TITLES, key))
+            return _answers(detail, lambda _: self._response(titles, f"{key} offices")
+                            if titles else None)
         except ZufiwatchError as exc:
             return exc
+
+    def titles(self, lb_id: str) -> Response:
+        key = record_key("leistung", lb_id)
+        return self._response(self.by_key.get((EP_TITLES, key)), f"{key} offices")
 
     def leistungen(self, ids: list[str]) -> Iterator[tuple[str, LeistungPayloads]]:
         return ((lb_id, self._pair(lb_id)) for lb_id in ids)
