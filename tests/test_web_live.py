@@ -3,6 +3,7 @@ history: reads never block the crawl, a write waits for it, neither side fails."
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,13 +20,23 @@ from zufiwatch.web import create_app
 USER = "m.muster"
 
 
+
+def run_until_closed(server: waitress.server.BaseWSGIServer) -> None:
+    """``server.run()``; the test closes the server while its loop may be in select(),
+    which then fails with EBADF: that is the end of the loop, not an error."""
+    try:
+        server.run()
+    except OSError as exc:
+        if exc.errno != errno.EBADF:
+            raise
+
 def serve(crawler: Crawler) -> tuple[waitress.server.BaseWSGIServer, str, dict[str, str]]:
     """The application over the crawler's history on a free port, and a signed-in cookie."""
     settings = Settings(database=crawler.history.path, sources=(crawler.source,),
                         web=WebSettings(pruefer=(USER,), secure_cookies=False))
     app = create_app(settings, clock=crawler.clock, secret_key=b"live-test" * 4)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
+    threading.Thread(target=run_until_closed, args=(server,), daemon=True).start()
     cookie = app.session_interface.get_signing_serializer(app).dumps(  # type: ignore[attr-defined]
         {"user": USER, "csrf": "token"})
     return server, f"http://127.0.0.1:{server.effective_port}", {"zufiwatch_session": cookie}
