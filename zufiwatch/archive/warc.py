@@ -109,7 +109,7 @@ def read_record(path: Path, at: int, length: int) -> Record:
             raw = fh.read(length)
         if len(raw) != length:
             raise EOFError(f"the file ends {length - len(raw)} bytes early")
-        record = next(_parse(io.BytesIO(raw)))
+        record = _parse_member(raw)
     except FileNotFoundError as exc:
         raise ArchiveError(f"archive file {path} is missing") from exc
     except _READ_ERRORS as exc:
@@ -138,9 +138,37 @@ def decompress_member(raw: bytes) -> bytes:
     return zlib.decompress(raw, 31)
 
 
-def _parse(stream: io.BytesIO) -> Iterator[tuple[str, str, str, bytes]]:
-    for record in ArchiveIterator(stream, check_digests=False):
-        yield _fields(record)
+def _parse_member(raw: bytes) -> tuple[str, str, str, bytes]:
+    """One record of a gzip member, read directly (a record this module wrote: WARC
+    headers, the block of ``Content-Length`` bytes, for a response an HTTP header first);
+    what :class:`ArchiveIterator` reads too, without its generality."""
+    data = zlib.decompress(raw, 31)
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("utf-8").split("\r\n")
+    if not sep or not lines[0].startswith("WARC/"):
+        raise ValueError("not a WARC record")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "-1"))
+    if length < 0 or len(rest) < length:
+        raise EOFError(f"a record of {length} bytes holds {len(rest)}")
+    block, kind = rest[:length], headers.get("warc-type", "")
+    content_type = headers.get("content-type", "")
+    if kind == "response" and content_type.startswith("application/http"):
+        http, sep, payload = block.partition(b"\r\n\r\n")
+        if not sep:
+            raise ValueError("a response record without an HTTP header")
+        content_type = next((line.partition(b":")[2].strip().decode("latin-1")
+                             for line in http.split(b"\r\n")[1:]
+                             if line.lower().startswith(b"content-type:")), "")
+        return kind, headers.get("warc-target-uri", ""), content_type, payload
+    digest = headers.get("warc-block-digest", "")
+    if digest.startswith("sha256:") and \
+            digest != sha256_label(hashlib.sha256(block).hexdigest()):
+        raise ValueError(f"a {kind} record does not match its digest")
+    return kind, headers.get("warc-target-uri", ""), content_type, block
 
 
 def _fields(record: object) -> tuple[str, str, str, bytes]:
