@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import grp
-import gzip
 import hashlib
 import os
 import shutil
@@ -23,7 +22,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import Crawler, snapshot_tables
-from zufiwatch import archive as archive_module
+from zufiwatch.archive import writer as archive_writer
 from zufiwatch.cli import cli
 from zufiwatch.store import History
 from zufiwatch.store import history as history_module
@@ -187,14 +186,15 @@ def test_a_full_disk_in_the_archive_is_one_line(crawled, monkeypatch) -> None:
     crawler, config = crawled
     crawler.pvog.set_day(1)
 
-    def no_space(path: Path, data: bytes) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    def no_space(fh: object, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(archive_module, "_atomic_write", no_space)
+    monkeypatch.setattr(archive_writer, "_append", no_space)
     result = run(config, "crawl")
     assert "Traceback" not in result.output
     assert result.exit_code == 1
     assert "No space left on device" in result.output
+    assert ".warc.gz" in result.output  # the file named
     with History(crawler.history.path) as history:
         last = history.crawls(limit=1)[0]
     assert last["outcome"] in ("partial", "failed")  # nothing unarchived is concluded
@@ -203,18 +203,15 @@ def test_a_full_disk_in_the_archive_is_one_line(crawled, monkeypatch) -> None:
 
 def test_a_full_disk_when_the_manifest_is_finished_fails_the_crawl_in_one_line(
         crawled, monkeypatch) -> None:
-    """The gzip stream of the manifest is flushed when it is closed: a full disk shows
-    there (a traceback before)."""
+    """The crawl's archive file is synced when its manifest is written: a full disk may
+    show only there (a traceback before)."""
     crawler, config = crawled
-    closing = gzip.GzipFile.close
 
-    def close_on_a_full_disk(self: gzip.GzipFile) -> None:
-        closing(self)
-        if self.name.endswith(".jsonl.gz"):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def sync_on_a_full_disk(fh: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     before = reopen_tables(crawler.history.path)
-    monkeypatch.setattr(gzip.GzipFile, "close", close_on_a_full_disk)
+    monkeypatch.setattr(archive_writer, "_sync", sync_on_a_full_disk)
     result = run(config, "crawl")
     monkeypatch.undo()
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
@@ -288,7 +285,7 @@ def test_a_missing_snapshots_folder_is_an_error_not_a_new_archive(crawled) -> No
     assert reopen_tables(crawler.history.path) == before  # no crawl row either
     result = run(config, "crawl", "--init-archive")
     assert result.exit_code == 0, result.output
-    assert (snapshots / "objects").is_dir()
+    assert any((snapshots / "crawls").rglob("*.warc.gz"))
 
 
 def test_a_first_crawl_creates_the_snapshots_folder_by_itself(tmp_path: Path,

@@ -278,7 +278,7 @@ retries = 0
     result = CliRunner().invoke(cli, ["--config", str(config), "crawl"])
     assert result.exit_code == 0, result.output
     assert "sim: crawl 1 complete" in result.output
-    assert (tmp_path / "h.db").exists() and (tmp_path / "snap" / "objects").is_dir()
+    assert (tmp_path / "h.db").exists() and any((tmp_path / "snap" / "crawls").rglob("*.warc.gz"))
     pvog.inject("/v7/", "status", status=500)
     failed = CliRunner().invoke(cli, ["--config", str(config), "crawl", "--source", "sim"])
     assert failed.exit_code == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Crawler, table_count
-from zufiwatch.archive import Archive, Manifest
+from zufiwatch.archive import Archive, Manifest, warc
 from zufiwatch.errors import ArchiveError, QueryError, StoreError, UnknownRecord
 from zufiwatch.model import Outcome
 from zufiwatch.sources.base import decode_json
@@ -59,10 +59,16 @@ def test_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
 
 def test_archive_stores_identical_payloads_once(tmp_path: Path) -> None:
     archive = Archive(tmp_path)
-    first = archive.put(b'{"a": 1}')
-    second = archive.put(b'{"a": 1}')
-    assert first == second
-    assert len(list((tmp_path / "objects").rglob("*.gz"))) == 1
+    with archive.open_manifest("s", 1, "2026-10-01T00:00:00") as manifest:
+        first = manifest.put(b'{"a": 1}')
+        second = manifest.put(b'{"a": 1}')
+    with archive.open_manifest("s", 2, "2026-10-02T00:00:00") as manifest:
+        third = manifest.put(b'{"a": 1}')
+    assert first == second == third
+    stored = [r for path in sorted((tmp_path / "crawls").rglob("*.warc.gz"))
+              for r in warc.records(path) if r.kind in ("response", "resource")
+              and r.content_type != warc.DELTAS_TYPE]
+    assert [r.payload for r in stored] == [b'{"a": 1}']
     assert archive.get(first) == b'{"a": 1}'
     with pytest.raises(ArchiveError, match="not in the archive"):
         archive.get("0" * 64)
@@ -70,11 +76,10 @@ def test_archive_stores_identical_payloads_once(tmp_path: Path) -> None:
 
 def test_unchanged_recrawl_reuses_every_archived_payload(crawler: Crawler) -> None:
     crawler.day(0)
-    objects = sorted((crawler.archive.root / "objects").rglob("*.gz"))
     crawler.day(0)
-    assert sorted((crawler.archive.root / "objects").rglob("*.gz")) == objects
-    manifests = sorted((crawler.archive.root / "crawls").rglob("*.jsonl.gz"))
-    assert len(manifests) == 2
+    first, second = sorted((crawler.archive.root / "crawls").rglob("*.warc.gz"))
+    assert sum(1 for r in warc.records(first) if r.kind == "response") > 10
+    assert [r.kind for r in warc.records(second)] == ["warcinfo", "metadata"]
 
 
 def test_every_stored_version_can_be_parsed_again_from_the_archive(crawler: Crawler) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .alerts import Alerts
-from .archive import Archive, Manifest
+from .archive import Archive, read_manifest
 from .config import Settings, SourceSettings
 from .differ import diff_records, reappeared
 from .errors import CrawlInProgress, ZufiwatchError
@@ -311,7 +311,7 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
             history.set_manifest(crawl_id, str(manifest.path))
             deadline = CrawlDeadline(settings.max_crawl_minutes, clock) \
                 if settings.kind in ("pvog", "tsa") else None
-            ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=archive.put,
+            ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=manifest.put,
                                manifest=manifest, now=clock,
                                parser_version=source.parser_version, timings=timings,
                                fingerprints=planner.fingerprints(),
@@ -400,13 +400,13 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
     about presence: no entry becomes missing or removed, none is "confirmed" now.
     """
     source = make_source(settings)
-    entries = list(Manifest.read(manifest))
+    entries = list(read_manifest(manifest))
 
     @contextmanager
     def gather(crawl_id: int, at: str, planner: Planner,
                timings: dict[str, float]) -> Iterator[_Session]:
         history.set_manifest(crawl_id, str(manifest))
-        ctx = CrawlContext(settings=settings, fetcher=None, archive_put=archive.put,
+        ctx = CrawlContext(settings=settings, fetcher=None, archive_put=_replayed,
                            manifest=None, now=clock, parser_version=source.parser_version,
                            timings=timings, fingerprints=planner.fingerprints(),
                            stored=planner.stored_content)
@@ -414,6 +414,11 @@ def replay_crawl(settings: SourceSettings, manifest: Path, *, history: History,
 
     return _conclude(settings, source, history, clock, gather, lambda: (0, 0),
                      mode="reparse" if rebaseline else "full")
+
+
+def _replayed(body: bytes, *, url: str = "", status: int | None = None,
+              content_type: str = "") -> str:
+    raise RuntimeError("a replayed crawl archives nothing")
 
 
 def rebaseline(settings: SourceSettings, *, history: History, archive: Archive,

@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlencode
 
-from ..archive import Manifest
+from ..archive import Manifest, PutPayload
 from ..config import SourceSettings
 from ..errors import ArchiveError, FetchError, MalformedPayload, ZufiwatchError
 from ..fetch import Fetcher, Response, Validators
@@ -175,7 +175,8 @@ class CrawlContext:
     settings: SourceSettings
     #: ``None`` when an archived crawl is replayed.
     fetcher: Fetcher | None
-    archive_put: Callable[[bytes], str]
+    #: Stores a payload unless the archive has it; returns its SHA-256.
+    archive_put: PutPayload
     manifest: Manifest | None
     now: Callable[[], datetime]
     parser_version: str
@@ -262,7 +263,8 @@ class CrawlContext:
                               status=getattr(exc, "status", None),
                               parser_version=self.parser_version)
             raise
-        digest = self.archive_put(response.body)
+        digest = self.archive_put(response.body, url=response.url, status=response.status,
+                                  content_type=response.content_type)
         self.manifest.add(url=response.url, endpoint=endpoint, key=key, sha256=digest,
                           status=response.status, content_type=response.content_type,
                           size=len(response.body), parser_version=self.parser_version)

@@ -1,4 +1,8 @@
-"""The raw-payload archive: every payload a crawl receives, compressed, by content hash.
+"""FROZEN COPY of the raw-payload archive as released before issue 19 (one gzip file per
+payload, one .jsonl.gz manifest per crawl), kept to build archives the way an installed
+zufiwatch did, so that tests can check that they are still read. Do not edit or fix: it is
+evidence of the old layout. Imports are made absolute; nothing else changed.
+
 
 Layout under the snapshots directory::
 
@@ -27,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import ArchiveError
+from zufiwatch.errors import ArchiveError
 
 __all__ = ["Archive", "Manifest"]
 

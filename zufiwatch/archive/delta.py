@@ -1,0 +1,225 @@
+"""Byte deltas: a payload as copies from an earlier payload (its base) and new bytes.
+
+Pure functions. :func:`diff` finds what two payloads share; :func:`patch` rebuilds the new
+payload from the base and the delta. Payloads that differ in a few volatile values (a
+``lastUpdate``, a ``timestamp``) make deltas of a few dozen bytes. Whoever stores a delta
+checks that :func:`patch` gives the payload back byte for byte (by its SHA-256): a delta is
+never trusted unverified.
+
+The encoding is a sequence of operations, each a varint ``tag`` = ``length << 1 | kind``:
+
+- kind 0, *copy*: followed by a zigzag varint, the copy's start in the base relative to
+  the end of the previous copy; ``length`` bytes of the base;
+- kind 1, *add*: followed by ``length`` new bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from difflib import SequenceMatcher
+
+__all__ = ["DeltaError", "diff", "patch"]
+
+#: Differing runs closer than this are merged into one (an add of a few equal bytes is
+#: smaller than a copy between them).
+_MERGE_GAP = 8
+#: Same-length payloads are compared byte by byte; more differing runs than this and they
+#: are compared token by token instead.
+_MAX_RUNS = 64
+#: Token sequences longer than this are not compared (the matcher's cost would grow).
+_MAX_TOKENS = 20_000
+#: Token sequences longer than this are compared with their most frequent tokens left out.
+_MAX_EXACT_TOKENS = 2_000
+#: Payloads with this many lines are compared line by line first.
+_MIN_LINES = 20
+#: Where JSON, HTML and text split into tokens (after these bytes).
+_TOKEN_END = re.compile(rb"(?<=[,;|\t\n>}\]])")
+_RUNS = re.compile(rb"[^\x00]+(?:\x00{1,%d}[^\x00]+)*" % _MERGE_GAP)
+
+#: One operation: (start in the base, length) for a copy; the bytes for an add.
+Op = tuple[int, int] | bytes
+
+
+class DeltaError(ValueError):
+    """A delta that does not fit its base (damaged, or applied to another base)."""
+
+
+def diff(base: bytes, new: bytes) -> bytes:
+    """The delta that turns ``base`` into ``new``."""
+    return _encode(_ops(base, new))
+
+
+def patch(base: bytes, delta: bytes) -> bytes:
+    """``base`` with ``delta`` applied; :class:`DeltaError` when they do not fit."""
+    out = bytearray()
+    view = memoryview(delta)
+    pos = end = 0
+    while pos < len(view):
+        tag, pos = _varint(view, pos)
+        length = tag >> 1
+        if tag & 1:
+            if pos + length > len(view):
+                raise DeltaError("an add runs past the end of the delta")
+            out += view[pos:pos + length]
+            pos += length
+            continue
+        shift, pos = _varint(view, pos)
+        start = end + ((shift >> 1) ^ -(shift & 1))
+        end = start + length
+        if start < 0 or end > len(base):
+            raise DeltaError(f"a copy of bytes {start}..{end} outside a base of {len(base)}")
+        out += base[start:end]
+    return bytes(out)
+
+
+def _ops(base: bytes, new: bytes) -> Iterator[Op]:
+    prefix = _common_prefix(base, new)
+    suffix = _common_prefix(base[prefix:][::-1], new[prefix:][::-1])
+    if prefix:
+        yield (0, prefix)
+    old_mid = base[prefix:len(base) - suffix]
+    new_mid = new[prefix:len(new) - suffix]
+    if new_mid:
+        yield from _middle(old_mid, new_mid, prefix)
+    if suffix:
+        yield (len(base) - suffix, suffix)
+
+
+def _middle(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
+    if not old:
+        yield new
+        return
+    if len(old) == len(new):
+        runs = _differing_runs(old, new)
+        if runs is not None:
+            done = 0
+            for start, end in runs:
+                if start > done:
+                    yield (offset + done, start - done)
+                yield new[start:end]
+                done = end
+            if done < len(new):
+                yield (offset + done, len(new) - done)
+            return
+    if old.count(b"\n") >= _MIN_LINES and new.count(b"\n") >= _MIN_LINES:
+        yield from _by_lines(old, new, offset)
+        return
+    yield from _by_tokens(old, new, offset)
+
+
+def _by_lines(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
+    """Line by line (a CSV, a page); lines replaced one for one are compared within."""
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    old_at, new_at = _starts(old_lines), _starts(new_lines)
+    matcher = SequenceMatcher(None, old_lines, new_lines, autojunk=True)
+    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
+        if tag == "equal":
+            yield (offset + old_at[a1], old_at[a2] - old_at[a1])
+        elif tag == "replace" and a2 - a1 == b2 - b1:
+            for a, b in zip(range(a1, a2), range(b1, b2), strict=True):
+                yield from _ops_within(old_lines[a], new_lines[b], offset + old_at[a])
+        elif b2 > b1:
+            yield new[new_at[b1]:new_at[b2]]
+
+
+def _ops_within(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
+    """The ops of one small piece against another (a line against the line it replaced)."""
+    for op in _ops(old, new):
+        yield op if isinstance(op, bytes) else (offset + op[0], op[1])
+
+
+def _differing_runs(old: bytes, new: bytes) -> list[tuple[int, int]] | None:
+    """Where two byte strings of one length differ, as (start, end) runs; ``None`` when
+    there are too many runs to be worth it."""
+    xored = (int.from_bytes(old, "big") ^ int.from_bytes(new, "big")).to_bytes(len(old), "big")
+    runs = []
+    for match in _RUNS.finditer(xored):
+        runs.append(match.span())
+        if len(runs) > _MAX_RUNS:
+            return None
+    return runs
+
+
+def _by_tokens(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
+    old_tokens, new_tokens = _TOKEN_END.split(old), _TOKEN_END.split(new)
+    if len(old_tokens) > _MAX_TOKENS or len(new_tokens) > _MAX_TOKENS:
+        yield new
+        return
+    old_at, new_at = _starts(old_tokens), _starts(new_tokens)
+    # Without junk, tokens repeated many times would make the matcher slow on long input.
+    autojunk = len(new_tokens) > _MAX_EXACT_TOKENS
+    matcher = SequenceMatcher(None, old_tokens, new_tokens, autojunk=autojunk)
+    done = 0  # bytes of ``new`` written
+    for a, b, size in matcher.get_matching_blocks():
+        start = new_at[b]
+        if start > done:
+            yield new[done:start]
+            done = start
+        if size:
+            length = new_at[b + size] - start
+            yield (offset + old_at[a], length)
+            done = start + length
+    if done < len(new):
+        yield new[done:]
+
+
+def _starts(tokens: list[bytes]) -> list[int]:
+    at = [0]
+    for token in tokens:
+        at.append(at[-1] + len(token))
+    return at
+
+
+def _common_prefix(a: bytes, b: bytes) -> int:
+    """The length of the common prefix, by halving slices (compared in C)."""
+    low, high = 0, min(len(a), len(b))
+    if a[:high] == b[:high]:
+        return high
+    while low < high:  # a[:low] == b[:low] and a[:high] != b[:high]
+        middle = (low + high + 1) // 2
+        if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _encode(ops: Iterator[Op]) -> bytes:
+    out = bytearray()
+    end = 0
+    for op in ops:
+        if isinstance(op, bytes):
+            out += _to_varint(len(op) << 1 | 1)
+            out += op
+            continue
+        start, length = op
+        if not length:
+            continue
+        shift = start - end
+        out += _to_varint(length << 1)
+        out += _to_varint((shift << 1) ^ (shift >> 63))
+        end = start + length
+    return bytes(out)
+
+
+def _to_varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _varint(view: memoryview, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(view):
+            raise DeltaError("the delta ends inside a number")
+        byte = view[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
