@@ -153,7 +153,9 @@ def test_one_file_per_crawl_and_an_unchanged_crawl_adds_one_small_file(
     assert len(stored_records(day1)) < len(stored_records(day0)) / 10
     assert "deltas" in " ".join(r.uri for r in warc.records(day1))
     assert [r.kind for r in warc.records(unchanged)] == ["warcinfo", "metadata"]
-    assert unchanged.stat().st_size < 60 * again.stats["requests"]  # bytes per payload
+    # The budget of an unchanged day is 0.3 MiB at N = 2,000 (about 2,100 payloads), the
+    # database's growth included: the archive's share is well under 100 bytes a payload.
+    assert unchanged.stat().st_size < 100 * again.stats["requests"]
     entries = list(read_manifest(unchanged))
     assert len(entries) == again.stats["requests"]
     assert all(set(e) >= {"url", "endpoint", "key", "sha256", "status", "parser_version"}
