@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -174,3 +175,13 @@ def snapshot_tables(history: History) -> dict[str, list[tuple]]:
     """Every row of the tables that hold conclusions (not the crawl log)."""
     return {table: history.db.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
             for table in ("records", "versions", "changes")}
+
+
+def run_until_closed(server: Any) -> None:
+    """A waitress server's ``run()``; a test closes the server while its loop may be in
+    select(), which then fails with EBADF: that is the end of the loop, not an error."""
+    try:
+        server.run()
+    except OSError as exc:
+        if exc.errno != errno.EBADF:
+            raise

@@ -11,7 +11,6 @@ Leistung, the link go/a/5741 and an office shows what the working group needs.
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
 import threading
@@ -25,6 +24,7 @@ import pytest
 import waitress
 from click.testing import CliRunner
 
+from tests.conftest import run_until_closed
 from zufiwatch.cli import cli
 from zufiwatch.config import Settings, WebSettings
 from zufiwatch.demo import run_demo
@@ -44,14 +44,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def run_until_closed(server: waitress.server.BaseWSGIServer) -> None:
-    """``server.run()``; the test closes the server while its loop may be in select(),
-    which then fails with EBADF: that is the end of the loop, not an error."""
-    try:
-        server.run()
-    except OSError as exc:
-        if exc.errno != errno.EBADF:
-            raise
 
 
 @dataclass

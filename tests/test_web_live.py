@@ -3,7 +3,6 @@ history: reads never block the crawl, a write waits for it, neither side fails."
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +11,7 @@ from pathlib import Path
 import requests
 import waitress
 
-from tests.conftest import Crawler
+from tests.conftest import Crawler, run_until_closed
 from zufiwatch.config import Settings, WebSettings
 from zufiwatch.model import Outcome
 from zufiwatch.web import create_app
@@ -21,14 +20,6 @@ USER = "m.muster"
 
 
 
-def run_until_closed(server: waitress.server.BaseWSGIServer) -> None:
-    """``server.run()``; the test closes the server while its loop may be in select(),
-    which then fails with EBADF: that is the end of the loop, not an error."""
-    try:
-        server.run()
-    except OSError as exc:
-        if exc.errno != errno.EBADF:
-            raise
 
 def serve(crawler: Crawler) -> tuple[waitress.server.BaseWSGIServer, str, dict[str, str]]:
     """The application over the crawler's history on a free port, and a signed-in cookie."""

@@ -93,6 +93,21 @@ def _hint() -> str:
     return f"accepted: {ACCEPTED_FORMS}"
 
 
+def local_text(value: str | None, tz: str | ZoneInfo, pattern: str) -> str:
+    """A stored time in the zone ``tz`` as ``pattern`` writes it, for pages: "—" when
+    empty, the value itself when it is not a time (a naive one is taken as UTC)."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    return moment.astimezone(zone).strftime(pattern)
+
+
 def show_time(value: str | None, tz: str) -> str:
     """A stored time as people read it: local, to the second."""
     if not value:

@@ -26,7 +26,7 @@ from ..events import WITNESS_NAMES
 from ..model import KIND_LABELS
 from ..render import change_pair, change_row
 from ..store import History
-from ..timeutil import stored
+from ..timeutil import local_text, stored
 
 __all__ = ["atom_feed", "build_overview", "host_class", "record_file_name", "safe_href"]
 
@@ -322,15 +322,7 @@ class _View:
         self.zone = ZoneInfo(timezone)
 
     def time(self, value: str | None) -> str:
-        if not value:
-            return "—"
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+        return local_text(value, self.zone, "%Y-%m-%d %H:%M")
 
     def word(self, value: Any) -> str:
         return self.words.get(str(value), str(value)) if value is not None else "—"

@@ -10,7 +10,6 @@ import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from .. import queries
 from ..config import SEVERITIES, Settings
@@ -21,7 +20,7 @@ from ..model import KIND_LABELS
 from ..render import change_pair, content_rows, link_text
 from ..report.site import safe_href
 from ..store import History
-from ..timeutil import stored
+from ..timeutil import local_text, stored
 
 __all__ = ["PAGE_SIZE", "EventFilter", "event_view", "filtered_events", "local_time",
            "office_duties", "record_links", "source_states", "week_open", "word_diff"]
@@ -42,13 +41,7 @@ def word(value: Any) -> str:
 
 def local_time(value: str | None, tz: str) -> str:
     """A stored time as ``TT.MM.JJJJ HH:MM`` in local time ("—" when empty)."""
-    if not value:
-        return "—"
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    return moment.astimezone(ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M")
+    return local_text(value, tz, "%d.%m.%Y %H:%M")
 
 
 def _rank(severity: str) -> int:
