@@ -19,14 +19,16 @@
 - **Conditional requests**: given an ETag or Last-Modified from before, the request
   carries ``If-None-Match``/``If-Modified-Since``; a ``304`` comes back as such and the
   caller reuses the body it archived.
-- **One session, lean requests**: the environment's proxy settings (``HTTPS_PROXY``,
-  ``HTTP_PROXY``, ``NO_PROXY``…) and CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``)
-  are resolved once per origin at its first request, not per request; requests go
-  straight to the session's adapter (no cookies, hooks or ``.netrc``: the APIs need none).
+- **Lean requests on kept-alive connections**: requests go straight to urllib3's
+  connection pools (no cookies, hooks or ``.netrc``: the APIs need none), and a connection
+  whose answer was read to its end serves the next request. The environment's proxy
+  settings (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``…, read as ``requests`` reads
+  them) are resolved once per origin at its first request; the CA bundle
+  (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's) once per fetcher.
 - **robots.txt** is honoured where asked for (HTML sources); an unreachable robots.txt
   means "do not fetch", a missing one (4xx) means "fetch anything".
 
-Errors of requests and urllib3 are translated here into :class:`FetchError` and
+Errors of urllib3 are translated here into :class:`FetchError` and
 :class:`HTTPStatusError`, each naming the URL of the hop that failed.
 """
 
@@ -35,22 +37,30 @@ from __future__ import annotations
 import email.utils
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
+from typing import Any
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
-import requests
 import urllib3
-from requests.structures import CaseInsensitiveDict
-from urllib3.util import parse_url
+from urllib3.exceptions import (
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    SSLError,
+)
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util import make_headers, parse_url
 
 from .config import HttpSettings
 from .errors import FetchError, HTTPStatusError
-from .httpwatch import Watch, Watchdog, WatchedAdapter
+from .httpwatch import Watch, Watchdog, pool_manager
 from .limits import CrawlDeadline
 
 __all__ = ["Fetcher", "Response", "Validators", "redirect_refusal"]
@@ -61,6 +71,11 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Bytes asked for per read of a body: whatever arrives is taken (``read1``), so the
 #: deadline is checked between reads however slowly the server sends.
 _READ_CHUNK = 65536
+#: Connections kept per origin (one per thread of a source's pool, and some spare).
+_POOL_SIZE = 16
+#: A URL made only of these characters is sent as it is; any other (a space, ``%``,
+#: non-ASCII) is encoded as ``requests`` encodes it.
+_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]*")
 
 
 @dataclass(frozen=True)
@@ -198,17 +213,16 @@ class Fetcher:
         self.retried = 0
         self.bytes_received = 0
         self._watchdog = Watchdog()
-        self._session = requests.Session()
-        # The environment is read once per origin (see _environment), not per request.
-        self._session.trust_env = False
-        self._origins: dict[str, tuple[dict[str, str], bool | str]] = {}
-        self._origins_lock = threading.Lock()
-        adapter = WatchedAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers["User-Agent"] = http.user_agent
+        self._timeout = urllib3.Timeout(connect=http.connect_timeout, read=http.read_timeout)
+        self._headers = {"User-Agent": http.user_agent, "Accept": "*/*",
+                         **make_headers(accept_encoding=True)}
         if http.contact:
-            self._session.headers["From"] = http.contact
+            self._headers["From"] = http.contact
+        self._tls = _tls_settings()
+        # Origin -> its pool manager (direct or by proxy), chosen at its first request.
+        self._origins: dict[str, urllib3.PoolManager] = {}
+        self._managers: dict[str, urllib3.PoolManager] = {}
+        self._origins_lock = threading.Lock()
 
     @property
     def settings(self) -> HttpSettings:
@@ -222,7 +236,10 @@ class Fetcher:
                 min_interval, threading.BoundedSemaphore(max_concurrency))
 
     def close(self) -> None:
-        self._session.close()
+        with self._origins_lock:
+            managers, self._managers, self._origins = list(self._managers.values()), {}, {}
+        for manager in managers:
+            manager.clear()
         self._watchdog.close()
 
     def __enter__(self) -> Fetcher:
@@ -302,12 +319,7 @@ class Fetcher:
               headers: Mapping[str, str], deadline: CrawlDeadline | None = None) -> Response:
         """One attempt: the request and its redirects, under one watch of
         ``response_deadline`` (or what is left of the crawl's deadline, if less)."""
-        try:
-            prepared = requests.PreparedRequest()
-            prepared.prepare_url(url, params)
-            asked = prepared.url or url
-        except requests.exceptions.RequestException as exc:
-            raise FetchError(f"request failed: {url}: {type(exc).__name__}", url=url) from exc
+        asked = prepared_url(url, params)
         seconds, by_crawl = self._http.response_deadline, False
         if deadline is not None:
             left = deadline.remaining()
@@ -332,8 +344,7 @@ class Fetcher:
         redirects = 0
         while True:
             # Defence in depth: the caller's headers only ever go to the host asked.
-            answer = self._exchange(hop, headers if _same_host(asked, hop) else {}, watch,
-                                    prepared=hop is asked)
+            answer = self._exchange(hop, headers if _same_host(asked, hop) else {}, watch)
             if isinstance(answer, Response):
                 return answer
             target = answer
@@ -350,35 +361,29 @@ class Fetcher:
             redirects += 1
             hop = target
 
-    def _exchange(self, url: str, headers: Mapping[str, str], watch: Watch, *,
-                  prepared: bool = False) -> Response | str:
-        """One GET of ``url`` (``prepared``: already encoded as requests encodes it): its
-        answer, or where it redirects to."""
-        timeout = (self._http.connect_timeout, self._http.read_timeout)
+    def _exchange(self, url: str, headers: Mapping[str, str],
+                  watch: Watch) -> Response | str:
+        """One GET of ``url`` (encoded, see :func:`prepared_url`): its answer, or where it
+        redirects to."""
         try:
-            request = requests.PreparedRequest()
-            request.prepare_method("GET")
-            if prepared:
-                request.url = url
-            else:
-                request.prepare_url(url, None)
-            sent = CaseInsensitiveDict(self._session.headers)
-            sent.update(headers)
-            request.prepare_headers(sent)
-            proxies, verify = self._environment(url)
-            adapter = self._session.get_adapter(url)
-            with adapter.send(request, stream=True, timeout=timeout, verify=verify,
-                              proxies=proxies) as answer:
-                status = answer.status_code
+            try:
+                answer = self._manager(url).urlopen(
+                    "GET", url, headers={**self._headers, **headers}, retries=False,
+                    redirect=False, timeout=self._timeout, preload_content=False,
+                    decode_content=True)
+            except (HTTPError, OSError) as exc:
+                if watch.expired:
+                    raise _Expired(url) from exc
+                raise _translated(exc, url) from exc
+            try:
+                status = answer.status
                 location = answer.headers.get("Location")
                 if status in REDIRECT_STATUSES and location:
                     return urljoin(url, location)
                 body = self._read_body(answer, url, watch)
                 answer_headers = dict(answer.headers)
-        except requests.exceptions.RequestException as exc:
-            if watch.expired:
-                raise _Expired(url) from exc
-            raise _translated(exc, url) from exc
+            finally:
+                _let_go(answer)
         finally:
             with self._count_lock:
                 self.requests += 1
@@ -392,22 +397,39 @@ class Fetcher:
         content_type = answer_headers.get("Content-Type", "")
         return Response(url, status, content_type, body, answer_headers)
 
-    def _environment(self, url: str) -> tuple[dict[str, str], bool | str]:
-        """The proxies and the CA bundle (or True) for ``url``'s origin, from the
-        environment as ``requests`` reads it, resolved at the origin's first request."""
+    def _manager(self, url: str) -> urllib3.PoolManager:
+        """The pool manager for ``url``'s origin: through the proxy the environment names
+        for it (as ``requests`` reads the environment), or direct; chosen at the origin's
+        first request."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
-        known = self._origins.get(origin)
-        if known is None:
-            proxies = requests.utils.get_environ_proxies(url)
-            verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") \
-                or os.environ.get("CURL_CA_BUNDLE") or True
-            known = (proxies, verify)
-            with self._origins_lock:
-                self._origins[origin] = known
-        return known
+        manager = self._origins.get(origin)
+        if manager is not None:
+            return manager
+        proxy = _environment_proxy(url)
+        with self._origins_lock:
+            manager = self._managers.get(proxy)
+            if manager is None:
+                manager = self._managers[proxy] = self._new_manager(proxy, url)
+            self._origins[origin] = manager
+        return manager
 
-    def _read_body(self, answer: requests.Response, url: str, watch: Watch) -> bytes:
+    def _new_manager(self, proxy: str, url: str) -> urllib3.PoolManager:
+        kwargs: dict[str, Any] = {"num_pools": 8, "maxsize": _POOL_SIZE, "block": False,
+                                     **self._tls}
+        if not proxy:
+            return pool_manager(**kwargs)
+        parts = parse_url(proxy)
+        if parts.scheme not in ("http", "https"):
+            raise FetchError(f"the proxy {parts._replace(auth=None).url} the environment names for "
+                             f"{url} is not an http(s) proxy", url=url)
+        if parts.auth:
+            user, _, password = parts.auth.partition(":")
+            kwargs["proxy_headers"] = make_headers(
+                proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
+        return pool_manager(proxy, **kwargs)
+
+    def _read_body(self, answer: urllib3.BaseHTTPResponse, url: str, watch: Watch) -> bytes:
         """The body, whatever arrives per read, checking the size cap and the watch
         between reads; an answer cut short is an error (retried), never a body."""
         limit = self._http.max_response_bytes
@@ -415,7 +437,7 @@ class Fetcher:
         size = 0
         try:
             while not watch.passed():
-                chunk = answer.raw.read1(_READ_CHUNK, decode_content=True)
+                chunk = answer.read1(_READ_CHUNK, decode_content=True)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -470,12 +492,70 @@ class Fetcher:
         return rules
 
 
-def _translated(exc: requests.exceptions.RequestException, url: str) -> Exception:
-    """A request's error as the fetcher reports it; timeouts and connection errors are
-    retried."""
-    if isinstance(exc, requests.exceptions.Timeout):
+def prepared_url(url: str, params: Mapping[str, str] | None = None) -> str:
+    """``url`` with ``params`` appended, encoded as ``requests`` encodes it (a plain URL
+    as it is, anything else through ``requests``' own preparation)."""
+    if _PLAIN_URL.fullmatch(url):
+        if not params:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+    import requests  # only for URLs that need encoding
+
+    try:
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(url, params)
+    except requests.exceptions.RequestException as exc:
+        raise FetchError(f"request failed: {url}: {type(exc).__name__}", url=url) from exc
+    return prepared.url or url
+
+
+def _environment_proxy(url: str) -> str:
+    """The proxy the environment names for ``url`` ("" for none), as ``requests`` reads
+    the environment (``NO_PROXY`` included, with its CIDR ranges)."""
+    import urllib.request
+
+    if not urllib.request.getproxies():
+        return ""  # what requests would find too; it is not even loaded
+    import requests.utils
+
+    proxies = requests.utils.get_environ_proxies(url)
+    return requests.utils.select_proxy(url, proxies) or ""
+
+
+def _tls_settings() -> dict[str, object]:
+    """Certificate checking as ``requests`` does it: the bundle named by
+    ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (a file or a folder), else certifi's."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if not bundle:
+        import certifi
+
+        bundle = certifi.where()
+    if os.path.isdir(bundle):
+        return {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": bundle}
+    return {"cert_reqs": "CERT_REQUIRED", "ca_certs": bundle}
+
+
+def _let_go(answer: urllib3.BaseHTTPResponse) -> None:
+    """Give the connection back to its pool when the answer was read to its end (it
+    serves the next request); else close it."""
+    if answer.closed or _fully_read(answer):
+        answer.release_conn()
+    else:
+        answer.close()
+        answer.release_conn()
+
+
+def _fully_read(answer: urllib3.BaseHTTPResponse) -> bool:
+    fp = getattr(answer, "_fp", None)
+    return fp is None or getattr(fp, "isclosed", lambda: False)()
+
+
+def _translated(exc: HTTPError | OSError, url: str) -> Exception:
+    """An error of urllib3 or the socket as the fetcher reports it; timeouts and
+    connection errors are retried."""
+    if isinstance(exc, Urllib3Timeout) and not isinstance(exc, NewConnectionError):
         return _Retryable(FetchError(f"timed out: {url}", url=url))
-    if isinstance(exc, requests.exceptions.ConnectionError):
+    if isinstance(exc, NewConnectionError | ProtocolError | ProxyError | SSLError | OSError):
         return _Retryable(FetchError(f"cannot connect: {url}", url=url))
     return FetchError(f"request failed: {url}: {type(exc).__name__}", url=url)
 

@@ -3,7 +3,7 @@
 A server that sends its headers or body one byte a second never lets a read time out:
 each byte resets the timeout. So every request runs under a :class:`Watch`: the
 connection registers its socket with the watch of the request under way in its thread
-(:class:`WatchedAdapter` mounts connection classes that do so in ``getresponse()``), and
+(the pools of :func:`pool_manager` make connections that do so in ``getresponse()``), and
 one :class:`Watchdog` thread shuts the socket down when the watch's time is up. The read
 that was blocked then ends with an error, which the fetcher reports as the deadline.
 """
@@ -19,12 +19,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager, ProxyManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import HTTPResponse
 
-__all__ = ["Watch", "Watchdog", "WatchedAdapter"]
+__all__ = ["Watch", "Watchdog", "pool_manager"]
 
 #: The watch of the request under way in this thread (requests are synchronous).
 _current = threading.local()
@@ -91,9 +91,13 @@ class Watchdog:
         """A watch of ``seconds``, current in this thread while the block runs."""
         watch = Watch(time.monotonic() + seconds)
         with self._cond:
+            # The thread sleeps until the earliest end; it is woken only when this watch
+            # ends before that (with one response_deadline for all, almost never: waking
+            # it per request would cost more than the request).
+            earliest = not self._heap or watch.ends_at < self._heap[0][0]
             heapq.heappush(self._heap, (watch.ends_at, next(self._order), watch))
-            self._start()
-            self._cond.notify()
+            if self._start() or earliest:
+                self._cond.notify()
         previous = getattr(_current, "watch", None)
         _current.watch = watch
         try:
@@ -108,12 +112,15 @@ class Watchdog:
             self._heap.clear()
             self._cond.notify()
 
-    def _start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._closed = False
-            self._thread = threading.Thread(target=self._run, name="zufiwatch-watchdog",
-                                            daemon=True)
-            self._thread.start()
+    def _start(self) -> bool:
+        """Start the thread unless it runs; whether it was started."""
+        if self._thread is not None and self._thread.is_alive():
+            return False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="zufiwatch-watchdog",
+                                        daemon=True)
+        self._thread.start()
+        return True
 
     def _run(self) -> None:
         while True:
@@ -168,11 +175,12 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
-class WatchedAdapter(HTTPAdapter):
-    """requests' adapter with connections that :class:`Watch` can cut short."""
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
-                         **pool_kwargs: Any) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool,
-                                                   "https": _WatchedHTTPSPool}
+
+def pool_manager(proxy: str | None = None, **pool_kwargs: Any) -> PoolManager:
+    """urllib3's pool manager (or proxy manager, for ``proxy``) whose connections
+    :class:`Watch` can cut short."""
+    manager = ProxyManager(proxy, **pool_kwargs) if proxy else PoolManager(**pool_kwargs)
+    manager.pool_classes_by_scheme = _WATCHED_POOLS
+    return manager

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import soupsieve
-
 from .normalize import clean_text
 
 if TYPE_CHECKING:
@@ -38,6 +36,8 @@ class PageFacts:
 
 def valid_selector(selector: str) -> bool:
     """Whether ``selector`` is a CSS selector the page parser understands."""
+    import soupsieve  # the page parser's selectors, loaded when first needed
+
     try:
         soupsieve.compile(selector)
     except (soupsieve.SelectorSyntaxError, TypeError):
