@@ -1,0 +1,211 @@
+"""The fetcher's lean path (issue 19): kept-alive connections, a watchdog that is not
+woken per request, the environment's proxy, and nothing loaded that a crawl does not use."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from zufiwatch.config import HttpSettings
+from zufiwatch.errors import FetchError
+from zufiwatch.fetch import Fetcher, prepared_url
+from zufiwatch.httpwatch import Watchdog
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """Answers HTTP/1.1 with a Content-Length (the connection stays open), noting the
+    client's port of every request."""
+
+    protocol_version = "HTTP/1.1"
+    ports: ClassVar[list[int]] = []
+    paths: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).ports.append(self.client_address[1])
+        type(self).paths.append(self.path)
+        body = b'{"ok": true, "padding": "' + b"x" * (200_000 if "big" in self.path else 10) + b'"}'
+        gzipped = "gzip" in self.path
+        if gzipped:
+            body = gzip.compress(body)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def keepalive() -> Iterator[str]:
+    _KeepAlive.ports, _KeepAlive.paths = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_one_connection_serves_request_after_request(keepalive: str) -> None:
+    with Fetcher(HttpSettings(), retries=0) as fetcher:
+        bodies = [fetcher.get(f"{keepalive}/detail/{n}").body for n in range(5)]
+    assert all(b'"ok": true' in body for body in bodies)
+    assert len(_KeepAlive.ports) == 5
+    assert len(set(_KeepAlive.ports)) == 1
+
+
+def test_an_answer_cut_off_by_the_size_cap_leaves_no_half_read_connection(
+        keepalive: str) -> None:
+    """Cut after its first read of at most 64 KiB: the rest is unread, so the connection
+    cannot serve another request."""
+    with Fetcher(HttpSettings(max_response_bytes=1000), retries=0) as fetcher:
+        with pytest.raises(FetchError, match="larger than 1000 bytes"):
+            fetcher.get(f"{keepalive}/big")
+        after = fetcher.get(f"{keepalive}/small")
+    assert after.body.startswith(b'{"ok": true')
+    assert len(set(_KeepAlive.ports)) == 2  # the cut connection was closed, not reused
+
+
+def test_a_gzipped_answer_is_asked_for_and_decoded(keepalive: str) -> None:
+    with Fetcher(HttpSettings(), retries=0) as fetcher:
+        answer = fetcher.get(f"{keepalive}/gzip")
+    assert answer.body.startswith(b'{"ok": true')
+
+
+def test_params_are_encoded_as_requests_encoded_them() -> None:
+    assert prepared_url("http://h/a", {"page": "0", "q": "Straße & Co"}) \
+        == "http://h/a?page=0&q=Stra%C3%9Fe+%26+Co"
+    assert prepared_url("http://h/a?x=1", {"y": "2"}) == "http://h/a?x=1&y=2"
+    assert prepared_url("http://h/a b/ä") == "http://h/a%20b/%C3%A4"
+    assert prepared_url("http://h/already%20encoded") == "http://h/already%20encoded"
+
+
+class _CountingCondition(threading.Condition):
+    def __init__(self) -> None:
+        super().__init__()
+        self.notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
+
+
+def test_the_watchdog_is_woken_only_by_a_watch_that_ends_first() -> None:
+    dog = Watchdog()
+    dog._cond = _CountingCondition()  # type: ignore[assignment]
+    try:
+        with dog.watch(120):  # a request under way: the thread sleeps until its end
+            for _ in range(50):
+                with dog.watch(120):  # later ones end later: no need to wake it
+                    pass
+            assert dog._cond.notified == 1  # type: ignore[attr-defined]  # its start only
+            with dog.watch(5):  # this one ends first: it must wake up for it
+                pass
+            assert dog._cond.notified == 2  # type: ignore[attr-defined]
+    finally:
+        dog.close()
+
+
+def test_a_short_watch_after_long_ones_still_cuts_its_socket_in_time() -> None:
+    dog = Watchdog()
+    ours, theirs = socket.socketpair()
+    ours.settimeout(30)  # a failure, not a hang, if the watchdog slept through
+    try:
+        with dog.watch(600), dog.watch(600), dog.watch(0.2) as watch:
+            watch.attach(ours)
+            received = ours.recv(1)  # nothing is sent: only the shutdown ends this
+        assert received == b"" and watch.expired
+    finally:
+        dog.close()
+        ours.close()
+        theirs.close()
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """A forwarding HTTP proxy: takes the absolute URL of the request line and fetches it."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.path)
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                self.path, timeout=10) as upstream:
+            body = upstream.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_proxy_the_environment_names_carries_the_requests(
+        keepalive: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _Proxy.seen = []
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    try:
+        with Fetcher(HttpSettings(), retries=0) as fetcher:
+            answer = fetcher.get(f"{keepalive}/through", params={"page": "1"})
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert answer.body.startswith(b'{"ok": true')
+    assert _Proxy.seen == [f"{keepalive}/through?page=1"]
+    assert _KeepAlive.paths == ["/through?page=1"]
+
+
+def test_a_socks_proxy_is_refused_with_a_reason(keepalive: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "socks5://user:secret@127.0.0.1:1080")
+    with Fetcher(HttpSettings(), retries=0) as fetcher, \
+            pytest.raises(FetchError, match="not an http\\(s\\) proxy") as info:
+        fetcher.get(f"{keepalive}/x")
+    assert "secret" not in str(info.value)
+    assert _KeepAlive.paths == []
+
+
+def test_a_pvog_crawl_loads_neither_other_adapters_nor_requests(keepalive: str) -> None:
+    """The modules a PVOG crawl does not use stay unloaded (start-up is a share of a
+    daily run's cost)."""
+    script = textwrap.dedent(f"""
+        import os, sys
+        for name in list(os.environ):
+            if name.lower().endswith("_proxy"):
+                del os.environ[name]
+        from zufiwatch.config import HttpSettings, SourceSettings
+        from zufiwatch.fetch import Fetcher
+        from zufiwatch.runner import run_crawl  # noqa: F401
+        from zufiwatch.sources import make_source
+        source = make_source(SourceSettings(name="p", kind="pvog", base_url="{keepalive}",
+                                            ars="160530000000"))
+        with Fetcher(HttpSettings(), retries=0) as fetcher:
+            fetcher.get("{keepalive}/x")
+        print(type(source).__name__)
+        print(sorted(m for m in ("requests", "soupsieve", "zufiwatch.sources.links",
+                                 "zufiwatch.sources.tsa") if m in sys.modules))
+        """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.splitlines() == ["PvogSource", "[]"]
