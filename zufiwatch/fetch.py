@@ -56,12 +56,15 @@ from urllib3.exceptions import (
     SSLError,
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util import make_headers, parse_url
+from urllib3.util import Retry, make_headers, parse_url
 
 from .config import HttpSettings
 from .errors import FetchError, HTTPStatusError
-from .httpwatch import Watch, Watchdog, pool_manager
+from .httpwatch import Watch, Watchdog, connection_pool, pool_manager
 from .limits import CrawlDeadline
+
+#: What sends the requests of one origin: its connection pool, or a proxy's manager.
+_Sender = urllib3.PoolManager | urllib3.HTTPConnectionPool
 
 __all__ = ["Fetcher", "Response", "Validators", "redirect_refusal"]
 
@@ -71,6 +74,8 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Bytes asked for per read of a body: whatever arrives is taken (``read1``), so the
 #: deadline is checked between reads however slowly the server sends.
 _READ_CHUNK = 65536
+#: urllib3 retries nothing (the fetcher does) and raises its errors as they are.
+_NO_RETRIES = Retry(total=False, redirect=False, raise_on_redirect=False)
 #: Connections kept per origin (one per thread of a source's pool, and some spare).
 _POOL_SIZE = 16
 #: A URL made only of these characters is sent as it is; any other (a space, ``%``,
@@ -219,8 +224,9 @@ class Fetcher:
         if http.contact:
             self._headers["From"] = http.contact
         self._tls = _tls_settings()
-        # Origin -> its pool manager (direct or by proxy), chosen at its first request.
-        self._origins: dict[str, urllib3.PoolManager] = {}
+        # Origin -> what sends its requests (its pool, or the proxy's manager), chosen at
+        # the origin's first request.
+        self._origins: dict[str, _Sender] = {}
         self._managers: dict[str, urllib3.PoolManager] = {}
         self._origins_lock = threading.Lock()
 
@@ -237,9 +243,13 @@ class Fetcher:
 
     def close(self) -> None:
         with self._origins_lock:
-            managers, self._managers, self._origins = list(self._managers.values()), {}, {}
-        for manager in managers:
-            manager.clear()
+            senders = {id(s): s for s in [*self._origins.values(), *self._managers.values()]}
+            self._managers, self._origins = {}, {}
+        for sender in senders.values():
+            if isinstance(sender, urllib3.PoolManager):
+                sender.clear()
+            else:
+                sender.close()
         self._watchdog.close()
 
     def __enter__(self) -> Fetcher:
@@ -367,10 +377,11 @@ class Fetcher:
         redirects to."""
         try:
             try:
-                answer = self._manager(url).urlopen(
-                    "GET", url, headers={**self._headers, **headers}, retries=False,
-                    redirect=False, timeout=self._timeout, preload_content=False,
-                    decode_content=True)
+                sender, target = self._sender(url)
+                answer = sender.urlopen(
+                    "GET", target, headers={**self._headers, **headers},
+                    retries=_NO_RETRIES, redirect=False, timeout=self._timeout,
+                    preload_content=False, decode_content=True)
             except (HTTPError, OSError) as exc:
                 if watch.expired:
                     raise _Expired(url) from exc
@@ -397,28 +408,38 @@ class Fetcher:
         content_type = answer_headers.get("Content-Type", "")
         return Response(url, status, content_type, body, answer_headers)
 
-    def _manager(self, url: str) -> urllib3.PoolManager:
-        """The pool manager for ``url``'s origin: through the proxy the environment names
-        for it (as ``requests`` reads the environment), or direct; chosen at the origin's
-        first request."""
+    def _sender(self, url: str) -> tuple[_Sender, str]:
+        """What sends a request for ``url``, and the URL to give it: direct, the pool of
+        ``url``'s origin and the path; through the proxy the environment names for the
+        origin (as ``requests`` reads the environment), the proxy's manager and the whole
+        URL. Chosen at the origin's first request."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
-        manager = self._origins.get(origin)
-        if manager is not None:
-            return manager
-        proxy = _environment_proxy(url)
-        with self._origins_lock:
-            manager = self._managers.get(proxy)
-            if manager is None:
-                manager = self._managers[proxy] = self._new_manager(proxy, url)
-            self._origins[origin] = manager
-        return manager
+        sender = self._origins.get(origin)
+        if sender is None:
+            sender = self._new_sender(url, _environment_proxy(url))
+        if isinstance(sender, urllib3.PoolManager):
+            return sender, url
+        return sender, f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}"
 
-    def _new_manager(self, proxy: str, url: str) -> urllib3.PoolManager:
+    def _new_sender(self, url: str, proxy: str) -> _Sender:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        with self._origins_lock:
+            sender = self._origins.get(origin)
+            if sender is not None:
+                return sender
+            if not proxy:
+                sender = connection_pool(url, maxsize=_POOL_SIZE, block=False, **self._tls)
+            else:
+                sender = self._managers.get(proxy) or self._proxy_manager(proxy, url)
+                self._managers[proxy] = sender
+            self._origins[origin] = sender
+            return sender
+
+    def _proxy_manager(self, proxy: str, url: str) -> urllib3.PoolManager:
         kwargs: dict[str, Any] = {"num_pools": 8, "maxsize": _POOL_SIZE, "block": False,
-                                     **self._tls}
-        if not proxy:
-            return pool_manager(**kwargs)
+                                  **self._tls}
         parts = parse_url(proxy)
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"the proxy {parts._replace(auth=None).url} the environment names for "

@@ -23,8 +23,9 @@ from urllib3 import PoolManager, ProxyManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.response import HTTPResponse
+from urllib3.util import parse_url
 
-__all__ = ["Watch", "Watchdog", "pool_manager"]
+__all__ = ["Watch", "Watchdog", "connection_pool", "pool_manager"]
 
 #: The watch of the request under way in this thread (requests are synchronous).
 _current = threading.local()
@@ -184,3 +185,16 @@ def pool_manager(proxy: str | None = None, **pool_kwargs: Any) -> PoolManager:
     manager = ProxyManager(proxy, **pool_kwargs) if proxy else PoolManager(**pool_kwargs)
     manager.pool_classes_by_scheme = _WATCHED_POOLS
     return manager
+
+
+#: What only pools of https connections take.
+_TLS_KEYWORDS = frozenset({"cert_reqs", "ca_certs", "ca_cert_dir", "ssl_context"})
+
+
+def connection_pool(url: str, **pool_kwargs: Any) -> HTTPConnectionPool:
+    """A pool of connections to ``url``'s origin that :class:`Watch` can cut short."""
+    parts = parse_url(url)
+    scheme = parts.scheme or "http"
+    if scheme == "http":
+        pool_kwargs = {k: v for k, v in pool_kwargs.items() if k not in _TLS_KEYWORDS}
+    return _WATCHED_POOLS[scheme](parts.host, parts.port, **pool_kwargs)
