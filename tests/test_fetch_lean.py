@@ -209,3 +209,42 @@ def test_a_pvog_crawl_loads_neither_other_adapters_nor_requests(keepalive: str) 
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.splitlines() == ["PvogSource", "[]"]
+
+
+@pytest.fixture
+def tls_server(tmp_path) -> Iterator[tuple[str, str]]:
+    """An HTTPS server on 127.0.0.1 with a certificate of a CA of its own, and the PEM
+    file of that CA."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    _KeepAlive.ports, _KeepAlive.paths = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    yield f"https://127.0.0.1:{server.server_address[1]}", str(bundle)
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_is_checked_against_the_bundle_the_environment_names(
+        tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    origin, bundle = tls_server
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with Fetcher(HttpSettings(), retries=0) as fetcher, \
+            pytest.raises(FetchError, match="cannot connect"):
+        fetcher.get(f"{origin}/untrusted")  # certifi's bundle does not know this CA
+    assert _KeepAlive.paths == []
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
+    with Fetcher(HttpSettings(), retries=0) as fetcher:
+        answers = [fetcher.get(f"{origin}/trusted/{n}") for n in range(3)]
+    assert all(a.body.startswith(b'{"ok": true') for a in answers)
+    assert len(set(_KeepAlive.ports)) == 1
