@@ -429,7 +429,9 @@ def test_an_exception_in_the_zufi_parser_is_that_leistung_not_observed(
     assert _crawl(zufi, crawler).outcome is Outcome.COMPLETE
     key = record_key("leistung", GEBURTSURKUNDE)
     versions_before = _versions(crawler, key)
-    tsa.rewrite(f"/pst/{GEBURTSURKUNDE}?", lambda body: body + b"\n")  # read anew
+    # Read anew: its content changed (whitespace alone no longer makes the walk parse).
+    tsa.rewrite(f"/pst/{GEBURTSURKUNDE}?",
+                lambda body: body.replace(b'"name":"', b'"name":"Neu: ', 1))
     real = tsa_walk.parse_pst
 
     def parse(payload: Any, *args: Any) -> Any:

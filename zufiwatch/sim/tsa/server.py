@@ -48,6 +48,7 @@ MAINTENANCE_PAGE = maintenance_page("Der Zuständigkeitsfinder Thüringen")
 class _Request:
     target: str  # path with query
     headers: dict[str, str]
+    peer: tuple[str, int] = ("", 0)  # the client's address and port: its TCP connection
 
 
 def _error(status: int, message: str) -> Response:
@@ -209,7 +210,8 @@ def apply_fault(fault: Fault, route: str, response: Response) -> Response:
 class _Handler(ApiHandler):
     def do_GET(self) -> None:
         app: SimulatedTSA = self.server.app
-        app._record(_Request(self.path, joined_headers(self.headers, _canonical)))
+        app._record(_Request(self.path, joined_headers(self.headers, _canonical),
+                             (str(self.client_address[0]), int(self.client_address[1]))))
         route, response = app._routes.handle(self.path, self.headers.get("api_key"))
         self._reply(route, response, apply_fault)
 
@@ -386,6 +388,13 @@ class SimulatedTSA(JsonApi):
         """
         with self._lock:
             return [request.target for request in self._requests]
+
+    @property
+    def peers(self) -> list[tuple[str, int]]:
+        """The client address and port of each request in :attr:`requests`: requests
+        with the same peer came over the same TCP connection."""
+        with self._lock:
+            return [request.peer for request in self._requests]
 
     def headers_of(self, index: int) -> dict[str, str]:
         """The headers of request ``index`` (as in :attr:`requests`), names capitalised

@@ -50,6 +50,7 @@ __all__ = [
     "Shape",
     "format_charge",
     "item_identity",
+    "ou_identity",
     "parse_competences",
     "parse_ou",
     "parse_page",
@@ -222,6 +223,13 @@ def service_records(services: dict[str, tuple[Service, set[str]]]) -> list[Recor
 
 
 # -- Organisationseinheit --------------------------------------------------------------------
+
+
+def ou_identity(payload: Any, endpoint: str = EP_OU) -> tuple[str, str]:
+    """The id and name of an office as :func:`parse_ou` reads them (its record's
+    ``source_id`` and ``title``), without parsing the rest."""
+    ou = _object(unwrap(payload), endpoint)
+    return _id(ou, endpoint), _name(ou, endpoint)
 
 
 def parse_ou(payload: Any, endpoint: str = EP_OU) -> Record:

@@ -21,13 +21,15 @@ known, a Leistung might miss a responsible office, and an online service a Leist
 would read as changes.
 
 The ZuFi listing carries no ``lastUpdated`` of Leistungen, so every crawl reads every
-Leistung; conditional requests (ETag) spare the bodies where the server allows, and
-payloads byte for byte those of the stored version are confirmed without parsing.
+Leistung; conditional requests (ETag) spare the bodies where the server allows. Each
+office is read once: the root from ``/ou/{id}``, every other from the ``/ou/find`` page
+that lists it (which carries the whole office). A record whose answers carry the content
+its stored version was parsed from (:mod:`.prints`: the decoded content, key order aside)
+is confirmed without parsing.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +40,7 @@ from urllib.parse import quote, urlsplit
 from ...errors import ConfigError, HTTPStatusError, PayloadError, ZufiwatchError
 from ...fetch import Response
 from ...limits import LimitReached, WalkBudget
-from ...model import Record, record_key, split_key
+from ...model import record_key, split_key
 from ..base import (
     Confirmed,
     CrawlContext,
@@ -64,6 +66,7 @@ from .parse import (
     PARSER_VERSION,
     Page,
     Service,
+    ou_identity,
     parse_competences,
     parse_ou,
     parse_page,
@@ -72,6 +75,7 @@ from .parse import (
     service_records,
 )
 from .payloads import Archived, Live, Payloads, RejectedKey, load_api_key
+from .prints import leistung_content, office_content
 from .shapes import SHAPES
 
 __all__ = ["TsaSource"]
@@ -144,7 +148,7 @@ class TsaSource(Source):
 
     def _learn(self, ctx: CrawlContext, payloads: Payloads) -> Iterator[CrawlItem]:
         try:
-            root = self._root(ctx, payloads)
+            root, read = self._root(ctx, payloads)
         except RejectedKey as exc:
             yield Fatal(str(exc))
             return
@@ -156,6 +160,7 @@ class TsaSource(Source):
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency,
                                 thread_name_prefix="tsa") as pool:
             try:
+                yield read
                 yield from self._tree(ctx, payloads, pool, root, walk)
                 if not walk.incomplete:
                     yield from self._competences(ctx, payloads, pool, walk)
@@ -193,18 +198,18 @@ class TsaSource(Source):
         return f"the systemd credential named by api_key_credential " \
                f"({settings.api_key_credential})"
 
-    def _root(self, ctx: CrawlContext, payloads: Payloads) -> Record:
+    def _root(self, ctx: CrawlContext, payloads: Payloads) -> tuple[str, CrawlItem]:
+        """The root office's name, and the office as read (or confirmed)."""
         root = self.settings.root_ou
         key = record_key("organisationseinheit", root)
         response = self._call(payloads, f"{EP_OU}/{quote(root)}", {}, EP_OU, key)
         payload = decode_json(response, EP_OU)
         ctx.shapes.check(EP_OU, payload, SHAPES[EP_OU])
         with ctx.timed("parse"):
-            record = parse_ou(payload)
-        if record.source_id != root:
-            raise PayloadError(f"{EP_OU}: asked for {root}, got {record.source_id}",
-                               endpoint=EP_OU)
-        return record
+            ou_id, name = ou_identity(payload)
+            if ou_id != root:
+                raise PayloadError(f"{EP_OU}: asked for {root}, got {ou_id}", endpoint=EP_OU)
+            return name, _office(ctx, key, payload, EP_OU)
 
     def _listing(self, shapes: ShapeLog, payloads: Payloads, path: str,
                  params: dict[str, str], endpoint: str, key: str, *,
@@ -230,13 +235,12 @@ class TsaSource(Source):
                           keep_bodies=keep_bodies)
 
     def _tree(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
-              root: Record, walk: _Walk) -> Iterator[CrawlItem]:
-        """The office tree below the root, level by level (each level's children in
-        parallel). A part that cannot be read completely makes the offices, and what
-        hangs on them, incomplete; what was read of it is kept."""
-        yield Observed((root,))
-        walk.offices[root.source_id] = root.title
-        level = [root.source_id]
+              root: str, walk: _Walk) -> Iterator[CrawlItem]:
+        """The office tree below the root (named ``root``), level by level (each level's
+        children in parallel). A part that cannot be read completely makes the offices,
+        and what hangs on them, incomplete; what was read of it is kept."""
+        walk.offices[self.settings.root_ou] = root
+        level = [self.settings.root_ou]
         while level:
             following = []
             for parent, result in ordered_map(
@@ -252,19 +256,21 @@ class TsaSource(Source):
                 for item in result.items:
                     try:
                         with ctx.timed("parse"):
-                            record = parse_ou(item, EP_FIND)
+                            ou_id, name = ou_identity(item, EP_FIND)
+                            if ou_id in walk.offices:
+                                log.warning("office %s appears twice in the tree", ou_id)
+                                continue
+                            read = _office(ctx, record_key("organisationseinheit", ou_id),
+                                           item, EP_FIND)
                     except Exception as exc:  # one bad child: the tree is incomplete
                         ctx.shapes.missing(exc)
                         walk.incomplete.append(
                             f"a child of office {parent}: "
                             f"{failure_reason(exc, f'a child of office {parent}')}")
                         continue
-                    if record.source_id in walk.offices:
-                        log.warning("office %s appears twice in the tree", record.source_id)
-                        continue
-                    walk.offices[record.source_id] = record.title
-                    following.append(record.source_id)
-                    yield _observed_or_confirmed(ctx, record, _bytes(item))
+                    walk.offices[ou_id] = name
+                    following.append(ou_id)
+                    yield read
             level = following
         if walk.incomplete:
             reason = "office tree incomplete: " + "; ".join(walk.incomplete[:3])
@@ -365,13 +371,14 @@ class TsaSource(Source):
         """The Leistung as read (or confirmed); its online services noted in ``services``."""
         key = record_key("leistung", pst_id)
         try:
-            fingerprint = ctx.fingerprint(response.body, *listed.bodies, _bytes(offices))
             payload = decode_json(response, EP_PST)
             ctx.shapes.check(EP_PST, payload, SHAPES[EP_PST])
             with ctx.timed("parse"):
                 found = parse_services(listed.items)
                 for service in found:
                     services.setdefault(service.id, (service, set()))[1].add(pst_id)
+                fingerprint = ctx.content_fingerprint(
+                    *leistung_content(payload, listed.items, offices))
                 if ctx.fingerprints.get(key) == fingerprint:
                     return Confirmed(key, fingerprint)
                 record = parse_pst(payload, found, offices)
@@ -390,7 +397,7 @@ class TsaSource(Source):
                              key)
             try:
                 found = self._listing(shapes, payloads, EP_OS, {"pstId": pst_id, "areaId": area},
-                                      EP_OS, key, limit=None, keep_bodies=True)
+                                      EP_OS, key, limit=None)
             except HTTPStatusError as exc:
                 if exc.status != 404:
                     raise
@@ -420,13 +427,10 @@ def _hanging_unread(reason: str) -> Iterator[CrawlItem]:
     yield Incomplete("onlinedienst", f"online services {why}")
 
 
-def _bytes(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False).encode("utf-8")
-
-
-def _observed_or_confirmed(ctx: CrawlContext, record: Record, raw: bytes) -> CrawlItem:
-    fingerprint = ctx.fingerprint(raw)
-    key = record.key
+def _office(ctx: CrawlContext, key: str, ou: Any, endpoint: str) -> CrawlItem:
+    """The office ``key`` (the id ``ou`` names) parsed from the object ``ou``, or
+    confirmed unchanged without parsing."""
+    fingerprint = ctx.content_fingerprint(*office_content(ou))
     if ctx.fingerprints.get(key) == fingerprint:
         return Confirmed(key, fingerprint)
-    return Observed((record,), fingerprint)
+    return Observed((parse_ou(ou, endpoint),), fingerprint)
