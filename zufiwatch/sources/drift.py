@@ -43,28 +43,39 @@ def unknown_keys(payload: Any, shape: Shape, prefix: str = "", depth: int = 0) -
     """The paths (``foo``, ``details[].bar``, ``location.baz``) of the keys in
     ``payload`` that ``shape`` does not name."""
     found: set[str] = set()
+    _collect(payload, shape, prefix, depth, found)
+    return found
+
+
+#: What ``shape.get`` gives for a key the shape does not name.
+_UNKNOWN: Any = object()
+
+
+def _collect(payload: Any, shape: Shape, prefix: str, depth: int, found: set[str]) -> None:
+    """Adds the unknown paths of ``payload`` to ``found`` (one walk, one set; a path is
+    written only for a key that is unknown)."""
     if depth > MAX_DEPTH:
-        return found
+        return
     if isinstance(payload, list):
         for item in payload:
-            found |= unknown_keys(item, shape, prefix, depth + 1)
-        return found
+            if isinstance(item, dict | list):
+                _collect(item, shape, prefix, depth + 1, found)
+        return
     if not isinstance(payload, dict):
-        return found
+        return
     for key, value in payload.items():
-        path = f"{prefix}{key}"
-        if key not in shape:
-            found.add(path)
-            continue
-        inner = shape[key]
+        inner = shape.get(key, _UNKNOWN)
         if inner is None:
             continue
-        if isinstance(value, list):
+        if inner is _UNKNOWN:
+            found.add(f"{prefix}{key}")
+        elif isinstance(value, list):
+            within = f"{prefix}{key}[]."
             for item in value:
-                found |= unknown_keys(item, inner, f"{path}[].", depth + 1)
+                if isinstance(item, dict | list):
+                    _collect(item, inner, within, depth + 1, found)
         elif isinstance(value, dict):
-            found |= unknown_keys(value, inner, f"{path}.", depth + 1)
-    return found
+            _collect(value, inner, f"{prefix}{key}.", depth + 1, found)
 
 
 @dataclass

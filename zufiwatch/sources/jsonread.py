@@ -15,6 +15,25 @@ past, each a :class:`~zufiwatch.errors.MalformedPayload` naming the endpoint and
 
 An integer SQLite cannot hold (outside -2**63 .. 2**63-1) is kept as its text, a ``str``:
 it is a valid answer, and stored, it would end the crawl in an ``OverflowError``.
+
+Two paths, one result. The strict path is :func:`json.loads` with hooks for the numbers
+and the keys of each object, then a walk for the depth. Most answers take the fast path
+(:func:`_fast`): orjson reads the bytes and writes the value again, and an answer whose
+bytes are exactly what orjson writes (compact UTF-8, as the PVOG and the simulator send)
+cannot hold anything the strict path refuses or converts:
+
+- orjson refuses what is not JSON, not UTF-8, a byte-order mark, a lone surrogate,
+  ``NaN``/``Infinity`` and a float that overflows;
+- a repeated key cannot survive the round trip (the value holds the key once, so what
+  orjson writes of it is shorter than the answer);
+- an integer beyond 2**53 is refused by the writer (``OPT_STRICT_INTEGER``), a float of
+  many digits is written shorter than it came: both take the strict path, which keeps
+  the integers SQLite cannot hold as text;
+- the depth is read from orjson's indented form (2 spaces a level): no line indented by
+  ``2 * MAX_DEPTH`` spaces, no container deeper than :data:`MAX_DEPTH`.
+
+Anything else (another encoding, whitespace, escapes written otherwise, a limit reached)
+takes the strict path, which reads it as before and says what is wrong and where.
 """
 
 from __future__ import annotations
@@ -23,6 +42,8 @@ import json
 import math
 import re
 from typing import Any
+
+import orjson
 
 from ..errors import MalformedPayload
 
@@ -60,6 +81,9 @@ class _Refused(Exception):
 def read_json(body: bytes, endpoint: str) -> Any:
     """The JSON value of ``body``, or :class:`MalformedPayload` saying what is wrong and
     where (see the module)."""
+    value = _fast(body)
+    if value is not _STRICT:
+        return value
     text = _decoded(body, endpoint)
     value = _parsed(text, endpoint)
     if value is _TOO_DEEP or _too_deep(value):
@@ -70,6 +94,25 @@ def read_json(body: bytes, endpoint: str) -> Any:
 
 #: What :func:`_parsed` returns for nesting deeper than the parser can go.
 _TOO_DEEP = object()
+#: What :func:`_fast` returns for an answer it cannot vouch for: read it strictly.
+_STRICT = object()
+#: A line of orjson's indented form inside :data:`MAX_DEPTH` containers.
+_DEEP_LINE = b"\n" + b" " * (2 * MAX_DEPTH)
+
+
+def _fast(body: bytes) -> Any:
+    """The value of ``body`` where its bytes are exactly orjson's writing of it (and so
+    within every limit, see the module); :data:`_STRICT` otherwise."""
+    try:
+        value = orjson.loads(body)
+        if orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER) != body:
+            return _STRICT
+        if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _DEEP_LINE in orjson.dumps(
+                value, option=orjson.OPT_INDENT_2):
+            return _STRICT
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _STRICT
+    return value
 
 
 def _parsed(text: str, endpoint: str) -> Any:
