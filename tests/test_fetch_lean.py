@@ -13,12 +13,13 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 
 from zufiwatch.config import HttpSettings
 from zufiwatch.errors import FetchError
-from zufiwatch.fetch import Fetcher, prepared_url
+from zufiwatch.fetch import Fetcher, _origin_and_target, prepared_url
 from zufiwatch.httpwatch import Watchdog
 
 
@@ -92,6 +93,18 @@ def test_params_are_encoded_as_requests_encoded_them() -> None:
     assert prepared_url("http://h/a?x=1", {"y": "2"}) == "http://h/a?x=1&y=2"
     assert prepared_url("http://h/a b/ä") == "http://h/a%20b/%C3%A4"
     assert prepared_url("http://h/already%20encoded") == "http://h/already%20encoded"
+
+
+@pytest.mark.parametrize("url", [
+    "http://H:80/p?q#f", "http://h?q", "http://h", "https://h/", "http://h#frag",
+    "http://u:p@h:1/a/b?x=1&y=/z", "http://[::1]:8080/x", "HTTP://Host/Path?A",
+    "http://127.0.0.1:4242/suchdienst/api/v6/servicedescriptions/S1.LB.1/detail?ars=1",
+    "https://h/a%20b?c=%C3%A4#x?y", "//h/no-scheme", "/relative?x"])
+def test_origin_and_target_are_what_urlsplit_gives(url: str) -> None:
+    parts = urlsplit(url)
+    assert _origin_and_target(url) == (
+        f"{parts.scheme}://{parts.netloc}".lower(),
+        f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}")
 
 
 class _CountingCondition(threading.Condition):

@@ -297,7 +297,8 @@ class Fetcher:
         return base + self._rng.uniform(0, self.backoff)
 
     def _limit_of(self, url: str) -> _HostLimit | None:
-        return self._limits.get(urlsplit(url).netloc.lower())
+        return self._limits.get(_origin_and_target(url)[0].partition("://")[2]) \
+            if self._limits else None
 
     def _hold_host(self, url: str, delay: float) -> None:
         """Wait ``delay`` before the next attempt; paced hosts hold every request."""
@@ -354,7 +355,8 @@ class Fetcher:
         redirects = 0
         while True:
             # Defence in depth: the caller's headers only ever go to the host asked.
-            answer = self._exchange(hop, headers if _same_host(asked, hop) else {}, watch)
+            same_host = hop is asked or _same_host(asked, hop)
+            answer = self._exchange(hop, headers if same_host else {}, watch)
             if isinstance(answer, Response):
                 return answer
             target = answer
@@ -413,14 +415,13 @@ class Fetcher:
         ``url``'s origin and the path; through the proxy the environment names for the
         origin (as ``requests`` reads the environment), the proxy's manager and the whole
         URL. Chosen at the origin's first request."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        origin, target = _origin_and_target(url)
         sender = self._origins.get(origin)
         if sender is None:
             sender = self._new_sender(url, _environment_proxy(url))
         if isinstance(sender, urllib3.PoolManager):
             return sender, url
-        return sender, f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}"
+        return sender, target
 
     def _new_sender(self, url: str, proxy: str) -> _Sender:
         parts = urlsplit(url)
@@ -528,6 +529,22 @@ def prepared_url(url: str, params: Mapping[str, str] | None = None) -> str:
     except requests.exceptions.RequestException as exc:
         raise FetchError(f"request failed: {url}: {type(exc).__name__}", url=url) from exc
     return prepared.url or url
+
+
+def _origin_and_target(url: str) -> tuple[str, str]:
+    """``scheme://netloc`` of an http(s) URL in lower case, and its request target (path
+    and query, no fragment): what :func:`urllib.parse.urlsplit` gives, without its cost
+    per request."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        parts = urlsplit(url)
+        return (f"{parts.scheme}://{parts.netloc}".lower(),
+                f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}")
+    ends = [at for at in (rest.find("/"), rest.find("?"), rest.find("#")) if at >= 0]
+    cut = min(ends, default=len(rest))
+    target = rest[cut:].partition("#")[0]
+    return f"{scheme}://{rest[:cut]}".lower(), \
+        target if target.startswith("/") else f"/{target}"
 
 
 def _environment_proxy(url: str) -> str:
