@@ -24,9 +24,11 @@ __all__ = ["DeltaError", "diff", "patch"]
 #: Differing runs closer than this are merged into one (an add of a few equal bytes is
 #: smaller than a copy between them).
 _MERGE_GAP = 8
-#: Same-length payloads are compared byte by byte; more differing runs than this and they
-#: are compared token by token instead.
+#: Same-length payloads are compared byte by byte; more differing runs than this (or than
+#: one per :data:`_BYTES_PER_RUN` bytes, when that is more) and they are compared line by
+#: line or token by token instead (a shifted part differs almost everywhere).
 _MAX_RUNS = 64
+_BYTES_PER_RUN = 64
 #: Token sequences longer than this are not compared (the matcher's cost would grow).
 _MAX_TOKENS = 20_000
 #: Token sequences longer than this are compared with their most frequent tokens left out.
@@ -35,7 +37,11 @@ _MAX_EXACT_TOKENS = 2_000
 _MIN_LINES = 20
 #: Where JSON, HTML and text split into tokens (after these bytes).
 _TOKEN_END = re.compile(rb"(?<=[,;|\t\n>}\]])")
-_RUNS = re.compile(rb"[^\x00]+(?:\x00{1,%d}[^\x00]+)*" % _MERGE_GAP)
+#: Same-length payloads are compared in blocks of this many bytes, the blocks that differ
+#: in leaves of this many, and the leaves that differ byte by byte.
+_BLOCK = 2048
+_LEAF = 128
+_GAP = b"\0" * (_MERGE_GAP + 1)
 
 #: One operation: (start in the base, length) for a copy; the bytes for an add.
 Op = tuple[int, int] | bytes
@@ -74,8 +80,13 @@ def patch(base: bytes, delta: bytes) -> bytes:
 
 
 def _ops(base: bytes, new: bytes) -> Iterator[Op]:
+    if len(base) == len(new) and base:
+        runs = _differing_runs(base, new)
+        if runs is not None:
+            yield from _around(runs, len(new), new, 0)
+            return
     prefix = _common_prefix(base, new)
-    suffix = _common_prefix(base[prefix:][::-1], new[prefix:][::-1])
+    suffix = _common_suffix(base, new, min(len(base), len(new)) - prefix)
     if prefix:
         yield (0, prefix)
     old_mid = base[prefix:len(base) - suffix]
@@ -86,6 +97,18 @@ def _ops(base: bytes, new: bytes) -> Iterator[Op]:
         yield (len(base) - suffix, suffix)
 
 
+def _around(runs: list[tuple[int, int]], size: int, new: bytes, offset: int) -> Iterator[Op]:
+    """The ops of a same-length payload: copies around its differing runs."""
+    done = 0
+    for start, end in runs:
+        if start > done:
+            yield (offset + done, start - done)
+        yield new[start:end]
+        done = end
+    if done < size:
+        yield (offset + done, size - done)
+
+
 def _middle(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
     if not old:
         yield new
@@ -93,14 +116,7 @@ def _middle(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
     if len(old) == len(new):
         runs = _differing_runs(old, new)
         if runs is not None:
-            done = 0
-            for start, end in runs:
-                if start > done:
-                    yield (offset + done, start - done)
-                yield new[start:end]
-                done = end
-            if done < len(new):
-                yield (offset + done, len(new) - done)
+            yield from _around(runs, len(new), new, offset)
             return
     if old.count(b"\n") >= _MIN_LINES and new.count(b"\n") >= _MIN_LINES:
         yield from _by_lines(old, new, offset)
@@ -131,14 +147,49 @@ def _ops_within(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
 
 def _differing_runs(old: bytes, new: bytes) -> list[tuple[int, int]] | None:
     """Where two byte strings of one length differ, as (start, end) runs; ``None`` when
-    there are too many runs to be worth it."""
+    there are too many runs to be worth it. Blocks are compared whole (in C), and only
+    the blocks that differ are looked into, so the cost follows the runs, not the length."""
+    most = max(_MAX_RUNS, len(old) // _BYTES_PER_RUN)
+    runs: list[list[int]] = []
+    size = len(old)
+    for block in [at for at in range(0, size, _BLOCK)
+                  if old[at:at + _BLOCK] != new[at:at + _BLOCK]]:
+        for leaf in [at for at in range(block, min(block + _BLOCK, size), _LEAF)
+                     if old[at:at + _LEAF] != new[at:at + _LEAF]]:
+            if not _add_runs(old[leaf:leaf + _LEAF], new[leaf:leaf + _LEAF], leaf, runs,
+                             most):
+                return None
+    return [(start, end) for start, end in runs]
+
+
+def _add_runs(old: bytes, new: bytes, offset: int, runs: list[list[int]], most: int) -> bool:
+    """Add the differing runs of two pieces of one length to ``runs``, merged with the
+    last when closer than :data:`_MERGE_GAP`; ``False`` when there would be more than
+    ``most``."""
     xored = (int.from_bytes(old, "big") ^ int.from_bytes(new, "big")).to_bytes(len(old), "big")
-    runs = []
-    for match in _RUNS.finditer(xored):
-        runs.append(match.span())
-        if len(runs) > _MAX_RUNS:
-            return None
-    return runs
+    for start, end in _nonzero_runs(xored):
+        start, end = offset + start, offset + end
+        if runs and start - runs[-1][1] <= _MERGE_GAP:
+            runs[-1][1] = end
+        elif len(runs) == most:
+            return False
+        else:
+            runs.append([start, end])
+    return True
+
+
+def _nonzero_runs(data: bytes) -> Iterator[tuple[int, int]]:
+    """The runs of non-zero bytes of ``data``, those closer than :data:`_MERGE_GAP` zero
+    bytes merged (found by ``strip`` and ``find``, in C)."""
+    end = len(data.rstrip(b"\0"))
+    start = len(data) - len(data.lstrip(b"\0"))
+    while start < end:
+        gap = data.find(_GAP, start, end)
+        if gap < 0:
+            yield start, end
+            return
+        yield start, gap
+        start = end - len(data[gap:end].lstrip(b"\0"))
 
 
 def _by_tokens(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
@@ -179,6 +230,20 @@ def _common_prefix(a: bytes, b: bytes) -> int:
     while low < high:  # a[:low] == b[:low] and a[:high] != b[:high]
         middle = (low + high + 1) // 2
         if a[low:middle] == b[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
+    """The length of the common suffix, at most ``limit``, by halving slices."""
+    low, high = 0, limit
+    if a[len(a) - high:] == b[len(b) - high:]:
+        return high
+    while low < high:  # the last low bytes are equal, the last high are not
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle:len(a) - low] == b[len(b) - middle:len(b) - low]:
             low = middle
         else:
             high = middle - 1
