@@ -73,9 +73,10 @@ def size(folder: Path) -> int:
 
 
 def stored(archive: Archive, path: Path) -> Counter[str]:
-    from zufiwatch.archive import _manifest_record, _parse_catalogue
+    from zufiwatch.archive import _manifest_record
+    from zufiwatch.archive.catalogue import parse_catalogue
 
-    catalogue = _parse_catalogue(path, _manifest_record(path).payload)
+    catalogue = parse_catalogue(path, _manifest_record(path).payload)
     return Counter("delta" if len(s) == 3 else "full" for s in catalogue.stored.values())
 
 

@@ -71,7 +71,8 @@ class Index:
 
     @property
     def exists(self) -> bool:
-        return self.path.exists()
+        """Whether the index file exists (looked for until it is opened)."""
+        return self._conn is not None or self.path.exists()
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:

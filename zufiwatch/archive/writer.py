@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .. import __version__
 from ..errors import ArchiveError
 from . import delta, warc
+from .catalogue import PreviousCrawl
 from .index import WarcFile
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class Manifest:
         self._lines: list[dict[str, Any]] = []
         self._stored: dict[str, list[Any]] = {}
         self._deltas = bytearray()
-        self._previous: dict[str, str] | None = None
+        self._previous: PreviousCrawl | None = None
         self._at = 0
         self._broken = ""
         self._closed = False
@@ -89,14 +90,18 @@ class Manifest:
 
     def put(self, body: bytes, *, url: str = "", status: int | None = None,
             content_type: str = "") -> str:
-        """Store ``body`` unless the archive has it; return its SHA-256."""
+        """Store ``body`` unless the archive has it; return its SHA-256.
+
+        The previous crawl of the source is read once per file: a payload its file stores
+        is known without a lookup, and the base of a delta is found in its catalogue."""
         digest = hashlib.sha256(body).hexdigest()
         with self._lock:
             if digest in self._stored:
                 return digest
-        if self._archive.has(digest):
+        previous = self._previous_crawl()
+        if previous.stores(digest) or self._archive.has(digest):
             return digest
-        found = self._delta(body, digest, url)
+        found = self._delta(body, digest, url, previous)
         with self._lock:
             if digest in self._stored:
                 return digest
@@ -116,14 +121,15 @@ class Manifest:
         with self._lock:
             self._lines.append(entry)
 
-    def _delta(self, body: bytes, digest: str, url: str) -> tuple[str, bytes] | None:
-        """The delta of ``body`` against the full copy of the earlier payload of ``url``."""
-        earlier = self._previous_payloads().get(url) if url else None
+    def _delta(self, body: bytes, digest: str, url: str, previous: PreviousCrawl,
+               ) -> tuple[str, bytes] | None:
+        """The delta of ``body`` against the full copy of the earlier payload of ``url``,
+        kept only when it rebuilds ``body`` byte for byte."""
+        earlier = previous.payloads.get(url) if url else None
         if not earlier:
             return None
         try:
-            base = self._archive.keyframe(earlier)
-            old = self._archive.get(base)
+            base, old = self._archive.base_for(earlier, previous)
         except ArchiveError as exc:
             log.warning("no delta for %s: %s", url, exc)
             return None
@@ -134,20 +140,20 @@ class Manifest:
             rebuilt = delta.patch(old, data)
         except delta.DeltaError:
             rebuilt = b""
-        if hashlib.sha256(rebuilt).hexdigest() != digest:
+        if rebuilt != body:
             log.warning("a delta for %s does not rebuild its payload; stored in full", url)
             return None
         return base, data
 
-    def _previous_payloads(self) -> dict[str, str]:
+    def _previous_crawl(self) -> PreviousCrawl:
         with self._lock:
             if self._previous is None:
                 try:
-                    self._previous = self._archive.previous_payloads(self._source)
+                    self._previous = self._archive.previous_crawl(self._source)
                 except ArchiveError as exc:
                     log.warning("no earlier payloads of %s to store deltas against: %s",
                                 self._source, exc)
-                    self._previous = {}
+                    self._previous = PreviousCrawl({})
             return self._previous
 
     def _write(self, data: bytes) -> None:
