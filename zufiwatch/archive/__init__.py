@@ -57,7 +57,7 @@ class Archive:
         self.root = Path(root)
         self.index = Index(self.root)
         self._lock = threading.RLock()
-        self._catalogues: OrderedDict[int, Catalogue] = OrderedDict()
+        self._catalogues: OrderedDict[int, tuple[WarcFile, Catalogue]] = OrderedDict()
         self._deltas: OrderedDict[int, bytes] = OrderedDict()
         self._checked_index = False
         self._legacy_objects: bool | None = None
@@ -184,7 +184,14 @@ class Archive:
 
     def _locate(self, digest: str, problems: list[ArchiveError] | None = None,
                 ) -> tuple[WarcFile, Catalogue, list[Any]] | None:
-        """Where a payload is stored; files that cannot be read are noted in ``problems``."""
+        """Where a payload is stored; files that cannot be read are noted in ``problems``.
+        The files whose catalogues are in memory are asked first (a crawl reads most of
+        its payloads from one or two files), the index only when none stores it."""
+        with self._lock:
+            for file, catalogue in reversed(self._catalogues.values()):
+                stored = catalogue.stored.get(digest)
+                if stored is not None:
+                    return file, catalogue, stored
         self._check_index()
         for file in self.index.files_with(digest):
             try:
@@ -203,12 +210,12 @@ class Archive:
         with self._lock:
             if file.id in self._catalogues:
                 self._catalogues.move_to_end(file.id)
-                return self._catalogues[file.id]
+                return self._catalogues[file.id][1]
         path = self.root / file.path
         record = warc.read_record(path, file.manifest_at, file.manifest_len, self._windows.read)
         catalogue = parse_catalogue(path, record.payload)
         with self._lock:
-            self._catalogues[file.id] = catalogue
+            self._catalogues[file.id] = (file, catalogue)
             while len(self._catalogues) > _CACHED_FILES:
                 self._catalogues.popitem(last=False)
         return catalogue

@@ -161,42 +161,45 @@ def _differing_runs(old: bytes, new: bytes) -> list[tuple[int, int]] | None:
     size = len(old)
     for block in [at for at in range(0, size, _BLOCK)
                   if old[at:at + _BLOCK] != new[at:at + _BLOCK]]:
-        for leaf in [at for at in range(block, min(block + _BLOCK, size), _LEAF)
-                     if old[at:at + _LEAF] != new[at:at + _LEAF]]:
-            if not _add_runs(old[leaf:leaf + _LEAF], new[leaf:leaf + _LEAF], leaf, runs,
-                             most):
+        for low, high in _spans([at for at in range(block, min(block + _BLOCK, size), _LEAF)
+                                 if old[at:at + _LEAF] != new[at:at + _LEAF]]):
+            if not _add_runs(old[low:high], new[low:high], low, runs, most):
                 return None
     return [(start, end) for start, end in runs]
+
+
+def _spans(leaves: list[int]) -> list[tuple[int, int]]:
+    """Adjacent leaves (by their starts) joined into (start, end) spans."""
+    spans: list[tuple[int, int]] = []
+    for at in leaves:
+        if spans and spans[-1][1] == at:
+            spans[-1] = (spans[-1][0], at + _LEAF)
+        else:
+            spans.append((at, at + _LEAF))
+    return spans
 
 
 def _add_runs(old: bytes, new: bytes, offset: int, runs: list[list[int]], most: int) -> bool:
     """Add the differing runs of two pieces of one length to ``runs``, merged with the
     last when closer than :data:`_MERGE_GAP`; ``False`` when there would be more than
-    ``most``."""
-    xored = (int.from_bytes(old, "big") ^ int.from_bytes(new, "big")).to_bytes(len(old), "big")
-    for start, end in _nonzero_runs(xored):
-        start, end = offset + start, offset + end
-        if runs and start - runs[-1][1] <= _MERGE_GAP:
-            runs[-1][1] = end
-        elif len(runs) == most:
-            return False
-        else:
-            runs.append([start, end])
-    return True
-
-
-def _nonzero_runs(data: bytes) -> Iterator[tuple[int, int]]:
-    """The runs of non-zero bytes of ``data``, those closer than :data:`_MERGE_GAP` zero
-    bytes merged (found by ``strip`` and ``find``, in C)."""
+    ``most``. The runs are found by ``strip`` and ``find`` on the XOR of the pieces (in
+    C), the zero bytes being where they agree."""
+    data = (int.from_bytes(old, "big") ^ int.from_bytes(new, "big")).to_bytes(len(old), "big")
     end = len(data.rstrip(b"\0"))
     start = len(data) - len(data.lstrip(b"\0"))
     while start < end:
         gap = data.find(_GAP, start, end)
+        stop = end if gap < 0 else gap
+        if runs and offset + start - runs[-1][1] <= _MERGE_GAP:
+            runs[-1][1] = offset + stop
+        elif len(runs) == most:
+            return False
+        else:
+            runs.append([offset + start, offset + stop])
         if gap < 0:
-            yield start, end
-            return
-        yield start, gap
+            break
         start = end - len(data[gap:end].lstrip(b"\0"))
+    return True
 
 
 def _by_tokens(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
