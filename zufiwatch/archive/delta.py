@@ -25,10 +25,12 @@ __all__ = ["DeltaError", "diff", "patch"]
 #: smaller than a copy between them).
 _MERGE_GAP = 8
 #: Same-length payloads are compared byte by byte; more differing runs than this (or than
-#: one per :data:`_BYTES_PER_RUN` bytes, when that is more) and they are compared line by
-#: line or token by token instead (a shifted part differs almost everywhere).
+#: one per :data:`_BYTES_PER_RUN` bytes, when that is more), or runs that cover more than
+#: :data:`_MAX_COVERED` of the bytes, and they are compared line by line or token by token
+#: instead (a shifted part differs almost everywhere).
 _MAX_RUNS = 64
-_BYTES_PER_RUN = 64
+_BYTES_PER_RUN = 16
+_MAX_COVERED = 0.25
 #: Token sequences longer than this are not compared (the matcher's cost would grow).
 _MAX_TOKENS = 20_000
 #: Token sequences longer than this are compared with their most frequent tokens left out.
@@ -165,6 +167,8 @@ def _differing_runs(old: bytes, new: bytes) -> list[tuple[int, int]] | None:
                                  if old[at:at + _LEAF] != new[at:at + _LEAF]]):
             if not _add_runs(old[low:high], new[low:high], low, runs, most):
                 return None
+    if sum(end - start for start, end in runs) > _MAX_COVERED * size:
+        return None
     return [(start, end) for start, end in runs]
 
 
