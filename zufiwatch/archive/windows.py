@@ -36,14 +36,19 @@ class Windows:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._last: tuple[str, int, bytes] = ("", 0, b"")
 
     def read(self, path: Path, at: int, length: int) -> bytes:
         """``length`` bytes of ``path`` from byte ``at`` (fewer at the end of the file)."""
         name = str(path)
+        last_name, start, data = self._last  # one tuple: read whole by any thread
+        if last_name == name and start <= at and at + length <= start + len(data):
+            return data[at - start:at - start + length]
         with self._lock:
             for key, data in self._kept.items():
                 if key[0] == name and key[1] <= at and at + length <= key[1] + len(data):
                     self._kept.move_to_end(key)
+                    self._last = (name, key[1], data)
                     return data[at - key[1]:at - key[1] + length]
         if length > WINDOW:
             return read_range(path, at, length)
@@ -51,6 +56,7 @@ class Windows:
         if len(data) >= length:
             with self._lock:
                 self._kept[(name, at)] = data
+                self._last = (name, at, data)
                 while len(self._kept) > _KEPT:
                     self._kept.popitem(last=False)
         return data[:length]
