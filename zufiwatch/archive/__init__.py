@@ -38,7 +38,7 @@ from typing import Any
 from ..errors import ArchiveError
 from . import delta, legacy, warc
 from .catalogue import Catalogue, PreviousCrawl, parse_catalogue
-from .index import INDEX_NAME, Index, WarcFile
+from .index import INDEX_NAME, Index, WarcFile, prefix_of
 from .windows import Windows
 from .writer import SUFFIX, Manifest, PutPayload, _private_dirs
 
@@ -112,6 +112,15 @@ class Archive:
     def has(self, digest: str) -> bool:
         """Whether a payload with this SHA-256 is stored (in a finished crawl file)."""
         return self._locate(digest) is not None or self._in_legacy_objects(digest)
+
+    def stored_of(self, digests: list[str]) -> set[str]:
+        """Which of these payloads are stored (as :meth:`has` answers, with one index
+        query for all of them, and a closer look only where a prefix matches)."""
+        self._check_index()
+        listed = self.index.known_prefixes(digests)
+        return {d for d in digests
+                if (prefix_of(d) in listed and self._locate(d) is not None)
+                or self._in_legacy_objects(d)}
 
     def keyframe(self, digest: str) -> str:
         """The payload a delta-stored payload is rebuilt from (itself when stored in full)."""

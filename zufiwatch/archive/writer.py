@@ -93,15 +93,19 @@ class Manifest:
         """Store ``body`` unless the archive has it; return its SHA-256.
 
         The previous crawl of the source is read once per file: a payload its file stores
-        is known without a lookup, and the base of a delta is found in its catalogue."""
+        is known without a lookup, and the base of a delta is found in its catalogue. A
+        payload stored as a delta is looked for in the rest of the archive at the end, all
+        in one query (:meth:`_drop_known_deltas`); one stored in full is looked for now."""
         digest = hashlib.sha256(body).hexdigest()
         with self._lock:
             if digest in self._stored:
                 return digest
         previous = self._previous_crawl()
-        if previous.stores(digest) or self._archive.has(digest):
+        if previous.stores(digest):
             return digest
         found = self._delta(body, digest, url, previous)
+        if found is None and self._archive.has(digest):
+            return digest
         with self._lock:
             if digest in self._stored:
                 return digest
@@ -187,9 +191,25 @@ class Manifest:
                         self._fh.close()
         self._archive.index.add(entry, self._stored)
 
+    def _drop_known_deltas(self) -> None:
+        """Leave out the deltas of payloads that the archive stores already (a value that
+        went back to an earlier one): the archive stores each payload once."""
+        deltas = [d for d, stored in self._stored.items() if len(stored) == 3]
+        known = self._archive.stored_of(deltas) if deltas else set()
+        if not known:
+            return
+        packed = bytearray()
+        for digest in deltas:
+            at, length, base = self._stored.pop(digest)
+            if digest not in known:
+                self._stored[digest] = [len(packed), length, base]
+                packed += self._deltas[at:at + length]
+        self._deltas = packed
+
     def _finish(self) -> WarcFile:
         if self._broken:
             raise ArchiveError(f"an earlier write failed: {self._broken}")
+        self._drop_known_deltas()
         deltas_at = deltas_len = 0
         if self._deltas:
             record = warc.resource_record(f"urn:zufiwatch:deltas:{self.path.name}",
