@@ -8,7 +8,7 @@
 3. one ``resource`` record with the crawl's *deltas*: a payload that differs from the
    earlier payload of the same request only in a few places (a ``lastUpdate``, a
    ``timestamp``) is stored as a delta against that payload's full copy
-   (:mod:`.delta`; checked byte for byte by its SHA-256 before it is kept);
+   (:mod:`.delta`; kept only when patching the base gives the payload byte for byte);
 4. one ``metadata`` record with the crawl's *manifest*: a JSON line per payload the crawl
    received (url, params, endpoint, key, status, error, parser version, sha256), the
    first line of each payload stored here with ``"stored"``: ``[at, length]`` of its
