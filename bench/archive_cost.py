@@ -8,8 +8,10 @@ this process (every ``lastUpdate`` moving, ``--share`` changed for real) on day 
 day 1 again, and reports, per crawl: the payloads handed to the archive, how many were
 stored in full, as deltas or not at all (already archived), the CPU seconds spent in
 ``Manifest.put`` (hashing, looking up, diffing, verifying, compressing, writing) and in
-``Manifest.close`` (deltas and manifest records, sync, index), per payload, and the bytes
-the crawl added to the snapshots folder.
+``Manifest.close`` (deltas and manifest records, sync, index), per payload, the CPU
+seconds of ``Archive.get`` per payload read back (a 304 answered from the archive: "day 1
+again" reads day 1's delta-stored payloads), and the bytes the crawl added to the
+snapshots folder.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import replace
@@ -43,6 +46,19 @@ class Measured(Archive):
         super().__init__(root)
         self.cpu: Counter[str] = Counter()
         self.count: Counter[str] = Counter()
+        self._inside = threading.local()
+
+    def get(self, digest: str) -> bytes:
+        if getattr(self._inside, "get", False):  # the base of a delta: counted outside
+            return super().get(digest)
+        self._inside.get = True
+        begin = time.thread_time()
+        try:
+            return super().get(digest)
+        finally:
+            self._inside.get = False
+            self.cpu["get"] += time.thread_time() - begin
+            self.count["get"] += 1
 
     def open_manifest(self, source: str, crawl_id: int, started_at: str) -> Manifest:
         manifest = super().open_manifest(source, crawl_id, started_at)
@@ -73,9 +89,13 @@ def size(folder: Path) -> int:
 
 
 def stored(archive: Archive, path: Path) -> Counter[str]:
-    from zufiwatch.archive import _manifest_record, _parse_catalogue
+    from zufiwatch.archive import _manifest_record
+    try:
+        from zufiwatch.archive.catalogue import parse_catalogue
+    except ImportError:  # before the catalogue module
+        from zufiwatch.archive import _parse_catalogue as parse_catalogue  # type: ignore
 
-    catalogue = _parse_catalogue(path, _manifest_record(path).payload)
+    catalogue = parse_catalogue(path, _manifest_record(path).payload)
     return Counter("delta" if len(s) == 3 else "full" for s in catalogue.stored.values())
 
 
@@ -92,7 +112,8 @@ def main() -> int:
                             page_size=100, max_concurrency=4, min_interval=0, base_url="")
     print(f"N = {args.size:,}, {args.share:.0%} changed a day, every lastUpdate moving\n")
     print(f"{'run':12} {'payloads':>8} {'full':>6} {'delta':>6} {'known':>6} "
-          f"{'put µs/payload':>15} {'close ms':>9} {'growth KiB':>11} {'files':>6}")
+          f"{'put µs/payload':>15} {'close ms':>9} {'gets':>6} {'get µs/payload':>15} "
+          f"{'growth KiB':>11} {'files':>6}")
     with SimulatedPVOG(churn) as pvog, History(work / "zufiwatch.db") as history, \
             Fetcher(HttpSettings(read_timeout=30), retries=0) as fetcher:
         source = replace(source, base_url=pvog.base_url)
@@ -112,7 +133,8 @@ def main() -> int:
             known = puts - kinds["full"] - kinds["delta"]
             print(f"{label:12} {puts:8,d} {kinds['full']:6,d} {kinds['delta']:6,d} "
                   f"{known:6,d} {1e6 * archive.cpu['put'] / max(puts, 1):15.0f} "
-                  f"{1e3 * archive.cpu['close']:9.1f} "
+                  f"{1e3 * archive.cpu['close']:9.1f} {archive.count['get']:6,d} "
+                  f"{1e6 * archive.cpu['get'] / max(archive.count['get'], 1):15.0f} "
                   f"{(size(archive.root) - before) / 1024:11.1f} "
                   f"{len(list(archive.root.rglob('*'))) - files:6d}")
     return 0

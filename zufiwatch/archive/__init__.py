@@ -27,36 +27,27 @@ unmounted volume must not look like a new, empty archive.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ArchiveError
 from . import delta, legacy, warc
-from .index import INDEX_NAME, Index, WarcFile
+from .catalogue import Catalogue, PreviousCrawl, parse_catalogue
+from .index import INDEX_NAME, Index, WarcFile, prefix_of
+from .windows import Windows
 from .writer import SUFFIX, Manifest, PutPayload, _private_dirs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Archive", "Manifest", "PutPayload", "read_manifest"]
+__all__ = ["Archive", "Manifest", "PreviousCrawl", "PutPayload", "read_manifest"]
 
 #: How many crawl files' manifests and deltas are kept in memory for reading.
 _CACHED_FILES = 8
-
-
-@dataclass
-class _Catalogue:
-    """What a finished crawl file holds: its manifest's entries and, by SHA-256, where
-    the payloads stored in it are."""
-
-    path: Path
-    entries: list[dict[str, Any]]
-    stored: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class Archive:
@@ -66,9 +57,11 @@ class Archive:
         self.root = Path(root)
         self.index = Index(self.root)
         self._lock = threading.RLock()
-        self._catalogues: OrderedDict[int, _Catalogue] = OrderedDict()
+        self._catalogues: OrderedDict[int, tuple[WarcFile, Catalogue]] = OrderedDict()
         self._deltas: OrderedDict[int, bytes] = OrderedDict()
         self._checked_index = False
+        self._legacy_objects: bool | None = None
+        self._windows = Windows()
 
     @classmethod
     def for_history(cls, root: Path, archived_crawls: int, *, init: bool = False) -> Archive:
@@ -114,25 +107,20 @@ class Archive:
             if body is None:
                 raise ArchiveError(f"payload {digest} is not in the archive {self.root}")
             return body
-        file, catalogue, stored = found
-        if len(stored) == 2:
-            body = warc.read_record(catalogue.path, stored[0], stored[1]).payload
-        else:
-            at, length, base = stored
-            data = self._deltas_of(file, catalogue)[at:at + length]
-            try:
-                body = delta.patch(self.get(base), data)
-            except delta.DeltaError as exc:
-                raise ArchiveError(f"payload {digest} in {catalogue.path} cannot be rebuilt: "
-                                   f"{exc}") from exc
-        if hashlib.sha256(body).hexdigest() != digest:
-            raise ArchiveError(f"payload {digest} in {catalogue.path} does not match its "
-                               "SHA-256: the file is damaged")
-        return body
+        return self._read(digest, *found)
 
     def has(self, digest: str) -> bool:
         """Whether a payload with this SHA-256 is stored (in a finished crawl file)."""
-        return self._locate(digest) is not None or self.object_path(digest).exists()
+        return self._locate(digest) is not None or self._in_legacy_objects(digest)
+
+    def stored_of(self, digests: list[str]) -> set[str]:
+        """Which of these payloads are stored (as :meth:`has` answers, with one index
+        query for all of them, and a closer look only where a prefix matches)."""
+        self._check_index()
+        listed = self.index.known_prefixes(digests)
+        return {d for d in digests
+                if (prefix_of(d) in listed and self._locate(d) is not None)
+                or self._in_legacy_objects(d)}
 
     def keyframe(self, digest: str) -> str:
         """The payload a delta-stored payload is rebuilt from (itself when stored in full)."""
@@ -142,18 +130,77 @@ class Archive:
     def previous_payloads(self, source: str) -> dict[str, str]:
         """Request URL → SHA-256 of the payloads of the last finished crawl of ``source``
         (of the old layout, when it has none in this one)."""
+        return self.previous_crawl(source).payloads
+
+    def previous_crawl(self, source: str) -> PreviousCrawl:
+        """The last finished crawl of ``source``: its payloads by request URL and, in this
+        layout, its file's catalogue (of the old layout, when it has none in this one)."""
         self._check_index()
         newest = self.index.newest(source)
+        catalogue = None
         if newest is not None:
-            entries: Any = self._catalogue(newest).entries
+            catalogue = self._catalogue(newest)
+            entries: Any = catalogue.entries
         else:
             path = legacy.newest_manifest(self.root, source)
             entries = legacy.read_manifest(path) if path else []
-        return {e["url"]: e["sha256"] for e in entries if e.get("url") and e.get("sha256")}
+        return PreviousCrawl({e["url"]: e["sha256"] for e in entries
+                              if e.get("url") and e.get("sha256")}, catalogue)
+
+    def base_for(self, digest: str, previous: PreviousCrawl) -> tuple[str, bytes]:
+        """The full copy that a delta of a successor of the payload ``digest`` is made
+        against: its SHA-256 and its bytes, checked. Found in the previous crawl's
+        catalogue when that file stores it (the usual case: no index lookup), else by one
+        lookup."""
+        stored = previous.catalogue.stored.get(digest) if previous.catalogue else None
+        if stored is not None and len(stored) == 2:
+            assert previous.catalogue is not None
+            return digest, warc.read_payload(previous.catalogue.path, stored[0], stored[1],
+                                             digest, self._windows.read)
+        if stored is not None:
+            return stored[2], self.get(stored[2])
+        found = self._locate(digest)
+        if found is None:
+            return digest, self.get(digest)
+        if len(found[2]) == 3:
+            return found[2][2], self.get(found[2][2])
+        return digest, self._read(digest, *found)
+
+    def _read(self, digest: str, file: WarcFile, catalogue: Catalogue,
+              stored: list[Any]) -> bytes:
+        """The payload ``digest`` stored at ``stored`` in ``file``, checked."""
+        if len(stored) == 2:
+            return warc.read_payload(catalogue.path, stored[0], stored[1], digest,
+                                     self._windows.read)
+        at, length, base = stored
+        data = self._deltas_of(file, catalogue)[at:at + length]
+        try:
+            body = delta.patch(self.get(base), data)
+        except delta.DeltaError as exc:
+            raise ArchiveError(f"payload {digest} in {catalogue.path} cannot be rebuilt: "
+                               f"{exc}") from exc
+        if hashlib.sha256(body).hexdigest() != digest:
+            raise ArchiveError(f"payload {digest} in {catalogue.path} does not match its "
+                               "SHA-256: the file is damaged")
+        return body
+
+    def _in_legacy_objects(self, digest: str) -> bool:
+        """Whether the old layout holds the payload; its folder is looked for once (the
+        old layout is never written any more)."""
+        if self._legacy_objects is None:
+            self._legacy_objects = (self.root / "objects").is_dir()
+        return self._legacy_objects and os.path.exists(self.object_path(digest))
 
     def _locate(self, digest: str, problems: list[ArchiveError] | None = None,
-                ) -> tuple[WarcFile, _Catalogue, list[Any]] | None:
-        """Where a payload is stored; files that cannot be read are noted in ``problems``."""
+                ) -> tuple[WarcFile, Catalogue, list[Any]] | None:
+        """Where a payload is stored; files that cannot be read are noted in ``problems``.
+        The files whose catalogues are in memory are asked first (a crawl reads most of
+        its payloads from one or two files), the index only when none stores it."""
+        with self._lock:
+            for file, catalogue in reversed(self._catalogues.values()):
+                stored = catalogue.stored.get(digest)
+                if stored is not None:
+                    return file, catalogue, stored
         self._check_index()
         for file in self.index.files_with(digest):
             try:
@@ -168,26 +215,27 @@ class Archive:
                 return file, catalogue, stored
         return None
 
-    def _catalogue(self, file: WarcFile) -> _Catalogue:
+    def _catalogue(self, file: WarcFile) -> Catalogue:
         with self._lock:
             if file.id in self._catalogues:
                 self._catalogues.move_to_end(file.id)
-                return self._catalogues[file.id]
+                return self._catalogues[file.id][1]
         path = self.root / file.path
-        record = warc.read_record(path, file.manifest_at, file.manifest_len)
-        catalogue = _parse_catalogue(path, record.payload)
+        record = warc.read_record(path, file.manifest_at, file.manifest_len, self._windows.read)
+        catalogue = parse_catalogue(path, record.payload)
         with self._lock:
-            self._catalogues[file.id] = catalogue
+            self._catalogues[file.id] = (file, catalogue)
             while len(self._catalogues) > _CACHED_FILES:
                 self._catalogues.popitem(last=False)
         return catalogue
 
-    def _deltas_of(self, file: WarcFile, catalogue: _Catalogue) -> bytes:
+    def _deltas_of(self, file: WarcFile, catalogue: Catalogue) -> bytes:
         with self._lock:
             if file.id in self._deltas:
                 self._deltas.move_to_end(file.id)
                 return self._deltas[file.id]
-        data = warc.read_record(catalogue.path, file.deltas_at, file.deltas_len).payload
+        data = warc.read_record(catalogue.path, file.deltas_at, file.deltas_len,
+                                self._windows.read).payload
         with self._lock:
             self._deltas[file.id] = data
             while len(self._deltas) > _CACHED_FILES:
@@ -216,7 +264,7 @@ class Archive:
             if found is None:
                 continue
             manifest, deltas = found
-            catalogue = _parse_catalogue(path, manifest.payload)
+            catalogue = parse_catalogue(path, manifest.payload)
             self.index.add(WarcFile(0, relative, path.parent.name, manifest.at,
                                     manifest.length, deltas.at if deltas else 0,
                                     deltas.length if deltas else 0), catalogue.stored)
@@ -231,7 +279,7 @@ def read_manifest(path: Path) -> Iterator[dict[str, Any]]:
         yield from legacy.read_manifest(path)
         return
     record = _manifest_record(path)
-    yield from _parse_catalogue(path, record.payload).entries
+    yield from parse_catalogue(path, record.payload).entries
 
 
 def _manifest_record(path: Path) -> warc.Record:
@@ -260,20 +308,3 @@ def _scan(path: Path) -> tuple[warc.Record, warc.Record | None] | None:
         elif record.content_type == warc.MANIFEST_TYPE:
             return record, deltas
     return None
-
-
-def _parse_catalogue(path: Path, payload: bytes) -> _Catalogue:
-    catalogue = _Catalogue(path, [])
-    try:
-        for line in payload.decode("utf-8").splitlines():
-            if not line.strip():
-                continue
-            entry = json.loads(line)
-            stored = entry.pop("stored", None)
-            if stored is not None:
-                catalogue.stored[entry["sha256"]] = stored
-            if not entry.get("unlisted"):
-                catalogue.entries.append(entry)
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ArchiveError(f"manifest {path} cannot be read: {exc}") from exc
-    return catalogue

@@ -71,7 +71,8 @@ class Index:
 
     @property
     def exists(self) -> bool:
-        return self.path.exists()
+        """Whether the index file exists (looked for until it is opened)."""
+        return self._conn is not None or self.path.exists()
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -99,6 +100,25 @@ class Index:
             return []
         return self._files("SELECT w.* FROM payloads p JOIN warcs w ON w.id = p.warc "
                            "WHERE p.prefix = ? ORDER BY w.id DESC", [prefix_of(digest_hex)])
+
+    def known_prefixes(self, digests_hex: Iterable[str]) -> set[int]:
+        """Which of these digests' prefixes the index lists (in one query per 500)."""
+        if not self.exists:
+            return set()
+        prefixes = sorted({prefix_of(d) for d in digests_hex})
+        found: set[int] = set()
+        for start in range(0, len(prefixes), 500):
+            chunk = prefixes[start:start + 500]
+            with self._lock:
+                try:
+                    rows = self._db().execute(
+                        "SELECT DISTINCT prefix FROM payloads WHERE prefix IN "
+                        f"({','.join('?' * len(chunk))})", chunk).fetchall()
+                except sqlite3.Error as exc:
+                    raise ArchiveError(f"the archive index {self.path} cannot be read: "
+                                       f"{exc}") from exc
+            found.update(row[0] for row in rows)
+        return found
 
     def newest(self, source: str) -> WarcFile | None:
         """The last finished file of ``source``."""

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -24,9 +24,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from ..errors import ArchiveError
+from .windows import read_range
 
 __all__ = ["DELTAS_TYPE", "MANIFEST_TYPE", "Record", "decompress_member", "info_record",
-           "payload_record", "read_record", "records", "resource_record", "sha256_label"]
+           "payload_record", "read_payload", "read_record", "records", "resource_record",
+           "sha256_label"]
 
 #: The content type of the record with the crawl's manifest: JSON lines.
 MANIFEST_TYPE = "application/x-ndjson; profile=zufiwatch-manifest"
@@ -101,21 +103,72 @@ def metadata_record(uri: str, payload: bytes, content_type: str) -> bytes:
     return _member(writer, record)
 
 
-def read_record(path: Path, at: int, length: int) -> Record:
+#: Reads ``length`` bytes of a file from byte ``at`` (fewer at its end).
+Reader = Callable[[Path, int, int], bytes]
+
+
+def read_record(path: Path, at: int, length: int, read: Reader = read_range) -> Record:
     """The record at byte ``at`` (its gzip member ``length`` bytes long) of ``path``."""
+    data = _read_member(path, at, length, read)
     try:
-        with open(path, "rb") as fh:
-            fh.seek(at)
-            raw = fh.read(length)
+        record = _parse_record(data)
+    except _READ_ERRORS as exc:
+        raise ArchiveError(f"archive file {path} cannot be read at byte {at}: "
+                           f"{_reason(exc)}") from exc
+    return Record(*record[:4], at, length)
+
+
+def read_payload(path: Path, at: int, length: int, digest_hex: str,
+                 read: Reader = read_range) -> bytes:
+    """The payload of the record at byte ``at`` of ``path``, checked against its SHA-256.
+
+    A record this module wrote is found by its framing alone (WARC header, for a response
+    an HTTP header, the payload, the record's end); one that does not fit it, or whose
+    payload does not match, is read by the full parse. A damaged file is an
+    :class:`ArchiveError` naming it."""
+    data = _read_member(path, at, length, read)
+    payload = _framed_payload(data)
+    if payload is not None and hashlib.sha256(payload).hexdigest() == digest_hex:
+        return payload
+    try:
+        payload = _parse_record(data)[3]
+    except _READ_ERRORS as exc:
+        raise ArchiveError(f"archive file {path} cannot be read at byte {at}: "
+                           f"{_reason(exc)}") from exc
+    if hashlib.sha256(payload).hexdigest() != digest_hex:
+        raise ArchiveError(f"payload {digest_hex} in {path} does not match its SHA-256: "
+                           "the file is damaged")
+    return payload
+
+
+def _read_member(path: Path, at: int, length: int, read: Reader) -> bytes:
+    """The decompressed gzip member at byte ``at`` of ``path``, ``length`` bytes long."""
+    try:
+        raw = read(path, at, length)
         if len(raw) != length:
             raise EOFError(f"the file ends {length - len(raw)} bytes early")
-        record = _parse_member(raw)
+        return zlib.decompress(raw, 31)
     except FileNotFoundError as exc:
         raise ArchiveError(f"archive file {path} is missing") from exc
     except _READ_ERRORS as exc:
         raise ArchiveError(f"archive file {path} cannot be read at byte {at}: "
                            f"{_reason(exc)}") from exc
-    return Record(*record[:4], at, length)
+
+
+def _framed_payload(data: bytes) -> bytes | None:
+    """The payload of a decompressed record as :func:`payload_record` and
+    :func:`resource_record` frame it, without parsing its headers; ``None`` when the
+    framing is not found. Only a payload that matches its SHA-256 is taken."""
+    head = data.find(b"\r\n\r\n")
+    if head < 0 or not data.startswith(b"WARC/") or not data.endswith(b"\r\n\r\n"):
+        return None
+    start = head + 4
+    if data.find(b"\r\nWARC-Type: response\r\n", 0, head + 2) >= 0:
+        http = data.find(b"\r\n\r\n", start, len(data) - 4)
+        if http < 0:
+            return None
+        start = http + 4
+    return data[start:len(data) - 4]
 
 
 def records(path: Path) -> Iterator[Record]:
@@ -138,11 +191,10 @@ def decompress_member(raw: bytes) -> bytes:
     return zlib.decompress(raw, 31)
 
 
-def _parse_member(raw: bytes) -> tuple[str, str, str, bytes]:
-    """One record of a gzip member, read directly (a record this module wrote: WARC
-    headers, the block of ``Content-Length`` bytes, for a response an HTTP header first);
-    what :class:`ArchiveIterator` reads too, without its generality."""
-    data = zlib.decompress(raw, 31)
+def _parse_record(data: bytes) -> tuple[str, str, str, bytes]:
+    """One record of a decompressed gzip member, read directly (a record this module
+    wrote: WARC headers, the block of ``Content-Length`` bytes, for a response an HTTP
+    header first); what :class:`ArchiveIterator` reads too, without its generality."""
     head, sep, rest = data.partition(b"\r\n\r\n")
     lines = head.decode("utf-8").split("\r\n")
     if not sep or not lines[0].startswith("WARC/"):

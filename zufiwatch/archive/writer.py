@@ -8,7 +8,7 @@
 3. one ``resource`` record with the crawl's *deltas*: a payload that differs from the
    earlier payload of the same request only in a few places (a ``lastUpdate``, a
    ``timestamp``) is stored as a delta against that payload's full copy
-   (:mod:`.delta`; checked byte for byte by its SHA-256 before it is kept);
+   (:mod:`.delta`; kept only when patching the base gives the payload byte for byte);
 4. one ``metadata`` record with the crawl's *manifest*: a JSON line per payload the crawl
    received (url, params, endpoint, key, status, error, parser version, sha256), the
    first line of each payload stored here with ``"stored"``: ``[at, length]`` of its
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .. import __version__
 from ..errors import ArchiveError
 from . import delta, warc
+from .catalogue import PreviousCrawl
 from .index import WarcFile
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class Manifest:
         self._lines: list[dict[str, Any]] = []
         self._stored: dict[str, list[Any]] = {}
         self._deltas = bytearray()
-        self._previous: dict[str, str] | None = None
+        self._previous: PreviousCrawl | None = None
         self._at = 0
         self._broken = ""
         self._closed = False
@@ -89,14 +90,22 @@ class Manifest:
 
     def put(self, body: bytes, *, url: str = "", status: int | None = None,
             content_type: str = "") -> str:
-        """Store ``body`` unless the archive has it; return its SHA-256."""
+        """Store ``body`` unless the archive has it; return its SHA-256.
+
+        The previous crawl of the source is read once per file: a payload its file stores
+        is known without a lookup, and the base of a delta is found in its catalogue. A
+        payload stored as a delta is looked for in the rest of the archive at the end, all
+        in one query (:meth:`_drop_known_deltas`); one stored in full is looked for now."""
         digest = hashlib.sha256(body).hexdigest()
         with self._lock:
             if digest in self._stored:
                 return digest
-        if self._archive.has(digest):
+        previous = self._previous_crawl()
+        if previous.stores(digest):
             return digest
-        found = self._delta(body, digest, url)
+        found = self._delta(body, digest, url, previous)
+        if found is None and self._archive.has(digest):
+            return digest
         with self._lock:
             if digest in self._stored:
                 return digest
@@ -116,14 +125,15 @@ class Manifest:
         with self._lock:
             self._lines.append(entry)
 
-    def _delta(self, body: bytes, digest: str, url: str) -> tuple[str, bytes] | None:
-        """The delta of ``body`` against the full copy of the earlier payload of ``url``."""
-        earlier = self._previous_payloads().get(url) if url else None
+    def _delta(self, body: bytes, digest: str, url: str, previous: PreviousCrawl,
+               ) -> tuple[str, bytes] | None:
+        """The delta of ``body`` against the full copy of the earlier payload of ``url``,
+        kept only when it rebuilds ``body`` byte for byte."""
+        earlier = previous.payloads.get(url) if url else None
         if not earlier:
             return None
         try:
-            base = self._archive.keyframe(earlier)
-            old = self._archive.get(base)
+            base, old = self._archive.base_for(earlier, previous)
         except ArchiveError as exc:
             log.warning("no delta for %s: %s", url, exc)
             return None
@@ -134,20 +144,20 @@ class Manifest:
             rebuilt = delta.patch(old, data)
         except delta.DeltaError:
             rebuilt = b""
-        if hashlib.sha256(rebuilt).hexdigest() != digest:
+        if rebuilt != body:
             log.warning("a delta for %s does not rebuild its payload; stored in full", url)
             return None
         return base, data
 
-    def _previous_payloads(self) -> dict[str, str]:
+    def _previous_crawl(self) -> PreviousCrawl:
         with self._lock:
             if self._previous is None:
                 try:
-                    self._previous = self._archive.previous_payloads(self._source)
+                    self._previous = self._archive.previous_crawl(self._source)
                 except ArchiveError as exc:
                     log.warning("no earlier payloads of %s to store deltas against: %s",
                                 self._source, exc)
-                    self._previous = {}
+                    self._previous = PreviousCrawl({})
             return self._previous
 
     def _write(self, data: bytes) -> None:
@@ -181,9 +191,25 @@ class Manifest:
                         self._fh.close()
         self._archive.index.add(entry, self._stored)
 
+    def _drop_known_deltas(self) -> None:
+        """Leave out the deltas of payloads that the archive stores already (a value that
+        went back to an earlier one): the archive stores each payload once."""
+        deltas = [d for d, stored in self._stored.items() if len(stored) == 3]
+        known = self._archive.stored_of(deltas) if deltas else set()
+        if not known:
+            return
+        packed = bytearray()
+        for digest in deltas:
+            at, length, base = self._stored.pop(digest)
+            if digest not in known:
+                self._stored[digest] = [len(packed), length, base]
+                packed += self._deltas[at:at + length]
+        self._deltas = packed
+
     def _finish(self) -> WarcFile:
         if self._broken:
             raise ArchiveError(f"an earlier write failed: {self._broken}")
+        self._drop_known_deltas()
         deltas_at = deltas_len = 0
         if self._deltas:
             record = warc.resource_record(f"urn:zufiwatch:deltas:{self.path.name}",

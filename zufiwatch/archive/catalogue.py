@@ -1,0 +1,60 @@
+"""What a finished crawl file holds, read from its manifest record: the entries of the
+crawl's manifest and, by SHA-256, where the payloads stored in the file are (see
+:mod:`.writer` for the format)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArchiveError
+
+__all__ = ["Catalogue", "PreviousCrawl", "parse_catalogue"]
+
+
+@dataclass
+class Catalogue:
+    """The manifest's entries of a crawl file and, by SHA-256, where the payloads stored
+    in it are: ``[at, length]`` of a record, or ``[at, length, base]`` of a delta."""
+
+    path: Path
+    entries: list[dict[str, Any]]
+    stored: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreviousCrawl:
+    """The last finished crawl of a source, as a new crawl of it stores against it: the
+    SHA-256 of each request's payload and, when the crawl has a file in this layout, its
+    catalogue (what that file stores, found without the index)."""
+
+    payloads: dict[str, str]
+    catalogue: Catalogue | None = None
+
+    def stores(self, digest: str) -> bool:
+        """Whether the crawl's own file stores this payload (so the archive has it)."""
+        return self.catalogue is not None and digest in self.catalogue.stored
+
+
+def parse_catalogue(path: Path, payload: bytes) -> Catalogue:
+    """The catalogue of the manifest record ``payload`` of ``path``; a damaged manifest is
+    an :class:`ArchiveError` naming the file."""
+    catalogue = Catalogue(path, [])
+    try:
+        # One JSON text of all lines (parsed in C); a line holds one object, never a
+        # newline (JSON escapes it).
+        lines = [line for line in payload.split(b"\n") if line.strip()]
+        entries = json.loads(b"[" + b",".join(lines) + b"]") if lines else []
+        if len(entries) != len(lines):
+            raise ValueError("a line holds more than one value")
+        for entry in entries:
+            stored = entry.pop("stored", None)
+            if stored is not None:
+                catalogue.stored[entry["sha256"]] = stored
+            if not entry.get("unlisted"):
+                catalogue.entries.append(entry)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ArchiveError(f"manifest {path} cannot be read: {exc}") from exc
+    return catalogue
