@@ -243,3 +243,67 @@ def test_a_proxy_from_the_environment_is_used(costly: Crawler,
         result = costly.day(0)
     assert result.outcome.value == "failed"
     assert costly.pvog.requests == []
+
+
+class _ParsedServices:
+    """Counts the online services the walk parses (its onlineservice_record)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import zufiwatch.sources.pvog.walk as walk
+
+        self.ids: list[str] = []
+        real = walk.onlineservice_record
+
+        def parse(item: Any, ars: str) -> Any:
+            self.ids.append(item["id"])
+            return real(item, ars)
+
+        monkeypatch.setattr(walk, "onlineservice_record", parse)
+
+
+class ServiceEdit(NextDay):
+    """Day 1 as :class:`NextDay`, and one online service's link replaced."""
+
+    def __init__(self, base: Directory) -> None:
+        super().__init__(base)
+        changed = self.directories[1]
+        self.service = next(s for s in changed.onlineservices if s.get("links"))
+        self.service["links"] = [{**self.service["links"][0],
+                                  "uri": "https://thavel.thueringen.de/go/a/999999"}]
+
+
+def test_online_services_whose_item_is_unchanged_are_not_parsed(
+        history: History, archive: Archive, fetcher: Fetcher, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    days = ServiceEdit(build_directory(30))
+    with SimulatedPVOG(days) as server:  # type: ignore[arg-type]
+        source = SourceSettings(name="pvog-test", kind="pvog", base_url=server.base_url,
+                                ars=JENA_ARS, page_size=25, min_interval=0)
+        crawler = Crawler(server, source, history, archive, fetcher, clock)
+        first = crawler.day(0)
+        services = len(days.directories[0].onlineservices)
+        assert services > 5
+        parsed = _ParsedServices(monkeypatch)
+        again = crawler.day(0)
+        assert parsed.ids == [] and again.changes == []
+        edited = crawler.day(1)
+    assert parsed.ids == [days.service["id"]]
+    service_key = record_key("onlinedienst", days.service["id"])
+    assert any(key == service_key and "999999" in str(change.new)
+               for key, change in edited.changes)
+    assert first.stats["observed"] == again.stats["observed"] == edited.stats["observed"]
+
+
+def test_online_services_stored_without_fingerprint_upgrade_without_a_change(
+        costly: Crawler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A history whose online services were stored before they had fingerprints (as by
+    the release before): the next crawl parses them once, reports nothing, then no
+    more."""
+    costly.day(0)
+    costly.history.db.execute(
+        "UPDATE records SET fingerprint = '' WHERE key LIKE 'onlinedienst:%'")
+    parsed = _ParsedServices(monkeypatch)
+    upgraded = costly.day(0)
+    assert parsed.ids and upgraded.changes == []
+    parsed.ids.clear()
+    assert costly.day(0).changes == [] and parsed.ids == []

@@ -48,6 +48,9 @@ __all__ = [
     "leistung_office_ids",
     "leistung_offices",
     "office_volatile",
+    "onlineservice_id",
+    "onlineservice_items",
+    "onlineservice_record",
     "organisation_ids",
     "parse_leistung",
     "parse_listing",
@@ -448,36 +451,49 @@ class OnlineServicePage:
 
 def parse_onlineservices(payload: Any, ars: str) -> OnlineServicePage:
     """One page of ``/v1beta2/onlineservices``; inherited services are marked ``geerbt``."""
-    endpoint = EP_ONLINE
-    page = _object(payload, endpoint)
-    items = _require(page, "onlineservices", endpoint, list, "a list")
-    records = []
-    for item in items:
-        at = "onlineservices[]."
-        od_id = _require(item, "id", endpoint, str, "a string", at)
-        descriptions = [
-            {"id": _require(d, "id", endpoint, str, "a string", f"{at}serviceDescriptions[]."),
-             "ars": sorted({str(a) for a in _optional_list(
-                 d, "ars", endpoint, f"{at}serviceDescriptions[].")})}
-            for d in _optional_list(item, "serviceDescriptions", endpoint, at)
-        ]
-        local = any(ars in d["ars"] for d in descriptions)
-        content = {
-            "name": _text(item.get("name")),
-            "links": sorted_by(_unique_links(
-                link(x.get("uri"), x.get("title")) for x in
-                _optional_list(item, "links", endpoint, at)
-                if isinstance(x, dict) and x.get("uri")),
-                "url", "titel"),
-            "leistungen": sorted_by(descriptions, "id"),
-            "geerbt": not local,
-        }
-        records.append(Record("onlinedienst", od_id, content, {}))
+    items, token, total = onlineservice_items(payload)
+    return OnlineServicePage(
+        records=tuple(onlineservice_record(item, ars) for item in items),
+        next_token=token, total_hits=total, received=len(items))
+
+
+def onlineservice_items(payload: Any) -> tuple[list[Any], str | None, int | None]:
+    """The items of a page of ``/v1beta2/onlineservices``, the token of the next page
+    and the total the page announces."""
+    page = _object(payload, EP_ONLINE)
+    items = _require(page, "onlineservices", EP_ONLINE, list, "a list")
     token = page.get("nextPageToken")
     total = page.get("totalHits")
-    return OnlineServicePage(
-        records=tuple(records),
-        next_token=token if isinstance(token, str) and token else None,
-        total_hits=total if isinstance(total, int) and not isinstance(total, bool) else None,
-        received=len(items),
-    )
+    return (items, token if isinstance(token, str) and token else None,
+            total if isinstance(total, int) and not isinstance(total, bool) else None)
+
+
+def onlineservice_id(item: Any) -> str:
+    """The id of one item of ``/v1beta2/onlineservices``."""
+    found: str = _require(item, "id", EP_ONLINE, str, "a string", "onlineservices[].")
+    return found
+
+
+def onlineservice_record(item: Any, ars: str) -> Record:
+    """One online service from its item; inherited (no description for ``ars``): ``geerbt``."""
+    endpoint = EP_ONLINE
+    at = "onlineservices[]."
+    od_id = onlineservice_id(item)
+    descriptions = [
+        {"id": _require(d, "id", endpoint, str, "a string", f"{at}serviceDescriptions[]."),
+         "ars": sorted({str(a) for a in _optional_list(
+             d, "ars", endpoint, f"{at}serviceDescriptions[].")})}
+        for d in _optional_list(item, "serviceDescriptions", endpoint, at)
+    ]
+    local = any(ars in d["ars"] for d in descriptions)
+    content = {
+        "name": _text(item.get("name")),
+        "links": sorted_by(_unique_links(
+            link(x.get("uri"), x.get("title")) for x in
+            _optional_list(item, "links", endpoint, at)
+            if isinstance(x, dict) and x.get("uri")),
+            "url", "titel"),
+        "leistungen": sorted_by(descriptions, "id"),
+        "geerbt": not local,
+    }
+    return Record("onlinedienst", od_id, content, {})

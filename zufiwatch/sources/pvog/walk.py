@@ -72,9 +72,11 @@ from .parse import (
     detail_volatile,
     leistung_offices,
     office_volatile,
+    onlineservice_id,
+    onlineservice_items,
+    onlineservice_record,
     parse_listing,
     parse_office,
-    parse_onlineservices,
 )
 from .prints import LeistungPrint, leistung_print, named_offices, reusable_offices
 from .shapes import EP_CSV, EP_DETAIL, EP_LISTING, EP_OFFICE, EP_ONLINE, EP_TITLES, SHAPES
@@ -329,19 +331,19 @@ class PvogSource(Source):
                 with ctx.timed("parse"):
                     payload = decode_json(response, EP_ONLINE)
                     ctx.shapes.check(EP_ONLINE, payload, SHAPES[EP_ONLINE])
-                    page = parse_onlineservices(payload, self.settings.ars)
-                total = page.total_hits if total is None else total
-                received += page.received
-                budget.take_items(page.received)
-                if page.records:
-                    yield Observed(page.records)
-                if page.next_token is None:
+                    items, next_token, announced = onlineservice_items(payload)
+                    read = [self._onlineservice(ctx, item) for item in items]
+                total = announced if total is None else total
+                received += len(items)
+                budget.take_items(len(items))
+                yield from read
+                if next_token is None:
                     break
-                if page.next_token in seen_tokens:
+                if next_token in seen_tokens:
                     raise PayloadError(f"{EP_ONLINE}: nextPageToken repeats; stopped paging",
                                        endpoint=EP_ONLINE)
-                seen_tokens.add(page.next_token)
-                token = page.next_token
+                seen_tokens.add(next_token)
+                token = next_token
         except LimitReached as exc:
             # Online services that do not end: nothing is concluded from this crawl.
             yield Fatal(str(exc))
@@ -351,6 +353,16 @@ class PvogSource(Source):
             return
         yield Listing("onlinedienste", expected=total if total is not None else received,
                       received=received)
+
+
+    def _onlineservice(self, ctx: CrawlContext, item: Any) -> CrawlItem:
+        """One online service from its item of a page, or confirmed unchanged: its
+        fingerprint is the item's content (with the ARS, which decides ``geerbt``)."""
+        key = record_key("onlinedienst", onlineservice_id(item))
+        fingerprint = ctx.content_fingerprint("onlinedienst", self.settings.ars, item)
+        if ctx.fingerprints.get(key) == fingerprint:
+            return Confirmed(key, fingerprint)
+        return Observed((onlineservice_record(item, self.settings.ars),), fingerprint)
 
 
 @dataclass(frozen=True)
