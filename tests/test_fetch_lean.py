@@ -19,8 +19,9 @@ import pytest
 
 from zufiwatch.config import HttpSettings
 from zufiwatch.errors import FetchError
-from zufiwatch.fetch import Fetcher, _origin_and_target, prepared_url
+from zufiwatch.fetch import Fetcher
 from zufiwatch.httpwatch import Watchdog
+from zufiwatch.senders import origin_and_target, prepared_url
 
 
 class _KeepAlive(BaseHTTPRequestHandler):
@@ -102,7 +103,7 @@ def test_params_are_encoded_as_requests_encoded_them() -> None:
     "https://h/a%20b?c=%C3%A4#x?y", "//h/no-scheme", "/relative?x"])
 def test_origin_and_target_are_what_urlsplit_gives(url: str) -> None:
     parts = urlsplit(url)
-    assert _origin_and_target(url) == (
+    assert origin_and_target(url) == (
         f"{parts.scheme}://{parts.netloc}".lower(),
         f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}")
 

@@ -19,11 +19,11 @@
 - **Conditional requests**: given an ETag or Last-Modified from before, the request
   carries ``If-None-Match``/``If-Modified-Since``; a ``304`` comes back as such and the
   caller reuses the body it archived.
-- **Lean requests on kept-alive connections**: requests go straight to urllib3's
-  connection pools (no cookies, hooks or ``.netrc``: the APIs need none), and a connection
-  whose answer was read to its end serves the next request. The environment's proxy
-  settings (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``…, read as ``requests`` reads
-  them) are resolved once per origin at its first request; the CA bundle
+- **Lean requests on kept-alive connections** (:mod:`.senders`): requests go straight to
+  urllib3's connection pools (no cookies, hooks or ``.netrc``: the APIs need none), and a
+  connection whose answer was read to its end serves the next request. The environment's
+  proxy settings (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``…, read as ``requests``
+  reads them) are resolved once per origin at its first request; the CA bundle
   (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's) once per fetcher.
 - **robots.txt** is honoured where asked for (HTML sources); an unreachable robots.txt
   means "do not fetch", a missing one (4xx) means "fetch anything".
@@ -35,16 +35,13 @@ Errors of urllib3 are translated here into :class:`FetchError` and
 from __future__ import annotations
 
 import email.utils
-import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import unquote, urlencode, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import urllib3
@@ -56,15 +53,13 @@ from urllib3.exceptions import (
     SSLError,
 )
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util import Retry, make_headers, parse_url
+from urllib3.util import make_headers, parse_url
 
 from .config import HttpSettings
 from .errors import FetchError, HTTPStatusError
-from .httpwatch import Watch, Watchdog, connection_pool, pool_manager
+from .httpwatch import Watch, Watchdog
 from .limits import CrawlDeadline
-
-#: What sends the requests of one origin: its connection pool, or a proxy's manager.
-_Sender = urllib3.PoolManager | urllib3.HTTPConnectionPool
+from .senders import NO_RETRIES, Senders, let_go, origin_and_target, prepared_url
 
 __all__ = ["Fetcher", "Response", "Validators", "redirect_refusal"]
 
@@ -74,13 +69,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Bytes asked for per read of a body: whatever arrives is taken (``read1``), so the
 #: deadline is checked between reads however slowly the server sends.
 _READ_CHUNK = 65536
-#: urllib3 retries nothing (the fetcher does) and raises its errors as they are.
-_NO_RETRIES = Retry(total=False, redirect=False, raise_on_redirect=False)
-#: Connections kept per origin (one per thread of a source's pool, and some spare).
-_POOL_SIZE = 16
-#: A URL made only of these characters is sent as it is; any other (a space, ``%``,
-#: non-ASCII) is encoded as ``requests`` encodes it.
-_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]*")
 
 
 @dataclass(frozen=True)
@@ -223,12 +211,7 @@ class Fetcher:
                          **make_headers(accept_encoding=True)}
         if http.contact:
             self._headers["From"] = http.contact
-        self._tls = _tls_settings()
-        # Origin -> what sends its requests (its pool, or the proxy's manager), chosen at
-        # the origin's first request.
-        self._origins: dict[str, _Sender] = {}
-        self._managers: dict[str, urllib3.PoolManager] = {}
-        self._origins_lock = threading.Lock()
+        self._senders = Senders()
 
     @property
     def settings(self) -> HttpSettings:
@@ -242,14 +225,7 @@ class Fetcher:
                 min_interval, threading.BoundedSemaphore(max_concurrency))
 
     def close(self) -> None:
-        with self._origins_lock:
-            senders = {id(s): s for s in [*self._origins.values(), *self._managers.values()]}
-            self._managers, self._origins = {}, {}
-        for sender in senders.values():
-            if isinstance(sender, urllib3.PoolManager):
-                sender.clear()
-            else:
-                sender.close()
+        self._senders.close()
         self._watchdog.close()
 
     def __enter__(self) -> Fetcher:
@@ -297,7 +273,7 @@ class Fetcher:
         return base + self._rng.uniform(0, self.backoff)
 
     def _limit_of(self, url: str) -> _HostLimit | None:
-        return self._limits.get(_origin_and_target(url)[0].partition("://")[2]) \
+        return self._limits.get(origin_and_target(url)[0].partition("://")[2]) \
             if self._limits else None
 
     def _hold_host(self, url: str, delay: float) -> None:
@@ -379,10 +355,10 @@ class Fetcher:
         redirects to."""
         try:
             try:
-                sender, target = self._sender(url)
+                sender, target = self._senders.sender(url)
                 answer = sender.urlopen(
                     "GET", target, headers={**self._headers, **headers},
-                    retries=_NO_RETRIES, redirect=False, timeout=self._timeout,
+                    retries=NO_RETRIES, redirect=False, timeout=self._timeout,
                     preload_content=False, decode_content=True)
             except (HTTPError, OSError) as exc:
                 if watch.expired:
@@ -396,7 +372,7 @@ class Fetcher:
                 body = self._read_body(answer, url, watch)
                 answer_headers = dict(answer.headers)
             finally:
-                _let_go(answer)
+                let_go(answer)
         finally:
             with self._count_lock:
                 self.requests += 1
@@ -409,47 +385,6 @@ class Fetcher:
             raise HTTPStatusError(f"HTTP {status} from {url}", url=url, status=status)
         content_type = answer_headers.get("Content-Type", "")
         return Response(url, status, content_type, body, answer_headers)
-
-    def _sender(self, url: str) -> tuple[_Sender, str]:
-        """What sends a request for ``url``, and the URL to give it: direct, the pool of
-        ``url``'s origin and the path; through the proxy the environment names for the
-        origin (as ``requests`` reads the environment), the proxy's manager and the whole
-        URL. Chosen at the origin's first request."""
-        origin, target = _origin_and_target(url)
-        sender = self._origins.get(origin)
-        if sender is None:
-            sender = self._new_sender(url, _environment_proxy(url))
-        if isinstance(sender, urllib3.PoolManager):
-            return sender, url
-        return sender, target
-
-    def _new_sender(self, url: str, proxy: str) -> _Sender:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}".lower()
-        with self._origins_lock:
-            sender = self._origins.get(origin)
-            if sender is not None:
-                return sender
-            if not proxy:
-                sender = connection_pool(url, maxsize=_POOL_SIZE, block=False, **self._tls)
-            else:
-                sender = self._managers.get(proxy) or self._proxy_manager(proxy, url)
-                self._managers[proxy] = sender
-            self._origins[origin] = sender
-            return sender
-
-    def _proxy_manager(self, proxy: str, url: str) -> urllib3.PoolManager:
-        kwargs: dict[str, Any] = {"num_pools": 8, "maxsize": _POOL_SIZE, "block": False,
-                                  **self._tls}
-        parts = parse_url(proxy)
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(f"the proxy {parts._replace(auth=None).url} the environment names for "
-                             f"{url} is not an http(s) proxy", url=url)
-        if parts.auth:
-            user, _, password = parts.auth.partition(":")
-            kwargs["proxy_headers"] = make_headers(
-                proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
-        return pool_manager(proxy, **kwargs)
 
     def _read_body(self, answer: urllib3.BaseHTTPResponse, url: str, watch: Watch) -> bytes:
         """The body, whatever arrives per read, checking the size cap and the watch
@@ -512,80 +447,6 @@ class Fetcher:
             return None  # unreachable: assume complete disallow (RFC 9309)
         rules.parse(response.body.decode("utf-8", errors="replace").splitlines())
         return rules
-
-
-def prepared_url(url: str, params: Mapping[str, str] | None = None) -> str:
-    """``url`` with ``params`` appended, encoded as ``requests`` encodes it (a plain URL
-    as it is, anything else through ``requests``' own preparation)."""
-    if _PLAIN_URL.fullmatch(url):
-        if not params:
-            return url
-        return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
-    import requests  # only for URLs that need encoding
-
-    try:
-        prepared = requests.PreparedRequest()
-        prepared.prepare_url(url, params)
-    except requests.exceptions.RequestException as exc:
-        raise FetchError(f"request failed: {url}: {type(exc).__name__}", url=url) from exc
-    return prepared.url or url
-
-
-def _origin_and_target(url: str) -> tuple[str, str]:
-    """``scheme://netloc`` of an http(s) URL in lower case, and its request target (path
-    and query, no fragment): what :func:`urllib.parse.urlsplit` gives, without its cost
-    per request."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        parts = urlsplit(url)
-        return (f"{parts.scheme}://{parts.netloc}".lower(),
-                f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}")
-    ends = [at for at in (rest.find("/"), rest.find("?"), rest.find("#")) if at >= 0]
-    cut = min(ends, default=len(rest))
-    target = rest[cut:].partition("#")[0]
-    return f"{scheme}://{rest[:cut]}".lower(), \
-        target if target.startswith("/") else f"/{target}"
-
-
-def _environment_proxy(url: str) -> str:
-    """The proxy the environment names for ``url`` ("" for none), as ``requests`` reads
-    the environment (``NO_PROXY`` included, with its CIDR ranges)."""
-    import urllib.request
-
-    if not urllib.request.getproxies():
-        return ""  # what requests would find too; it is not even loaded
-    import requests.utils
-
-    proxies = requests.utils.get_environ_proxies(url)
-    return requests.utils.select_proxy(url, proxies) or ""
-
-
-def _tls_settings() -> dict[str, object]:
-    """Certificate checking as ``requests`` does it: the bundle named by
-    ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (a file or a folder), else certifi's."""
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if not bundle:
-        import certifi
-
-        bundle = certifi.where()
-    if os.path.isdir(bundle):
-        return {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": bundle}
-    return {"cert_reqs": "CERT_REQUIRED", "ca_certs": bundle}
-
-
-def _let_go(answer: urllib3.BaseHTTPResponse) -> None:
-    """Give the connection back to its pool when the answer was read to its end (it
-    serves the next request); else close it."""
-    if answer.closed or _fully_read(answer):
-        answer.release_conn()
-    else:
-        answer.close()
-        answer.release_conn()
-
-
-def _fully_read(answer: urllib3.BaseHTTPResponse) -> bool:
-    fp = getattr(answer, "_fp", None)
-    return fp is None or getattr(fp, "isclosed", lambda: False)()
 
 
 def _translated(exc: HTTPError | OSError, url: str) -> Exception:
