@@ -55,14 +55,12 @@ class Senders:
         origin, target = origin_and_target(url)
         sender = self._origins.get(origin)
         if sender is None:
-            sender = self._new_sender(url, environment_proxy(url))
+            sender = self._new_sender(url, origin, environment_proxy(url))
         if isinstance(sender, urllib3.PoolManager):
             return sender, url
         return sender, target
 
-    def _new_sender(self, url: str, proxy: str) -> Sender:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}".lower()
+    def _new_sender(self, url: str, origin: str, proxy: str) -> Sender:
         with self._lock:
             sender = self._origins.get(origin)
             if sender is not None:
