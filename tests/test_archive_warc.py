@@ -288,4 +288,4 @@ def test_a_lost_index_is_rebuilt_and_an_unfinished_file_is_left_out(tmp_path: Pa
     assert not fresh.has(other)
     with pytest.raises(ArchiveError, match="not in the archive"):
         fresh.get(other)
-    assert fresh.previous_payloads("s") == {"u": digest}
+    assert fresh.previous_crawl("s").payloads == {"u": digest}

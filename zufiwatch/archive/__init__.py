@@ -127,11 +127,6 @@ class Archive:
         found = self._locate(digest)
         return found[2][2] if found is not None and len(found[2]) == 3 else digest
 
-    def previous_payloads(self, source: str) -> dict[str, str]:
-        """Request URL → SHA-256 of the payloads of the last finished crawl of ``source``
-        (of the old layout, when it has none in this one)."""
-        return self.previous_crawl(source).payloads
-
     def previous_crawl(self, source: str) -> PreviousCrawl:
         """The last finished crawl of ``source``: its payloads by request URL and, in this
         layout, its file's catalogue (of the old layout, when it has none in this one)."""

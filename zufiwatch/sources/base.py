@@ -218,7 +218,10 @@ class CrawlContext:
     _fresh_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fingerprint(self, *bodies: bytes) -> str:
-        """Identifies these payloads under this parser version."""
+        """Identifies these payloads, byte for byte, under this parser version: how the
+        earlier releases' walks fingerprinted (their frozen copies in ``tests/legacy``
+        call it, to make the histories the upgrade tests start from); today's walks use
+        :meth:`content_fingerprint`."""
         digest = hashlib.sha256(self.parser_version.encode())
         for body in bodies:
             digest.update(len(body).to_bytes(8, "big"))

@@ -354,7 +354,6 @@ class PvogSource(Source):
         yield Listing("onlinedienste", expected=total if total is not None else received,
                       received=received)
 
-
     def _onlineservice(self, ctx: CrawlContext, item: Any) -> CrawlItem:
         """One online service from its item of a page, or confirmed unchanged: its
         fingerprint is the item's content (with the ARS, which decides ``geerbt``)."""

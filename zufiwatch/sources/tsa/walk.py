@@ -213,12 +213,11 @@ class TsaSource(Source):
 
     def _listing(self, shapes: ShapeLog, payloads: Payloads, path: str,
                  params: dict[str, str], endpoint: str, key: str, *,
-                 limit: int | None, budget: WalkBudget | None = None,
-                 keep_bodies: bool = False) -> Listed:
+                 limit: int | None, budget: WalkBudget | None = None) -> Listed:
         """Every result of a paged search (see :func:`read_pages`), each page's shape noted
         in ``shapes``; ``limit`` None asks for the server's default page length. Pages and
-        results count against ``budget`` (the walk's), else against this listing's own;
-        the raw pages are kept with ``keep_bodies``."""
+        results count against ``budget`` (the walk's), else against this listing's own.
+        The raw pages are not kept: records are fingerprinted by their decoded content."""
         def fetch(offset: int | None) -> tuple[Page, bytes]:
             query = dict(params)
             if offset is not None:
@@ -232,7 +231,7 @@ class TsaSource(Source):
                 response.body
 
         return read_pages(fetch, endpoint, budget=budget or self._budget(endpoint),
-                          keep_bodies=keep_bodies)
+                          keep_bodies=False)
 
     def _tree(self, ctx: CrawlContext, payloads: Payloads, pool: ThreadPoolExecutor,
               root: str, walk: _Walk) -> Iterator[CrawlItem]:
