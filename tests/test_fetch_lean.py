@@ -202,7 +202,7 @@ def test_a_socks_proxy_is_refused_with_a_reason(keepalive: str,
 
 def test_a_pvog_crawl_loads_neither_other_adapters_nor_requests(keepalive: str) -> None:
     """The modules a PVOG crawl does not use stay unloaded (start-up is a share of a
-    daily run's cost)."""
+    daily run's cost): without a proxy, neither requests nor urllib3."""
     script = textwrap.dedent(f"""
         import os, sys
         for name in list(os.environ):
@@ -217,8 +217,9 @@ def test_a_pvog_crawl_loads_neither_other_adapters_nor_requests(keepalive: str) 
         with Fetcher(HttpSettings(), retries=0) as fetcher:
             fetcher.get("{keepalive}/x")
         print(type(source).__name__)
-        print(sorted(m for m in ("requests", "soupsieve", "zufiwatch.sources.links",
-                                 "zufiwatch.sources.tsa") if m in sys.modules))
+        print(sorted(m for m in ("requests", "urllib3", "urllib.robotparser", "soupsieve",
+                                 "zufiwatch.sources.links", "zufiwatch.sources.tsa")
+                     if m in sys.modules))
         """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=True)

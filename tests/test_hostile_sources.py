@@ -5,6 +5,7 @@ credential reaches another host, and the next crawl runs."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -112,13 +113,17 @@ def test_a_zufi_redirect_to_another_host_reaches_nobody_there_and_fails_the_craw
 def test_a_redirect_to_the_metadata_address_is_refused_without_connecting(
         pvog_front: HostileFront, monkeypatch: pytest.MonkeyPatch) -> None:
     connected: list[tuple[str, int]] = []
-    real = urllib3.util.connection.create_connection
 
-    def recording(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
-        connected.append(address)
-        return real(address, *args, **kwargs)
+    def recorder(real: Any) -> Any:
+        def recording(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+            connected.append(address)
+            return real(address, *args, **kwargs)
+        return recording
 
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", recording)
+    # Every connection the fetcher opens: http.client's (direct) and urllib3's (proxies).
+    monkeypatch.setattr(socket, "create_connection", recorder(socket.create_connection))
+    monkeypatch.setattr(urllib3.util.connection, "create_connection",
+                        recorder(urllib3.util.connection.create_connection))
     pvog_front.redirect("/v7/servicedescriptions", "http://169.254.169.254/latest/meta-data/")
     asked = f"{pvog_front.base_url}/v7/servicedescriptions/{JENA_ARS}"
     with Fetcher(HttpSettings(read_timeout=10), retries=0) as fetcher, \

@@ -19,16 +19,17 @@
 - **Conditional requests**: given an ETag or Last-Modified from before, the request
   carries ``If-None-Match``/``If-Modified-Since``; a ``304`` comes back as such and the
   caller reuses the body it archived.
-- **Lean requests on kept-alive connections** (:mod:`.senders`): requests go straight to
-  urllib3's connection pools (no cookies, hooks or ``.netrc``: the APIs need none), and a
-  connection whose answer was read to its end serves the next request. The environment's
-  proxy settings (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``…, read as ``requests``
-  reads them) are resolved once per origin at its first request; the CA bundle
-  (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's) once per fetcher.
+- **Lean requests on kept-alive connections** (:mod:`.senders`, :mod:`.transport`):
+  requests go straight to the standard library's :mod:`http.client` (no cookies, hooks or
+  ``.netrc``: the APIs need none), and a connection whose answer was read to its end
+  serves the next request. The environment's proxy settings (``HTTPS_PROXY``,
+  ``HTTP_PROXY``, ``NO_PROXY``…, read as ``requests`` reads them) are resolved once per
+  origin at its first request (a proxy is used through urllib3, :mod:`.proxied`); the CA
+  bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's) once per fetcher.
 - **robots.txt** is honoured where asked for (HTML sources); an unreachable robots.txt
   means "do not fetch", a missing one (4xx) means "fetch anything".
 
-Errors of urllib3 are translated here into :class:`FetchError` and
+Errors of the transport are worded here as :class:`FetchError` and
 :class:`HTTPStatusError`, each naming the URL of the hop that failed.
 """
 
@@ -41,25 +42,26 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
-
-import urllib3
-from urllib3.exceptions import (
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    ProxyError,
-    SSLError,
-)
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util import make_headers, parse_url
 
 from .config import HttpSettings
 from .errors import FetchError, HTTPStatusError
-from .httpwatch import Watch, Watchdog
+from .httpwatch import Watch, Watchdog, watch_socket
 from .limits import CrawlDeadline
-from .senders import NO_RETRIES, Senders, let_go, origin_and_target, prepared_url
+from .senders import Senders, origin_and_target, prepared_url
+from .transport import (
+    ACCEPT_ENCODING,
+    Answer,
+    CutShort,
+    Refused,
+    TimedOut,
+    TransportError,
+    Undecodable,
+)
+
+if TYPE_CHECKING:
+    from urllib.robotparser import RobotFileParser
 
 __all__ = ["Fetcher", "Response", "Validators", "redirect_refusal"]
 
@@ -164,9 +166,12 @@ def redirect_refusal(asked: str, target: str) -> str | None:
 def _origin(url: str, parser: str = "stdlib") -> tuple[str, str, int, bool]:
     """(scheme, host, port, has userinfo) of an http(s) URL; ValueError for anything else."""
     if parser == "urllib3":
+        from urllib3.exceptions import LocationParseError
+        from urllib3.util import parse_url
+
         try:
             parts = parse_url(url)
-        except urllib3.exceptions.LocationParseError as exc:
+        except LocationParseError as exc:
             raise ValueError(str(exc)) from exc
         scheme, host, port, userinfo = (parts.scheme or "").lower(), parts.host or "", \
             parts.port, bool(parts.auth)
@@ -206,12 +211,12 @@ class Fetcher:
         self.retried = 0
         self.bytes_received = 0
         self._watchdog = Watchdog()
-        self._timeout = urllib3.Timeout(connect=http.connect_timeout, read=http.read_timeout)
         self._headers = {"User-Agent": http.user_agent, "Accept": "*/*",
-                         **make_headers(accept_encoding=True)}
+                         "Accept-Encoding": ACCEPT_ENCODING}
         if http.contact:
             self._headers["From"] = http.contact
-        self._senders = Senders()
+        self._senders = Senders(connect_timeout=http.connect_timeout,
+                                read_timeout=http.read_timeout)
 
     @property
     def settings(self) -> HttpSettings:
@@ -356,23 +361,20 @@ class Fetcher:
         try:
             try:
                 sender, target = self._senders.sender(url)
-                answer = sender.urlopen(
-                    "GET", target, headers={**self._headers, **headers},
-                    retries=NO_RETRIES, redirect=False, timeout=self._timeout,
-                    preload_content=False, decode_content=True)
-            except (HTTPError, OSError) as exc:
+                answer = sender.send(target, {**self._headers, **headers}, watch_socket)
+            except TransportError as exc:
                 if watch.expired:
                     raise _Expired(url) from exc
-                raise _translated(exc, url) from exc
+                raise _sent(exc, url) from exc
             try:
                 status = answer.status
-                location = answer.headers.get("Location")
+                location = answer.header("Location")
                 if status in REDIRECT_STATUSES and location:
                     return urljoin(url, location)
                 body = self._read_body(answer, url, watch)
-                answer_headers = dict(answer.headers)
+                answer_headers = answer.headers
             finally:
-                let_go(answer)
+                answer.release()
         finally:
             with self._count_lock:
                 self.requests += 1
@@ -380,13 +382,13 @@ class Fetcher:
             self.bytes_received += len(body)
         if status in RETRY_STATUSES:
             error = HTTPStatusError(f"HTTP {status} from {url}", url=url, status=status)
-            raise _Retryable(error, _retry_after(answer_headers.get("Retry-After")))
+            raise _Retryable(error, _retry_after(answer.header("Retry-After")))
         if status != 304 and not 200 <= status < 300:
             raise HTTPStatusError(f"HTTP {status} from {url}", url=url, status=status)
-        content_type = answer_headers.get("Content-Type", "")
+        content_type = answer.header("Content-Type") or ""
         return Response(url, status, content_type, body, answer_headers)
 
-    def _read_body(self, answer: urllib3.BaseHTTPResponse, url: str, watch: Watch) -> bytes:
+    def _read_body(self, answer: Answer, url: str, watch: Watch) -> bytes:
         """The body, whatever arrives per read, checking the size cap and the watch
         between reads; an answer cut short is an error (retried), never a body."""
         limit = self._http.max_response_bytes
@@ -394,23 +396,21 @@ class Fetcher:
         size = 0
         try:
             while not watch.passed():
-                chunk = answer.read1(_READ_CHUNK, decode_content=True)
+                chunk = answer.read1(_READ_CHUNK)
                 if not chunk:
                     break
                 size += len(chunk)
                 if size > limit:
                     raise FetchError(f"response larger than {limit} bytes: {url}", url=url)
                 chunks.append(chunk)
-        except urllib3.exceptions.ReadTimeoutError as exc:
+        except TransportError as exc:
             if watch.expired:
                 raise _Expired(url) from exc
-            raise _Retryable(FetchError(f"timed out: {url}", url=url)) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            if watch.expired:
-                raise _Expired(url) from exc
-            if isinstance(exc, urllib3.exceptions.DecodeError):
+            if isinstance(exc, TimedOut):
+                raise _Retryable(FetchError(f"timed out: {url}", url=url)) from exc
+            if isinstance(exc, Undecodable):
                 raise FetchError(f"the answer from {url} cannot be decoded "
-                                 f"({answer.headers.get('Content-Encoding', '')})",
+                                 f"({answer.header('Content-Encoding') or ''})",
                                  url=url) from exc
             raise _Retryable(FetchError(f"the answer from {url} ended early after {size} "
                                         "bytes", url=url)) from exc
@@ -435,6 +435,8 @@ class Fetcher:
         return rules.can_fetch(self._http.user_agent, url)
 
     def _load_robots(self, origin: str) -> RobotFileParser | None:
+        from urllib.robotparser import RobotFileParser  # HTML sources only
+
         rules = RobotFileParser()
         try:
             response = self._paced(f"{origin}/robots.txt", None, {})
@@ -449,14 +451,14 @@ class Fetcher:
         return rules
 
 
-def _translated(exc: HTTPError | OSError, url: str) -> Exception:
-    """An error of urllib3 or the socket as the fetcher reports it; timeouts and
-    connection errors are retried."""
-    if isinstance(exc, Urllib3Timeout) and not isinstance(exc, NewConnectionError):
+def _sent(exc: TransportError, url: str) -> Exception:
+    """A request that got no answer, as the fetcher reports it; timeouts and connection
+    errors are retried."""
+    if isinstance(exc, TimedOut):
         return _Retryable(FetchError(f"timed out: {url}", url=url))
-    if isinstance(exc, NewConnectionError | ProtocolError | ProxyError | SSLError | OSError):
-        return _Retryable(FetchError(f"cannot connect: {url}", url=url))
-    return FetchError(f"request failed: {url}: {type(exc).__name__}", url=url)
+    if isinstance(exc, Refused | CutShort | Undecodable):
+        return FetchError(f"request failed: {url}: {exc.cause}", url=url)
+    return _Retryable(FetchError(f"cannot connect: {url}", url=url))
 
 
 def _retry_after(value: str | None) -> float | None:

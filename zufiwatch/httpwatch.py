@@ -3,7 +3,7 @@
 A server that sends its headers or body one byte a second never lets a read time out:
 each byte resets the timeout. So every request runs under a :class:`Watch`: the
 connection registers its socket with the watch of the request under way in its thread
-(the pools of :func:`pool_manager` make connections that do so in ``getresponse()``), and
+(:func:`watch_socket`, before the answer is waited for), and
 one :class:`Watchdog` thread shuts the socket down when the watch's time is up. The read
 that was blocked then ends with an error, which the fetcher reports as the deadline.
 """
@@ -17,15 +17,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
-from urllib3 import PoolManager, ProxyManager
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.response import HTTPResponse
-from urllib3.util import parse_url
-
-__all__ = ["Watch", "Watchdog", "connection_pool", "pool_manager"]
+__all__ = ["Watch", "Watchdog", "watch_socket"]
 
 #: The watch of the request under way in this thread (requests are synchronous).
 _current = threading.local()
@@ -149,52 +142,9 @@ class Watchdog:
         return None
 
 
-def _attach(sock: socket.socket | None) -> None:
-    """Register a connection's socket with the watch of the request under way."""
+def watch_socket(sock: socket.socket | None) -> None:
+    """Register a connection's socket with the watch of the request under way in this
+    thread (if any)."""
     watch = getattr(_current, "watch", None)
     if watch is not None:
         watch.attach(sock)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 does
-        _attach(self.sock)
-        return super().getresponse()
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3 does
-        _attach(self.sock)
-        return super().getresponse()
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-def pool_manager(proxy: str | None = None, **pool_kwargs: Any) -> PoolManager:
-    """urllib3's pool manager (or proxy manager, for ``proxy``) whose connections
-    :class:`Watch` can cut short."""
-    manager = ProxyManager(proxy, **pool_kwargs) if proxy else PoolManager(**pool_kwargs)
-    manager.pool_classes_by_scheme = _WATCHED_POOLS
-    return manager
-
-
-#: What only pools of https connections take.
-_TLS_KEYWORDS = frozenset({"cert_reqs", "ca_certs", "ca_cert_dir", "ssl_context"})
-
-
-def connection_pool(url: str, **pool_kwargs: Any) -> HTTPConnectionPool:
-    """A pool of connections to ``url``'s origin that :class:`Watch` can cut short."""
-    parts = parse_url(url)
-    scheme = parts.scheme or "http"
-    if scheme == "http":
-        pool_kwargs = {k: v for k, v in pool_kwargs.items() if k not in _TLS_KEYWORDS}
-    return _WATCHED_POOLS[scheme](parts.host, parts.port, **pool_kwargs)

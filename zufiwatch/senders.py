@@ -1,100 +1,118 @@
-"""What carries the fetcher's requests: urllib3's connection pools, one per origin, kept
-alive (a connection whose answer was read to its end serves the next request), the
-environment's proxies and CA bundle as ``requests`` reads them, and URLs encoded as
-``requests`` encodes them.
+"""What carries the fetcher's requests: a pool of kept-alive connections per origin
+(:mod:`.transport`: a connection whose answer was read to its end serves the next
+request), or the proxy the environment names (:mod:`.proxied`), with the CA bundle as
+``requests`` reads the environment, and URLs encoded as ``requests`` encodes them.
 
 The environment is read once: the CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
-else certifi's) when the :class:`Senders` are made, the proxy (``HTTPS_PROXY``,
-``HTTP_PROXY``, ``NO_PROXY``…) at an origin's first request; ``requests`` itself is loaded
-only for a URL that needs encoding or when the environment names a proxy.
+else certifi's) at the first https request, the proxy (``HTTPS_PROXY``, ``HTTP_PROXY``,
+``NO_PROXY``…) at an origin's first request; ``requests`` and urllib3 are loaded only
+for a URL that needs encoding or when the environment names a proxy.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import ssl
 import threading
 from collections.abc import Mapping
-from typing import Any
-from urllib.parse import unquote, urlencode, urlsplit
-
-import urllib3
-from urllib3.util import Retry, make_headers, parse_url
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
 
 from .errors import FetchError
-from .httpwatch import connection_pool, pool_manager
+from .transport import DirectPool, tls_context
 
-__all__ = ["NO_RETRIES", "Sender", "Senders", "environment_proxy", "let_go",
-           "origin_and_target", "prepared_url", "tls_settings"]
+if TYPE_CHECKING:
+    from .proxied import ProxySender
 
-#: urllib3 retries nothing (the fetcher does) and raises its errors as they are.
-NO_RETRIES = Retry(total=False, redirect=False, raise_on_redirect=False)
-#: Connections kept per origin (one per thread of a source's pool, and some spare).
+__all__ = ["Senders", "environment_proxy", "origin_and_target", "prepared_url",
+           "tls_bundle"]
+
+#: Connections kept per origin through a proxy (one per thread of a source's pool, and
+#: some spare).
 _POOL_SIZE = 16
 #: A URL made only of these characters is sent as it is; any other (a space, ``%``,
 #: non-ASCII) is encoded as ``requests`` encodes it.
 _PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]*")
-#: What sends the requests of one origin: its connection pool, or a proxy's manager.
-Sender = urllib3.PoolManager | urllib3.HTTPConnectionPool
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Senders:
     """What sends the requests of each origin, chosen at its first request; thread-safe."""
 
-    def __init__(self) -> None:
-        self._tls = tls_settings()
-        self._origins: dict[str, Sender] = {}
-        self._managers: dict[str, urllib3.PoolManager] = {}
+    def __init__(self, *, connect_timeout: float | None = None,
+                 read_timeout: float | None = None) -> None:
+        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
+        self._tls: ssl.SSLContext | None = None
+        self._origins: dict[str, DirectPool | ProxySender] = {}
+        self._proxies: dict[str, ProxySender] = {}
         self._lock = threading.Lock()
+        self._tls_lock = threading.Lock()
 
-    def sender(self, url: str) -> tuple[Sender, str]:
-        """What sends a request for ``url``, and the URL to give it: direct, the pool of
+    def sender(self, url: str) -> tuple[DirectPool | ProxySender, str]:
+        """What sends a request for ``url``, and the target to give it: direct, the pool of
         ``url``'s origin and the path; through the proxy the environment names for the
-        origin (as ``requests`` reads the environment), the proxy's manager and the whole
+        origin (as ``requests`` reads the environment), the proxy's sender and the whole
         URL. Chosen at the origin's first request."""
         origin, target = origin_and_target(url)
         sender = self._origins.get(origin)
         if sender is None:
             sender = self._new_sender(url, origin, environment_proxy(url))
-        if isinstance(sender, urllib3.PoolManager):
-            return sender, url
-        return sender, target
+        if isinstance(sender, DirectPool):
+            return sender, target
+        return sender, url
 
-    def _new_sender(self, url: str, origin: str, proxy: str) -> Sender:
+    def _new_sender(self, url: str, origin: str, proxy: str) -> DirectPool | ProxySender:
         with self._lock:
             sender = self._origins.get(origin)
             if sender is not None:
                 return sender
             if not proxy:
-                sender = connection_pool(url, maxsize=_POOL_SIZE, block=False, **self._tls)
+                sender = self._direct(url)
             else:
-                sender = self._managers.get(proxy) or self._proxy_manager(proxy, url)
-                self._managers[proxy] = sender
+                sender = self._proxies.get(proxy) or self._proxy(proxy, url)
+                self._proxies[proxy] = sender
             self._origins[origin] = sender
             return sender
 
-    def _proxy_manager(self, proxy: str, url: str) -> urllib3.PoolManager:
-        kwargs: dict[str, Any] = {"num_pools": 8, "maxsize": _POOL_SIZE, "block": False,
-                                  **self._tls}
-        parts = parse_url(proxy)
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(f"the proxy {parts._replace(auth=None).url} the environment "
-                             f"names for {url} is not an http(s) proxy", url=url)
-        if parts.auth:
-            user, _, password = parts.auth.partition(":")
-            kwargs["proxy_headers"] = make_headers(
-                proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
-        return pool_manager(proxy, **kwargs)
+    def _direct(self, url: str) -> DirectPool:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port or _DEFAULT_PORTS.get(scheme)
+        except ValueError as exc:
+            raise FetchError(f"request failed: {url}: the port is not a number",
+                             url=url) from exc
+        if scheme not in _DEFAULT_PORTS or not parts.hostname or port is None:
+            raise FetchError(f"request failed: {url}: not an http(s) URL", url=url)
+        return DirectPool(scheme, parts.hostname, port, connect_timeout=self._connect_timeout,
+                          read_timeout=self._read_timeout, tls=self._tls_context)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """One context for every https origin (loading a CA bundle costs milliseconds)."""
+        with self._tls_lock:
+            if self._tls is None:
+                self._tls = tls_context(*tls_bundle())
+            return self._tls
+
+    def _proxy(self, proxy: str, url: str) -> ProxySender:
+        import urllib3
+
+        from .proxied import ProxySender
+
+        bundle, folder = tls_bundle()
+        tls = {"cert_reqs": "CERT_REQUIRED",
+               ("ca_cert_dir" if folder else "ca_certs"): bundle}
+        return ProxySender(proxy, url, pool_size=_POOL_SIZE, tls=tls,
+                           timeout=urllib3.Timeout(connect=self._connect_timeout,
+                                                   read=self._read_timeout))
 
     def close(self) -> None:
         with self._lock:
-            senders = {id(s): s for s in [*self._origins.values(), *self._managers.values()]}
-            self._managers, self._origins = {}, {}
+            senders = {id(s): s for s in [*self._origins.values(), *self._proxies.values()]}
+            self._proxies, self._origins = {}, {}
         for sender in senders.values():
-            if isinstance(sender, urllib3.PoolManager):
-                sender.clear()
-            else:
-                sender.close()
+            sender.close()
 
 
 def prepared_url(url: str, params: Mapping[str, str] | None = None) -> str:
@@ -143,29 +161,13 @@ def environment_proxy(url: str) -> str:
     return requests.utils.select_proxy(url, proxies) or ""
 
 
-def tls_settings() -> dict[str, object]:
-    """Certificate checking as ``requests`` does it: the bundle named by
-    ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (a file or a folder), else certifi's."""
+def tls_bundle() -> tuple[str, bool]:
+    """The CA bundle to check certificates against, as ``requests`` finds it: the one named
+    by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, else certifi's; and whether it is a
+    folder (of hashed certificates) rather than a file."""
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if not bundle:
         import certifi
 
         bundle = certifi.where()
-    if os.path.isdir(bundle):
-        return {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": bundle}
-    return {"cert_reqs": "CERT_REQUIRED", "ca_certs": bundle}
-
-
-def let_go(answer: urllib3.BaseHTTPResponse) -> None:
-    """Give the connection back to its pool when the answer was read to its end (it
-    serves the next request); else close it."""
-    if answer.closed or _fully_read(answer):
-        answer.release_conn()
-    else:
-        answer.close()
-        answer.release_conn()
-
-
-def _fully_read(answer: urllib3.BaseHTTPResponse) -> bool:
-    fp = getattr(answer, "_fp", None)
-    return fp is None or getattr(fp, "isclosed", lambda: False)()
+    return bundle, os.path.isdir(bundle)
