@@ -32,6 +32,8 @@ NOT_FOR_A_QUIET_CRAWL = (
     "zufiwatch.daemon", "tabulate",
     # mail: composed only when there is something to tell
     "zufiwatch.notify.messages", "zufiwatch.notify.model", "zufiwatch.notify.smtp",
+    # the daemon's scheduler: a plain schedule is checked without it
+    "apscheduler", "asyncio", "tzlocal",
     # only for a ZuFi/PVOG pair
     "zufiwatch.crosscheck",
     # only when an answer is parsed, or a version differs
