@@ -81,6 +81,19 @@ sender = "zufiwatch@jena.de"
     assert loaded == []
 
 
+def test_a_crawl_that_reports_a_change_imports_no_mail_machinery_and_no_cross_check(
+        crawler: Crawler, tmp_path: Path) -> None:
+    crawler.day(0)
+    crawler.pvog.set_day(2)  # a ThAVEL link is replaced: parsed, diffed, paired, reported
+    config = crawler.write_config(tmp_path / "zufiwatch.toml")  # nobody to mail
+    modules, done = _modules_of(tmp_path, "--config", str(config), "crawl", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "crawl 2 complete" in done.stdout and "0 changes" not in done.stdout, done.stdout
+    assert {"deepdiff", "bs4"} <= modules
+    assert not {"zufiwatch.notify.messages", "zufiwatch.crosscheck", "apscheduler",
+                "zufiwatch.cli.web", "flask"} & modules
+
+
 def test_a_commands_help_imports_only_that_commands_module(tmp_path: Path) -> None:
     modules, done = _modules_of(tmp_path, "crawl", "--help")
     assert done.returncode == 0, done.stderr
