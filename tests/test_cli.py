@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -303,8 +304,13 @@ def test_demo_runs_without_configuration_or_network(tmp_path: Path, monkeypatch)
     assert "zufiwatch --database" in result.output
 
 
+def all_commands() -> dict[str, click.Command]:
+    with click.Context(cli, info_name="zufiwatch") as ctx:
+        return cli.all_commands(ctx)
+
+
 def test_every_command_has_help_with_an_example() -> None:
-    for name, command in cli.commands.items():
+    for name, command in all_commands().items():
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example:" in result.output, f"{name} --help has no example"

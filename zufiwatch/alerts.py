@@ -5,6 +5,10 @@ and composes, inside the crawl's transaction, the immediate message about untrac
 and critical changes; operator messages about failed crawls. :func:`run_notify` (the
 ``notify`` command, later the daemon) queues digests, reminders and stale-source notices
 and delivers the outbox.
+
+A crawl needs :class:`Alerts` to classify its changes; the mail machinery
+(:mod:`.notify.messages`, :mod:`.notify.model`) is imported by the functions that compose a
+message, so a crawl with nothing to report never loads it.
 """
 
 from __future__ import annotations
@@ -16,13 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .events import fields_of, headline, record_context
 from .model import Change, split_key
-from .notify import messages
-from .notify.model import ChangeNotice, CrawlProblem, DisagreementNotice, OverdueExpectation
 from .rules import SEVERITY_ORDER, classify
 from .store import History
 from .store import outbox as queue
@@ -30,6 +32,10 @@ from .store.events import Touched, read_events
 from .store.history import mark_notified
 from .timeutil import Clock, stored
 from .triage import mark_overdue, match, open_for
+
+if TYPE_CHECKING:
+    from .notify import messages
+    from .notify.model import ChangeNotice
 
 __all__ = ["Alerts", "NotifyReport", "event_notices", "record_context", "run_notify"]
 
@@ -45,6 +51,8 @@ class Alerts:
         self.settings = settings
 
     def mail(self, recipients: Sequence[str]) -> messages.Mail:
+        from .notify import messages
+
         notify = self.settings.notify
         domain = notify.sender.rsplit("@", 1)[-1] or "zufiwatch.local"
         return messages.Mail(sender=notify.sender, recipients=tuple(recipients),
@@ -86,6 +94,8 @@ class Alerts:
             recipients = self.settings.notify.recipients
             if not due or not recipients:
                 return []
+            from .notify import messages
+
             message = messages.immediate_alert(event_notices(conn, due),
                                                self.mail(recipients), now=now, source=source)
             return [("immediate", message, due)]
@@ -102,6 +112,9 @@ class Alerts:
                   if SEVERITY_ORDER.get(row["severity"], 0) >= SEVERITY_ORDER["high"]]
         if not urgent or not recipients:
             return None
+        from .notify import messages
+        from .notify.model import DisagreementNotice
+
         items = [DisagreementNotice(
             zufi_id=row["zufi_id"], title=row["title"], office=row["office"],
             aspect=row["aspect"], zufi_value=tuple(json.loads(row["zufi_value"])),
@@ -116,6 +129,9 @@ class Alerts:
         operators = self.settings.notify.operators
         if not operators:
             return []
+        from .notify import messages
+        from .notify.model import CrawlProblem
+
         kind = "suspicious" if reason.startswith("suspicious") else "failed"
         problem = CrawlProblem(kind, source, stored(now), reason, {"crawl_id": crawl_id})
         return [("operator", messages.operator_alert([problem], self.mail(operators),
@@ -141,6 +157,8 @@ def event_notices(conn: sqlite3.Connection, event_ids: Sequence[int]) -> list[Ch
 
 
 def _event_notice(conn: sqlite3.Connection, event: dict[str, Any]) -> ChangeNotice:
+    from .notify.model import ChangeNotice
+
     fields = fields_of(event["changes"])
     head = fields[0]
     version = conn.execute(
@@ -218,6 +236,8 @@ def queue_digest(history: History, alerts: Alerts, now: datetime, *,
         _set_state(history, "digest", stored(now))
         if not ids or not settings.recipients:
             return 0
+        from .notify import messages
+
         notices = event_notices(history.db.conn, ids)
         seen = [w[2] for n in notices for w in n.witnesses] or [n.detected_at for n in notices]
         message = messages.digest(notices, alerts.mail(settings.recipients), now=now,
@@ -243,6 +263,9 @@ def queue_reminder(history: History, alerts: Alerts, now: datetime, *,
         _set_state(history, "reminder", stored(now))
         if not (ids or overdue) or not settings.recipients:
             return 0
+        from .notify import messages
+        from .notify.model import OverdueExpectation
+
         late = [OverdueExpectation(e["id"], e["key"], _title(history, e["key"]), e["field"],
                                    e["value"], e["until"], e["by"], e["note"])
                 for e in overdue]
@@ -264,6 +287,9 @@ def _title(history: History, key: str) -> str:
 
 def queue_stale(history: History, alerts: Alerts, now: datetime) -> int:
     """Operator notices for sources without a complete crawl within stale_after_hours."""
+    from .notify import messages
+    from .notify.model import CrawlProblem
+
     settings = alerts.settings
     limit = timedelta(hours=settings.notify.stale_after_hours)
     problems = []
@@ -333,6 +359,9 @@ def _queue_undeliverable(history: History, alerts: Alerts, item: queue.Queued, e
     operators = alerts.settings.notify.operators
     if not operators:
         return
+    from .notify import messages
+    from .notify.model import CrawlProblem
+
     problem = CrawlProblem("undeliverable", "", stored(now),
                            f"{item.subject} ({item.message_id}): {error}")
     message = messages.operator_alert([problem], alerts.mail(operators), now=now)

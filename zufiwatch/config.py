@@ -23,6 +23,7 @@ from typing import Any
 
 from . import __version__
 from .errors import ConfigError
+from .schedules import valid_cron
 
 __all__ = [
     "ENV_VAR",
@@ -242,9 +243,9 @@ class SourceSettings:
         _require(self.max_crawl_minutes > 0, f"{where}.max_crawl_minutes", "a number > 0")
         _require(self.max_pages >= 1, f"{where}.max_pages", "an integer >= 1")
         _require(self.max_items >= 1, f"{where}.max_items", "an integer >= 1")
-        _require(_valid_cron(self.schedule), f"{where}.schedule",
+        _require(valid_cron(self.schedule), f"{where}.schedule",
                  "a cron expression such as '30 5 * * *' (minute hour day month weekday)")
-        _require(not self.link_watch_schedule or _valid_cron(self.link_watch_schedule),
+        _require(not self.link_watch_schedule or valid_cron(self.link_watch_schedule),
                  f"{where}.link_watch_schedule",
                  "a cron expression such as '0 * * * *' (hourly), or \"\" for no link watch")
 
@@ -521,28 +522,6 @@ class WebSettings:
                                        self.secret_key_credential)) <= 1,
                  f"{where}.secret_key_env", "at most one of secret_key_env, "
                  "secret_key_file and secret_key_credential")
-
-
-def cron_trigger(expression: str, timezone: str, jitter: int | None = None) -> Any:
-    """An APScheduler cron trigger from 5 fields (or 6, seconds first)."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = expression.split()
-    if len(fields) == 5:
-        fields = ["0", *fields]
-    if len(fields) != 6:
-        raise ValueError(f"expected 5 or 6 fields, got {len(fields)}: {expression!r}")
-    second, minute, hour, day, month, weekday = fields
-    return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=weekday, timezone=timezone, jitter=jitter)
-
-
-def _valid_cron(expression: str) -> bool:
-    try:
-        cron_trigger(expression, "UTC")
-    except (ValueError, TypeError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)

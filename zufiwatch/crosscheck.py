@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from .config import Settings, SourceSettings
+from .events import zufi_id_of
 from .model import Outcome
 from .normalize import canonical_url, clean_text
 from .store import History
@@ -58,29 +58,6 @@ class Difference:
     zufi_value: tuple[str, ...]
     pvog_value: tuple[str, ...]
     office: str = ""
-
-
-def zufi_id_of(content: Mapping[str, Any]) -> str:
-    """The ZuFi Leistung id of a PVOG Leistung: ``tsa_leistung_id`` of its deep link."""
-    for item in _links_in(content.get("ursprungsportal"), content.get("texte")):
-        try:
-            query = parse_qs(urlsplit(item).query)
-        except ValueError:
-            continue
-        for value in query.get("tsa_leistung_id", []):
-            if value.strip():
-                return value.strip()
-    return ""
-
-
-def _links_in(*values: Any) -> Iterable[str]:
-    for value in values:
-        if isinstance(value, dict):
-            if isinstance(value.get("url"), str):
-                yield value["url"]
-            yield from _links_in(*value.values())
-        elif isinstance(value, list):
-            yield from _links_in(*value)
 
 
 def match(tsa: Mapping[str, Mapping[str, Any]],

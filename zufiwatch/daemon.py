@@ -38,8 +38,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .archive import Archive
-from .config import Settings, cron_trigger, load_settings
+from .config import Settings, load_settings
 from .errors import ConfigError, StoreError, ZufiwatchError
+from .schedules import cron_trigger
 from .store import History
 from .systemd import Notifier
 from .timeutil import Clock, system_clock

@@ -29,9 +29,11 @@ def _help(command: click.Command, name: str) -> str:
 
 def command_reference() -> str:
     parts = ["```", _help(cli, "zufiwatch"), "```"]
-    for name in sorted(cli.commands):
+    with click.Context(cli, info_name="zufiwatch") as ctx:
+        commands = cli.all_commands(ctx)
+    for name in sorted(commands):
         parts += ["", f"### `zufiwatch {name}`", "", "```",
-                  _help(cli.commands[name], f"zufiwatch {name}"), "```"]
+                  _help(commands[name], f"zufiwatch {name}"), "```"]
     return "\n".join(parts)
 
 

@@ -34,13 +34,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from .model import Change, ChangeType, split_key
 from .normalize import canonical_url
 
 __all__ = ["WITNESS_NAMES", "Assignment", "Member", "NewEvent", "OpenEvent", "ZufiIndex",
            "assign", "corresponds", "fields_of", "headline", "office_name", "record_context",
-           "refs_of", "status_of", "subject_of", "witness_text", "worst"]
+           "refs_of", "status_of", "subject_of", "witness_text", "worst", "zufi_id_of"]
 
 #: Severities in rising order.
 _ORDER = ("low", "medium", "high", "critical")
@@ -347,8 +348,6 @@ def subject_of(source_kind: str, key: str, content: Mapping[str, Any] | None,
     PVOG Leistung carries (asked for only when a deep link does not pair it)."""
     if source_kind != "pvog" or not content:
         return key
-    from .crosscheck import zufi_id_of  # crosscheck imports the store; keep this lazy
-
     kind = split_key(key)[0]
     if kind == "leistung":
         zufi_id = zufi_id_of(content)
@@ -363,6 +362,29 @@ def subject_of(source_kind: str, key: str, content: Mapping[str, Any] | None,
         if paired:
             return paired
     return key
+
+
+def zufi_id_of(content: Mapping[str, Any]) -> str:
+    """The ZuFi Leistung id of a PVOG Leistung: ``tsa_leistung_id`` of its deep link."""
+    for item in _links_in(content.get("ursprungsportal"), content.get("texte")):
+        try:
+            query = parse_qs(urlsplit(item).query)
+        except ValueError:
+            continue
+        for value in query.get("tsa_leistung_id", []):
+            if value.strip():
+                return value.strip()
+    return ""
+
+
+def _links_in(*values: Any) -> Iterable[str]:
+    for value in values:
+        if isinstance(value, dict):
+            if isinstance(value.get("url"), str):
+                yield value["url"]
+            yield from _links_in(*value.values())
+        elif isinstance(value, list):
+            yield from _links_in(*value)
 
 
 def office_name(name: Any) -> str:

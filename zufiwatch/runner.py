@@ -717,13 +717,13 @@ def crosscheck_after(settings: Settings, crawled: SourceSettings, *, history: Hi
                      clock: Clock = system_clock, alerts: Alerts | None = None) -> list[Any]:
     """After a complete crawl: compare every tsa source with its PVOG source where the
     crawled source is one of the two. A failure is logged, never raised."""
-    from .crosscheck import run_crosscheck
-
     results = []
     for tsa in settings.sources:
         if tsa.kind != "tsa" or not tsa.crosscheck or crawled.name not in (tsa.name,
                                                                             tsa.crosscheck):
             continue
+        from .crosscheck import run_crosscheck  # only where there is a pair to compare
+
         try:
             results.append(run_crosscheck(history, settings, tsa, now=clock(), alerts=alerts))
         except (ZufiwatchError, ValueError) as exc:

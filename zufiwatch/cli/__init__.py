@@ -1,5 +1,6 @@
 """The command line: click commands over the library, nothing else, one module per group
-of commands (see :mod:`.root` for what they share).
+of commands (see :mod:`.root` for what they share). A command's module is imported only
+when that command runs or its help is shown (:data:`.root.COMMANDS`).
 
 Library errors (:class:`ZufiwatchError`) become one line on stderr and exit status 1;
 usage errors exit 2 (click's convention).
@@ -9,13 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import crawling, exporting, questions, service, triage, watching, web
 from .root import App, cli
 
 __all__ = ["App", "cli", "main"]
-
-# The modules register their commands on ``cli`` when imported.
-_COMMANDS = (crawling, exporting, questions, service, triage, watching, web)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

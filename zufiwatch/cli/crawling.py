@@ -14,14 +14,14 @@ import click
 from ..archive import Archive
 from ..errors import ConfigError
 from ..timeutil import show_time
-from .root import App, cli, emit, handle_errors, output_options, pass_app
+from .root import App, emit, handle_errors, output_options, pass_app
 
 if TYPE_CHECKING:
     from ..progress import CrawlProgress
     from ..runner import CrawlResult
 
 
-@cli.command()
+@click.command()
 @click.option("--source", "sources", multiple=True, help="Crawl only this source (repeatable).")
 @click.option("--init-archive", is_flag=True,
               help="Start a new, empty snapshots folder although the history has archived "
@@ -95,7 +95,7 @@ def _size(count: int) -> str:
     return f"{count / 1024 / 1024:.1f} MiB"
 
 
-@cli.command()
+@click.command()
 @click.option("--source", "sources", multiple=True,
               help="Only this source (repeatable; default: all configured).")
 @click.option("--crawl", "crawl_id", type=int,
@@ -133,7 +133,7 @@ def reparse(app: App, sources: tuple[str, ...], crawl_id: int | None) -> None:
                            f"{result.stats['changes']} changes by the parser")
 
 
-@cli.command()
+@click.command()
 @click.option("--source", help="Only crawls of this source.")
 @click.option("--limit", default=20, show_default=True, help="How many crawls, newest first.")
 @output_options

@@ -9,10 +9,10 @@ import click
 
 from ..errors import ZufiwatchError
 from .questions import event_export_row
-from .root import App, _progress, cli, handle_errors, pass_app
+from .root import App, _progress, handle_errors, pass_app
 
 
-@cli.command()
+@click.command()
 @click.option("--at", "at_text", help="The directory as it was at this time (default: now).")
 @click.option("--changes", "with_changes", is_flag=True,
               help="Export the changes detected in a range instead of the directory.")

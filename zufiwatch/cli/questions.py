@@ -11,10 +11,10 @@ from ..export import CHANGE_TABLE, EVENT_TABLE
 from ..model import KINDS
 from ..render import change_pair, content_rows, short_value
 from ..timeutil import show_time
-from .root import App, cli, emit, handle_errors, output_options, pass_app
+from .root import App, emit, handle_errors, output_options, pass_app
 
 
-@cli.command()
+@click.command()
 @click.option("--all", "include_resolved", is_flag=True,
               help="Also the differences that ended (by default only the open ones).")
 @output_options
@@ -60,7 +60,7 @@ EVENT_COLUMNS = [column.key for column in EVENT_TABLE]
 _SEVERITIES = ["low", "medium", "high", "critical"]
 
 
-@cli.command()
+@click.command()
 @click.option("--since", help="Only changes detected at or after this time (e.g. 2026-03-01, "
                               "15.03.2026, gestern, 7d).")
 @click.option("--until", help="Only changes detected up to this time.")
@@ -202,7 +202,7 @@ def _readable_change(row: dict[str, Any], tz: str,
             "change_type": kind}
 
 
-@cli.command()
+@click.command()
 @click.argument("key")
 @click.option("--source", help="The source, when the key exists in several.")
 @output_options
@@ -248,7 +248,7 @@ def history(app: App, key: str, source: str | None, fmt: str | None) -> None:
              ["version", "valid from", "valid to", "change", "field", "old", "new"])
 
 
-@cli.command()
+@click.command()
 @click.argument("key")
 @click.option("--at", "at_text", help="Show the version valid at this time (default: now).")
 @click.option("--source", help="The source, when the key exists in several.")
@@ -308,7 +308,7 @@ def show(app: App, key: str, at_text: str | None, source: str | None, fmt: str |
                 click.echo(f"  {line}")
 
 
-@cli.command()
+@click.command()
 @click.option("--at", "at_text", required=True, help="The time (e.g. 2026-03-01).")
 @click.option("--kind", type=click.Choice(KINDS), help="Only records of this kind.")
 @click.option("--source", help="Only this source.")
@@ -347,7 +347,7 @@ def state(app: App, at_text: str, kind: str | None, source: str | None,
          else ["source", "key", "kind", "title", "valid_from", "valid_to", "content"])
 
 
-@cli.command()
+@click.command()
 @click.option("--at", "at_text", help="Links as they were at this time (default: now).")
 @click.option("--host", help="Only links whose host contains this text (e.g. thavel).")
 @click.option("--source", help="Only this source.")
@@ -380,7 +380,7 @@ def links(app: App, at_text: str | None, host: str | None, source: str | None,
           "link check", "target names"] if fmt is None else None)
 
 
-@cli.command()
+@click.command()
 @click.argument("key")
 @click.option("--from", "from_text", required=True, help="The earlier time (e.g. 2026-03-01).")
 @click.option("--to", "to_text", default="now", show_default=True, help="The later time.")

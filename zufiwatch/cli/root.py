@@ -24,6 +24,7 @@ from ..render import short_value
 from ..store import History
 from ..store.dbstate import describe
 from ..timeutil import Clock, parse_when, stored, system_clock
+from .lazy import LazyGroup
 
 
 @dataclass
@@ -148,7 +149,42 @@ def _database_named() -> str:
         return "the history database"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Every command and where it is defined. A command's module is imported when the command
+#: runs or its help is shown (see :class:`.lazy.LazyGroup`), so ``zufiwatch crawl`` does not
+#: load the web application's, the export's or the service's commands.
+COMMANDS = {
+    "ack": "triage:ack",
+    "backup": "service:backup",
+    "changes": "questions:changes",
+    "check-config": "service:check_config",
+    "crawl": "crawling:crawl",
+    "crawls": "crawling:crawls",
+    "daemon": "service:daemon",
+    "demo": "service:demo",
+    "diff": "questions:diff",
+    "disagreements": "questions:disagreements",
+    "expect": "triage:expect",
+    "expectations": "triage:expectations",
+    "export": "exporting:export",
+    "health": "service:health",
+    "history": "questions:history",
+    "links": "questions:links",
+    "notify": "service:notify",
+    "overview": "service:overview",
+    "reparse": "crawling:reparse",
+    "serve": "web:serve",
+    "show": "questions:show",
+    "state": "questions:state",
+    "user": "web:user",
+    "verify": "service:verify",
+    "watch": "watching:watch",
+    "withdraw": "triage:withdraw",
+}
+
+
+@click.group(cls=LazyGroup, lazy_subcommands={name: f"{__package__}.{where}"
+                                              for name, where in COMMANDS.items()},
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zufiwatch")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Configuration file (default: $ZUFIWATCH_CONFIG, then ./zufiwatch.toml).")

@@ -13,10 +13,10 @@ import click
 from ..config import Settings, WebSettings, find_config
 from ..errors import ConfigError, ZufiwatchError
 from ..store import History
-from .root import App, cli, handle_errors, pass_app
+from .root import App, handle_errors, pass_app
 
 
-@cli.command()
+@click.command()
 @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 365),
               help="Simulated days to crawl.")
 @click.option("--size", default=150, show_default=True, type=click.IntRange(60, 50000),
@@ -39,7 +39,7 @@ def demo(app: App, days: int, size: int, keep: str | None) -> None:
     run_demo(days=days, size=size, keep=Path(keep) if keep else None, echo=click.echo)
 
 
-@cli.command()
+@click.command()
 @click.option("--test", "test_mail", is_flag=True,
               help="Send a test message to the recipients and operators; report each step.")
 @click.option("--digest", is_flag=True, help="Queue the digest now, whenever the last was.")
@@ -85,7 +85,7 @@ def notify(app: App, test_mail: bool, digest: bool, reminder: bool) -> None:
         sys.exit(1)
 
 
-@cli.command()
+@click.command()
 @pass_app
 @handle_errors
 def daemon(app: App) -> None:
@@ -110,7 +110,7 @@ def daemon(app: App) -> None:
     sys.exit(Daemon(Path(path), settings, clock=app.clock).run())
 
 
-@cli.command()
+@click.command()
 @click.argument("destination", type=click.Path(dir_okay=False))
 @pass_app
 @handle_errors
@@ -128,7 +128,7 @@ def backup(app: App, destination: str) -> None:
     click.echo(f"backup written to {destination}")
 
 
-@cli.command()
+@click.command()
 @click.pass_context
 def health(ctx: click.Context) -> None:
     """Check the service for Nagios/Icinga: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
@@ -162,7 +162,7 @@ def health(ctx: click.Context) -> None:
     sys.exit(report.state)
 
 
-@cli.command()
+@click.command()
 @click.option("--output", type=click.Path(file_okay=False),
               help="Directory to write (default: [report] directory).")
 @click.option("--language", type=click.Choice(["de", "en"]),
@@ -190,7 +190,7 @@ def overview(app: App, output: str | None, language: str | None) -> None:
     click.echo(f"overview written: {index}")
 
 
-@cli.command("check-config")
+@click.command("check-config")
 @click.option("--strict", is_flag=True,
               help="Also read every secret now; a systemd credential must be readable "
                    "(for ExecStartPre= inside the unit).")
@@ -304,7 +304,7 @@ def _path_state(path: Path) -> str:
 SHOWN_PROBLEMS = 20
 
 
-@cli.command()
+@click.command()
 @pass_app
 @handle_errors
 def verify(app: App) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from ..timeutil import show_time
-from .root import App, cli, emit, handle_errors, output_options, pass_app
+from .root import App, emit, handle_errors, output_options, pass_app
 
 
-@cli.command()
+@click.command()
 @click.argument("key")
 @click.option("--field", required=True,
               help="The field as changes name it (e.g. 'Online-Dienst › Link', 'Gebühren'), "
@@ -41,7 +41,7 @@ def expect(app: App, key: str, field: str, value: str, until_text: str, by: str,
                f"{show_time(app.when(until_text), app.timezone)}")
 
 
-@cli.command()
+@click.command()
 @click.argument("change_ids", nargs=-1, type=int, required=True)
 @click.option("--by", required=True, help="Who reviewed the changes.")
 @click.option("--note", default="", help="What was found.")
@@ -67,7 +67,7 @@ def ack(app: App, change_ids: tuple[int, ...], by: str, note: str) -> None:
                (f", {already} already were" if already else ""))
 
 
-@cli.command()
+@click.command()
 @click.argument("expectation_id", type=int)
 @click.option("--by", required=True, help="Who withdraws the expectation.")
 @click.option("--note", default="", help="Why.")
@@ -90,7 +90,7 @@ def withdraw(app: App, expectation_id: int, by: str, note: str) -> None:
     click.echo(f"expectation {expectation_id} withdrawn")
 
 
-@cli.command()
+@click.command()
 @click.option("--status", type=click.Choice(["open", "met", "overdue", "withdrawn"]),
               help="Only expectations with this status.")
 @output_options

@@ -8,10 +8,10 @@ import click
 
 from ..archive import Archive
 from ..errors import ConfigError
-from .root import App, cli, handle_errors, pass_app
+from .root import App, handle_errors, pass_app
 
 
-@cli.command()
+@click.command()
 @click.option("--source", "sources", multiple=True,
               help="Watch only this PVOG source (repeatable; default: every PVOG source with "
                    "a link_watch_schedule).")

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .root import App, cli, handle_errors, pass_app
+from .root import App, handle_errors, pass_app
 
 
-@cli.command()
+@click.command()
 @click.option("--listen", help="HOST:PORT to listen on (default: [web] listen).")
 @pass_app
 @handle_errors
@@ -50,7 +50,7 @@ def serve(app: App, listen: str | None) -> None:
     server.run()
 
 
-@cli.group()
+@click.group()
 def user() -> None:
     """Manage the web application's user file ([web] users_file; Argon2id hashes only).
 
