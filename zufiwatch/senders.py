@@ -11,6 +11,7 @@ for a URL that needs encoding or when the environment names a proxy.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import ssl
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .proxied import ProxySender
 
 __all__ = ["Senders", "environment_proxy", "origin_and_target", "prepared_url",
-           "tls_bundle"]
+           "query_string", "tls_bundle"]
 
 #: Connections kept per origin through a proxy (one per thread of a source's pool, and
 #: some spare).
@@ -121,7 +122,7 @@ def prepared_url(url: str, params: Mapping[str, str] | None = None) -> str:
     if _PLAIN_URL.fullmatch(url):
         if not params:
             return url
-        return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+        return f"{url}{'&' if '?' in url else '?'}{query_string(tuple(params.items()))}"
     import requests  # only for URLs that need encoding
 
     try:
@@ -130,6 +131,13 @@ def prepared_url(url: str, params: Mapping[str, str] | None = None) -> str:
     except requests.exceptions.RequestException as exc:
         raise FetchError(f"request failed: {url}: {type(exc).__name__}", url=url) from exc
     return prepared.url or url
+
+
+@functools.lru_cache(maxsize=512)
+def query_string(items: tuple[tuple[str, str], ...]) -> str:
+    """``items`` URL-encoded as a query (remembered: a walk sends the same few parameters
+    with thousands of requests)."""
+    return urlencode(items)
 
 
 def origin_and_target(url: str) -> tuple[str, str]:

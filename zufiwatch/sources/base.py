@@ -35,7 +35,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
-from urllib.parse import urlencode
 
 import orjson
 
@@ -45,6 +44,7 @@ from ..errors import ArchiveError, FetchError, MalformedPayload, ZufiwatchError
 from ..fetch import Fetcher, Response, Validators
 from ..limits import CrawlDeadline
 from ..model import Record
+from ..senders import query_string
 from .drift import ShapeLog
 from .jsonread import read_json
 
@@ -309,7 +309,7 @@ def request_key(url: str, params: Mapping[str, str] | None) -> str:
     """The full URL of a request, parameters sorted: how answers are remembered."""
     if not params:
         return url
-    return f"{url}?{urlencode(sorted(params.items()))}"
+    return f"{url}?{query_string(tuple(sorted(params.items())))}"
 
 
 class Source(ABC):
