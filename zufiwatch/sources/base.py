@@ -45,7 +45,7 @@ from ..errors import ArchiveError, FetchError, MalformedPayload, ZufiwatchError
 from ..fetch import Fetcher, Response, Validators
 from ..limits import CrawlDeadline
 from ..model import Record
-from .drift import ShapeLog
+from .drift import Shape, ShapeLog
 from .jsonread import read_json
 
 log = logging.getLogger(__name__)
@@ -322,6 +322,9 @@ class Source(ABC):
     #: often and reads a cheap listing (the hourly link watch), a listing's blip of a few
     #: runs is no removal; the full crawl decides by its own count.
     removes_only_when_gone: ClassVar[bool] = False
+    #: The known keys of the answers, by endpoint (see :mod:`.drift`): a crawl walks again
+    #: the answers whose content it knows where they differ from the previous crawl's.
+    answer_shapes: ClassVar[Mapping[str, Shape]] = {}
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings
