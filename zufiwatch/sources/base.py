@@ -208,7 +208,8 @@ class CrawlContext:
     directory: Callable[[], Iterable[DirectoryRecord]] = lambda: ()
     #: Set when the crawl should stop after the step it is in.
     stop: threading.Event | None = None
-    #: The shapes of the answers: unknown keys and needed fields missing, per endpoint.
+    #: The shapes of the answers: unknown keys and needed fields missing, per endpoint
+    #: (with what the previous crawl lets a live crawl know without walking an answer).
     shapes: ShapeLog = field(default_factory=ShapeLog)
     #: When the crawl must end: the fetcher refuses requests after it.
     deadline: CrawlDeadline | None = None

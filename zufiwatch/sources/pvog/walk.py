@@ -18,7 +18,8 @@ Endpoints, as public clients of the live service call them (production base URL
 
 Details and offices are fetched in parallel (in order, a bounded window ahead), each office
 once per crawl; a Leistung whose detail's content (volatile fields aside) and offices are
-those of its stored version is confirmed without parsing. Every answer is archived, so an
+those of its stored version is confirmed without parsing (and, where the previous crawl
+vouches for it, without walking its shape: :mod:`..drift`). Every answer is archived, so an
 earlier crawl can be replayed through the same parsers. The paged listing is what is
 crawled; the CSV listing is read once per crawl as a cross-check: a Leistung in one and not
 the other, or a CSV that cannot be read, makes the crawl partial for Leistungen (nothing
