@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import orjson
+
 from .labels import field_label
 from .model import KIND_LABELS, Change, ChangeType, canonical_json
 
@@ -90,9 +92,13 @@ def _name(content: dict[str, Any] | None) -> Any:
 
 
 def diff_content(kind: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
-    """Field-level changes between two contents of the same record kind."""
+    """Field-level changes between two contents of the same record kind. DeepDiff sees
+    only the subtrees that differ (:func:`_differing`): its findings are the same."""
     old_keyed, old_orig = _keyed(old)
     new_keyed, new_orig = _keyed(new)
+    old_keyed, new_keyed = _differing(old_keyed, new_keyed)
+    if not old_keyed and not new_keyed:
+        return []
     from deepdiff import DeepDiff  # imported when a version differs: a slow import
 
     result = DeepDiff(old_keyed, new_keyed, view="tree", verbose_level=2,
@@ -172,6 +178,52 @@ def _keyed(content: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple, Any]]:
         return value
 
     return walk(content, (), ""), originals
+
+
+def _differing(old: dict[Any, Any], new: dict[Any, Any]) -> tuple[dict[Any, Any],
+                                                                    dict[Any, Any]]:
+    """``old`` and ``new`` without the keys whose values are the same in both, and the
+    mappings both hold at a key narrowed the same way.
+
+    What is dropped is what DeepDiff would find nothing in (:func:`_same`), and both
+    mappings keep their order, so DeepDiff walks what is left in the same order and finds
+    the same changes at the same paths (``threshold_to_diff_deeper=0``: whether it goes
+    deeper never depends on how many keys two mappings share). The values of changes are
+    taken from the contents themselves, not from what DeepDiff saw."""
+    dropped = set()
+    deeper: dict[Any, tuple[dict[Any, Any], dict[Any, Any]]] = {}
+    for key in old.keys() & new.keys():
+        before, after = old[key], new[key]
+        if _same(before, after):
+            dropped.add(key)
+        elif type(before) is dict and type(after) is dict:
+            deeper[key] = _differing(before, after)
+    if not dropped and not deeper:
+        return old, new
+    return ({k: deeper[k][0] if k in deeper else v for k, v in old.items() if k not in dropped},
+            {k: deeper[k][1] if k in deeper else v for k, v in new.items() if k not in dropped})
+
+
+#: Scalars DeepDiff compares by type and ``==`` (equal floats, 0.0 and -0.0, report nothing).
+_SCALARS = (str, int, float, bool, type(None))
+#: orjson's options to tell values of the same type apart (keys sorted: DeepDiff ignores
+#: their order); a subclass, or anything not plain JSON, is not written: not the same.
+_STRICT = (orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS
+           | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether DeepDiff finds no difference between ``a`` and ``b``: the same type and
+    equal, and inside containers the same types too (``==`` takes 1 for 1.0 and True,
+    DeepDiff does not: the canonical JSON of each tells them apart)."""
+    if type(a) is not type(b) or a != b:
+        return False
+    if type(a) in _SCALARS:
+        return True
+    try:
+        return orjson.dumps(a, option=_STRICT) == orjson.dumps(b, option=_STRICT)
+    except (orjson.JSONEncodeError, TypeError):
+        return False
 
 
 def _identity(item: Any, collection: str) -> str:

@@ -55,7 +55,7 @@ from .sources.base import (
     Unverified,
     Vouched,
 )
-from .sources.drift import ShapeLog
+from .sources.drift import ShapeLog, known_shapes, shape_digest
 from .sources.pvog.linkwatch import watched_source
 from .store import CommitPlan, Current, History, NewVersion
 from .store.events import EventInputs
@@ -143,6 +143,13 @@ class Planner:
     def strikes(self) -> Mapping[str, int]:
         """Consecutive failed checks before this crawl, by key."""
         return self._strikes
+
+    def read_at(self, at: str) -> frozenset[str]:
+        """The records with a current version that the crawl started ``at`` read: seen
+        then (``last_seen_at``) with no failed check (a strike counts as seen, unread)."""
+        return frozenset(key for key, c in self._current.items()
+                         if c.version_id is not None and c.last_seen_at == at
+                         and key not in self._strikes)
 
     def stamps(self) -> dict[str, str]:
         """The stored ``lastUpdate`` of every current version (incremental crawls only)."""
@@ -309,6 +316,10 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                timings: dict[str, float]) -> Iterator[_Session]:
         with archive.open_manifest(source.name, crawl_id, at) as manifest:
             history.set_manifest(crawl_id, str(manifest.path))
+            digest = shape_digest(source.answer_shapes)
+            known = known_shapes(history.previous_crawl(source.name, crawl_id),
+                                 parser_version=source.parser_version, digest=digest,
+                                 read=planner.read_at)
             deadline = CrawlDeadline(settings.max_crawl_minutes, clock) \
                 if settings.kind in ("pvog", "tsa") else None
             ctx = CrawlContext(settings=settings, fetcher=fetcher, archive_put=manifest.put,
@@ -320,13 +331,16 @@ def run_crawl(settings: SourceSettings, *, history: History, archive: Archive,
                                incremental=planner.incremental, stamps=planner.stamps(),
                                strikes=planner.strikes,
                                directory=lambda: _directory(history, settings), stop=stop,
-                               deadline=deadline, clients=clients)
+                               deadline=deadline, clients=clients,
+                               shapes=ShapeLog(known))
             yield _Session(source.crawl(ctx), lambda keys: source.recheck(ctx, keys),
                            ctx.shapes, deadline)
             planner.plan.answers = {
                 url: (a.validators.etag, a.validators.last_modified, a.sha256, a.content_type)
                 for url, a in ctx.fresh.items()}
             planner.reused = ctx.reused
+            if not planner.vouched:  # every listed entry read: its shapes summary covers all
+                history.set_shapes_basis(crawl_id, digest)
 
     def traffic() -> tuple[int, int]:
         return (fetcher.requests - requests_before + sum(c.requests for c in clients),

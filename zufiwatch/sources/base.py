@@ -45,7 +45,7 @@ from ..fetch import Fetcher, Response, Validators
 from ..limits import CrawlDeadline
 from ..model import Record
 from ..senders import query_string
-from .drift import ShapeLog
+from .drift import Shape, ShapeLog
 from .jsonread import read_json
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,8 @@ class CrawlContext:
     directory: Callable[[], Iterable[DirectoryRecord]] = lambda: ()
     #: Set when the crawl should stop after the step it is in.
     stop: threading.Event | None = None
-    #: The shapes of the answers: unknown keys and needed fields missing, per endpoint.
+    #: The shapes of the answers: unknown keys and needed fields missing, per endpoint
+    #: (with what the previous crawl lets a live crawl know without walking an answer).
     shapes: ShapeLog = field(default_factory=ShapeLog)
     #: When the crawl must end: the fetcher refuses requests after it.
     deadline: CrawlDeadline | None = None
@@ -322,6 +323,9 @@ class Source(ABC):
     #: often and reads a cheap listing (the hourly link watch), a listing's blip of a few
     #: runs is no removal; the full crawl decides by its own count.
     removes_only_when_gone: ClassVar[bool] = False
+    #: The known keys of the answers, by endpoint (see :mod:`.drift`): a crawl walks again
+    #: the answers whose content it knows where they differ from the previous crawl's.
+    answer_shapes: ClassVar[Mapping[str, Shape]] = {}
 
     def __init__(self, settings: SourceSettings) -> None:
         self.settings = settings

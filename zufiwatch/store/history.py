@@ -47,6 +47,8 @@ class Current:
     missing_count: int = 0
     #: For a removed record: its last version, to compare with when it reappears.
     last_version_id: int | None = None
+    #: When a crawl last saw it (read it, or at least knew it was there).
+    last_seen_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,20 @@ class History:
         with self.db.atomic():
             self.db.execute("UPDATE crawls SET manifest = ? WHERE id = ?", [manifest, crawl_id])
 
+    def set_shapes_basis(self, crawl_id: int, digest: str) -> None:
+        """The digest of the shapes the crawl ``crawl_id`` checked every answer it read
+        against, where it read every listed entry (see ``sources/drift.py``)."""
+        with self.db.atomic():
+            self.db.execute("UPDATE crawls SET shapes_basis = ? WHERE id = ?",
+                            [digest, crawl_id])
+
+    def previous_crawl(self, source: str, crawl_id: int) -> dict[str, Any] | None:
+        """The last crawl of ``source`` before ``crawl_id`` (whatever its outcome)."""
+        rows = list(self.db.query(
+            "SELECT * FROM crawls WHERE source = ? AND id != ? "
+            "ORDER BY started_at DESC, id DESC LIMIT 1", [source, crawl_id]))
+        return rows[0] if rows else None
+
     def finish_crawl(self, crawl_id: int, *, outcome: Outcome, finished_at: str,
                      reason: str = "", stats: dict[str, int] | None = None,
                      messages: Iterable[tuple[str, EmailMessage]] = (),
@@ -314,7 +330,8 @@ class History:
             "SELECT r.key, r.id, r.current_version, v.content_hash, v.volatile, r.status, "
             "r.fingerprint, r.missing_since, r.missing_count, "
             "CASE WHEN r.current_version IS NULL THEN (SELECT id FROM versions "
-            "  WHERE record_id = r.id ORDER BY valid_from DESC, id DESC LIMIT 1) END "
+            "  WHERE record_id = r.id ORDER BY valid_from DESC, id DESC LIMIT 1) END, "
+            "r.last_seen_at "
             "FROM records r LEFT JOIN versions v ON v.id = r.current_version "
             "WHERE r.source = ?", [source])
         return {row[0]: Current(row[1], row[2], row[3], row[4] or "{}", *row[5:])

@@ -382,3 +382,12 @@ def m013_evidence(db: Database) -> None:
     from .ledger import chain_existing
 
     chain_existing(db.conn, stored(system_clock()))
+
+
+@MIGRATIONS()
+def m014_shapes_basis(db: Database) -> None:
+    """Whether a crawl's shapes summary covers every answer it confirmed (``sources/drift.py``):
+    the digest of the shapes a live crawl that read every listed entry checked its answers
+    against, else empty. The next crawl walks the answers whose content is known only when
+    it is its own digest. Earlier crawls have none (their next crawl walks everything)."""
+    _run(db, "ALTER TABLE crawls ADD COLUMN shapes_basis TEXT NOT NULL DEFAULT ''")

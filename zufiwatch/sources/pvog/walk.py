@@ -18,7 +18,8 @@ Endpoints, as public clients of the live service call them (production base URL
 
 Details and offices are fetched in parallel (in order, a bounded window ahead), each office
 once per crawl; a Leistung whose detail's content (volatile fields aside) and offices are
-those of its stored version is confirmed without parsing. Every answer is archived, so an
+those of its stored version is confirmed without parsing (and, where the previous crawl
+vouches for it, without walking its shape: :mod:`..drift`). Every answer is archived, so an
 earlier crawl can be replayed through the same parsers. The paged listing is what is
 crawled; the CSV listing is read once per crawl as a cross-check: a Leistung in one and not
 the other, or a CSV that cannot be read, makes the crawl partial for Leistungen (nothing
@@ -64,6 +65,7 @@ from ..base import (
     unreadable,
     without,
 )
+from ..drift import Answer
 from .csvlisting import compare_listings, parse_csv_listing
 from .parse import (
     DETAIL_VOLATILE,
@@ -108,6 +110,7 @@ class PvogSource(Source):
 
     kind = "pvog"
     parser_version = PARSER_VERSION
+    answer_shapes = SHAPES
 
     def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         host = urlsplit(self.settings.base_url).netloc
@@ -247,15 +250,24 @@ class PvogSource(Source):
     def _leistung(ctx: CrawlContext, payloads: _Payloads, lb_id: str,
                   answers: LeistungAnswers, office_ids: set[str]) -> CrawlItem:
         """One Leistung from its detail and its offices (the titles, or the stored
-        version's where the detail names the same offices), or confirmed unchanged."""
+        version's where the detail names the same offices), or confirmed unchanged. The
+        detail's shape is walked before it is parsed; a confirmed one's where the previous
+        crawl does not vouch for it (see :mod:`..drift`)."""
         key = record_key("leistung", lb_id)
         if isinstance(answers.detail, Exception):
             raise answers.detail
         detail = answers.detail
-        titles_answer = answers.titles
+        with ctx.shapes.answer(EP_DETAIL, key, detail, SHAPES[EP_DETAIL]) as shape:
+            return PvogSource._read_leistung(ctx, payloads, lb_id, detail, answers.titles,
+                                             office_ids, shape)
+
+    @staticmethod
+    def _read_leistung(ctx: CrawlContext, payloads: _Payloads, lb_id: str, detail: Any,
+                       titles_answer: Response | None, office_ids: set[str],
+                       shape: Answer) -> CrawlItem:
+        key = record_key("leistung", lb_id)
         offices = None
         with ctx.timed("parse"):
-            ctx.shapes.check(EP_DETAIL, detail, SHAPES[EP_DETAIL])
             content = ctx.content_fingerprint(without(detail, DETAIL_VOLATILE))
             ids = named_offices(detail)
             if titles_answer is None:
@@ -263,6 +275,7 @@ class PvogSource(Source):
                 if ids and stored and stored.detail == content and stored.agree:
                     office_ids.update(ids)
                     ctx.reused += 1
+                    shape.confirmed()
                     return Confirmed(key, str(stored), detail_volatile(detail))
                 offices = reusable_offices(ctx.stored(key), ids)
         if titles_answer is None and offices is None:
@@ -280,7 +293,9 @@ class PvogSource(Source):
             office_ids.update(ids or ())
             office_ids.update(o["id"] for o in offices if o.get("id"))
             if ctx.fingerprints.get(key) == fingerprint:
+                shape.confirmed()
                 return Confirmed(key, fingerprint, detail_volatile(detail))
+            shape.read()
             record = _parse_leistung(detail, titles, None if titles_answer else offices)
         if record.source_id != lb_id:
             return Unobserved(key, f"{EP_DETAIL}: asked for {lb_id}, got {record.source_id}")
@@ -305,15 +320,18 @@ class PvogSource(Source):
 
     @staticmethod
     def _office(ctx: CrawlContext, oe_id: str, result: Response) -> CrawlItem:
-        """One office from its detail (or confirmed unchanged)."""
+        """One office from its detail (or confirmed unchanged; its shape walked as a
+        detail's is)."""
         key = record_key("organisationseinheit", oe_id)
         with ctx.timed("parse"):
             payload = decode_json(result, EP_OFFICE)
-            ctx.shapes.check(EP_OFFICE, payload, SHAPES[EP_OFFICE])
-            fingerprint = ctx.content_fingerprint(without(payload, OFFICE_VOLATILE))
-            if ctx.fingerprints.get(key) == fingerprint:
-                return Confirmed(key, fingerprint, office_volatile(payload))
-            record = parse_office(payload)
+            with ctx.shapes.answer(EP_OFFICE, key, payload, SHAPES[EP_OFFICE]) as shape:
+                fingerprint = ctx.content_fingerprint(without(payload, OFFICE_VOLATILE))
+                if ctx.fingerprints.get(key) == fingerprint:
+                    shape.confirmed()
+                    return Confirmed(key, fingerprint, office_volatile(payload))
+                shape.read()
+                record = parse_office(payload)
         if record.source_id != oe_id:
             return Unobserved(key, f"{EP_OFFICE}: asked for {oe_id}, got {record.source_id}")
         return Observed((record,), fingerprint)

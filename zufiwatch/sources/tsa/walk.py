@@ -55,7 +55,7 @@ from ..base import (
     failure_reason,
     unreadable,
 )
-from ..drift import ShapeLog
+from ..drift import Answer, ShapeLog
 from .pages import Listed, ordered_map, read_pages
 from .parse import (
     EP_COMPETENCE,
@@ -103,6 +103,7 @@ class TsaSource(Source):
 
     kind = "tsa"
     parser_version = PARSER_VERSION
+    answer_shapes = SHAPES
 
     def crawl(self, ctx: CrawlContext) -> Iterator[CrawlItem]:
         if ctx.fetcher is None:
@@ -204,12 +205,12 @@ class TsaSource(Source):
         key = record_key("organisationseinheit", root)
         response = self._call(payloads, f"{EP_OU}/{quote(root)}", {}, EP_OU, key)
         payload = decode_json(response, EP_OU)
-        ctx.shapes.check(EP_OU, payload, SHAPES[EP_OU])
-        with ctx.timed("parse"):
+        with ctx.shapes.answer(EP_OU, key, payload, SHAPES[EP_OU]) as shape, \
+                ctx.timed("parse"):
             ou_id, name = ou_identity(payload)
             if ou_id != root:
                 raise PayloadError(f"{EP_OU}: asked for {root}, got {ou_id}", endpoint=EP_OU)
-            return name, _office(ctx, key, payload, EP_OU)
+            return name, _office(ctx, key, payload, EP_OU, shape)
 
     def _listing(self, shapes: ShapeLog, payloads: Payloads, path: str,
                  params: dict[str, str], endpoint: str, key: str, *,
@@ -371,15 +372,17 @@ class TsaSource(Source):
         key = record_key("leistung", pst_id)
         try:
             payload = decode_json(response, EP_PST)
-            ctx.shapes.check(EP_PST, payload, SHAPES[EP_PST])
-            with ctx.timed("parse"):
+            with ctx.shapes.answer(EP_PST, key, payload, SHAPES[EP_PST]) as shape, \
+                    ctx.timed("parse"):
                 found = parse_services(listed.items)
                 for service in found:
                     services.setdefault(service.id, (service, set()))[1].add(pst_id)
                 fingerprint = ctx.content_fingerprint(
                     *leistung_content(payload, listed.items, offices))
                 if ctx.fingerprints.get(key) == fingerprint:
+                    shape.confirmed()
                     return Confirmed(key, fingerprint)
+                shape.read()
                 record = parse_pst(payload, found, offices)
         except Exception as exc:  # one bad entry is that entry not observed
             return unreadable(key, exc, ctx.shapes)
@@ -426,10 +429,17 @@ def _hanging_unread(reason: str) -> Iterator[CrawlItem]:
     yield Incomplete("onlinedienst", f"online services {why}")
 
 
-def _office(ctx: CrawlContext, key: str, ou: Any, endpoint: str) -> CrawlItem:
+def _office(ctx: CrawlContext, key: str, ou: Any, endpoint: str,
+            shape: Answer | None = None) -> CrawlItem:
     """The office ``key`` (the id ``ou`` names) parsed from the object ``ou``, or
-    confirmed unchanged without parsing."""
+    confirmed unchanged without parsing. ``shape``: the check of the answer that is the
+    office (the root's), walked unless confirmed (a page of ``/ou/find`` is walked as
+    a page)."""
     fingerprint = ctx.content_fingerprint(*office_content(ou))
     if ctx.fingerprints.get(key) == fingerprint:
+        if shape is not None:
+            shape.confirmed()
         return Confirmed(key, fingerprint)
+    if shape is not None:
+        shape.read()
     return Observed((parse_ou(ou, endpoint),), fingerprint)
