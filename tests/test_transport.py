@@ -4,6 +4,7 @@ the fetcher words them."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import socket
 import threading
@@ -22,6 +23,7 @@ from zufiwatch.transport import (
     DirectPool,
     Refused,
     Undecodable,
+    _dropped,
     header_fields,
 )
 
@@ -34,6 +36,8 @@ class Scripted:
     answers: list[tuple[bytes, bool]]
     requests: list[tuple[int, bytes]] = field(default_factory=list)
     connections: int = 0
+    #: Released each time the server has closed a connection.
+    closed: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
 
     def serve(self, listener: socket.socket) -> None:
         while self.answers:
@@ -44,6 +48,7 @@ class Scripted:
             self.connections += 1
             with conn:
                 self._converse(conn)
+            self.closed.release()
 
     def _converse(self, conn: socket.socket) -> None:
         buffer = b""
@@ -79,6 +84,8 @@ def serve() -> Iterator[Serve]:
 
     yield start
     for listener, thread in started:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # ends a waiting accept()
         listener.close()
         thread.join(timeout=10)
 
@@ -128,12 +135,49 @@ def test_an_empty_answer_gives_its_connection_back(serve: Serve) -> None:
     assert [number for number, _ in server.requests] == [1, 1, 1]
 
 
-def test_a_connection_its_peer_closed_while_idle_is_not_reused(serve: Serve) -> None:
+def test_an_idle_socket_its_peer_closed_or_wrote_to_reads_as_dropped() -> None:
+    mine, peer = socket.socketpair()
+    with mine, peer:
+        assert not _dropped(mine)
+        peer.sendall(b"HTTP/1.1 200 OK\r\n")  # what nobody asked for
+        assert _dropped(mine)
+    mine, peer = socket.socketpair()
+    with mine:
+        peer.close()
+        assert _dropped(mine)
+
+
+def test_a_connection_its_peer_closed_while_idle_is_not_reused(
+        serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
     # The server closes after each answer without saying so (no "Connection: close").
     server, port = serve(*[(reply(BODY), True)] * 3)
     direct = pool(port)
-    assert [read_all(direct) for _ in range(3)] == [BODY] * 3
+    exchanges = []
+    exchange = direct._exchange
+    monkeypatch.setattr(direct, "_exchange", lambda *args: exchanges.append(1) or exchange(*args))
+    for _ in range(3):
+        assert read_all(direct) == BODY
+        assert server.closed.acquire(timeout=10)  # the close has reached the client
     assert [number for number, _ in server.requests] == [1, 2, 3]
+    assert len(exchanges) == 3  # none sent on a closed connection (and sent again)
+
+
+def test_a_kept_alive_connection_closed_as_the_request_arrives_is_asked_again_once(
+        serve: Serve) -> None:
+    # The second request reaches a server that closes the kept-alive connection instead
+    # of answering (its idle timeout crossed the request); the third comes on a new one.
+    server, port = serve((reply(BODY), False), (b"", True), (reply(BODY + b" "), False))
+    direct = pool(port)
+    assert read_all(direct) == BODY
+    assert read_all(direct) == BODY + b" "
+    assert [number for number, _ in server.requests] == [1, 1, 2]
+
+
+def test_a_new_connection_that_breaks_is_not_asked_again(serve: Serve) -> None:
+    server, port = serve((b"", True), (reply(BODY), False))
+    with pytest.raises(CannotConnect):
+        pool(port).send("/x", {}, lambda sock: None)
+    assert [number for number, _ in server.requests] == [1]
 
 
 def test_chunked_answers_are_read_whole(serve: Serve) -> None:

@@ -144,8 +144,23 @@ class DirectPool:
     def send(self, target: str, headers: Mapping[str, str],
              watch: Callable[[socket.socket | None], None]) -> Answer:
         """GET ``target`` (path and query) with ``headers``; ``watch`` is given the socket
-        before the answer is waited for."""
-        connection = self._take()
+        before the answer is waited for.
+
+        A kept-alive connection that breaks before the status line arrives was closed by
+        its peer as the request went out (an idle connection's close can cross a new
+        request): the GET is sent once more on a new connection, as browsers and urllib3's
+        retries do. A new connection that breaks is an error."""
+        connection, reused = self._take()
+        try:
+            return self._exchange(connection, target, headers, watch)
+        except CannotConnect:
+            if not reused:
+                raise
+        return self._exchange(self._new(), target, headers, watch)
+
+    def _exchange(self, connection: http.client.HTTPConnection, target: str,
+                  headers: Mapping[str, str],
+                  watch: Callable[[socket.socket | None], None]) -> Answer:
         try:
             connection.request("GET", target, headers=dict(headers))
             watch(connection.sock)
@@ -164,15 +179,16 @@ class DirectPool:
         for connection in idle:
             connection.close()
 
-    def _take(self) -> http.client.HTTPConnection:
-        """An idle connection whose peer has not closed it, else a new one."""
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection whose peer has not closed it, else a new one; and whether it
+        was kept alive from an earlier request."""
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
-                return self._new()
-            if not _dropped(connection.sock):
-                return connection
+                return self._new(), False
+            if connection.sock is not None and not _dropped(connection.sock):
+                return connection, True
             connection.close()
 
     def _new(self) -> http.client.HTTPConnection:
@@ -193,11 +209,9 @@ class DirectPool:
         connection.close()
 
 
-def _dropped(sock: socket.socket | None) -> bool:
-    """Whether an idle connection's socket is gone or readable (its peer closed it, or
-    sent what nobody asked for): either way it cannot carry a request."""
-    if sock is None:
-        return False  # never connected, or closed: http.client connects anew
+def _dropped(sock: socket.socket) -> bool:
+    """Whether an idle connection's socket is readable (its peer closed it, or sent what
+    nobody asked for) or broken: either way it cannot carry a request."""
     try:
         poller = select.poll()
         poller.register(sock, select.POLLIN)
