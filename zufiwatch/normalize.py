@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from . import weburl
-
-if TYPE_CHECKING:
-    from bs4 import Tag
+from .htmltree import Element, Text, parse
 
 __all__ = [
     "canonical_url",
@@ -64,12 +62,9 @@ def html_to_text(html: str | None) -> tuple[str, list[dict[str, str]]]:
         return "", []
     if "<" not in html and "&" not in html:
         return clean_text(_SOURCE_BREAKS.sub(" ", html)), []
-    from bs4 import BeautifulSoup  # imported when HTML is parsed: a slow import
-
-    soup = BeautifulSoup(html.replace(_BREAK, " "), "lxml")
     parts: list[str] = []
     links: list[dict[str, Any]] = []
-    _walk(soup, parts, links)
+    _walk(parse(html.replace(_BREAK, " ")), parts, links)
     return _finish(parts, links)
 
 
@@ -91,12 +86,12 @@ def html_to_texts(htmls: list[str]) -> dict[str, tuple[str, list[dict[str, str]]
     if len(rich) > 1:
         document = "".join(f"<{_PART} n={i}>{html.replace(_BREAK, ' ')}</{_PART}>"
                            for i, html in enumerate(rich))
-        from bs4 import BeautifulSoup
-
-        soup = BeautifulSoup(document, "lxml")
-        parts: dict[int, list[Tag]] = {}
-        for part in (soup.body or soup).find_all(_PART, recursive=False):
-            number = str(part.get("n", ""))
+        soup = parse(document)
+        parts: dict[int, list[Element]] = {}
+        for part in (soup.find("body") or soup).children:
+            if not isinstance(part, Element) or part.name != _PART:
+                continue
+            number = part.get("n")
             if number.isdigit() and int(number) < len(rich):
                 parts.setdefault(int(number), []).append(part)
         for index, found in parts.items():
@@ -116,13 +111,10 @@ def _finish(parts: list[str], links: list[dict[str, Any]]) -> tuple[str, list[di
     return clean_text(text), sorted_by(_dedupe(links), "url", "titel")
 
 
-def _walk(node: Tag, parts: list[str], links: list[dict[str, Any]]) -> None:
-    from bs4 import NavigableString, Tag
-    from bs4.element import PreformattedString
-
+def _walk(node: Element, parts: list[str], links: list[dict[str, Any]]) -> None:
     """Collect the text of ``node`` with break markers; one pass, the tree left as it is."""
     for child in node.children:
-        if isinstance(child, Tag):
+        if isinstance(child, Element):
             name = child.name
             if name in _SKIP_TAGS:
                 continue
@@ -134,12 +126,12 @@ def _walk(node: Tag, parts: list[str], links: list[dict[str, Any]]) -> None:
                 parts.append(_BREAK)
                 if name == "li":
                     parts.append("- ")
-            if name == "a" and str(child.get("href", "")).strip():
-                links.append(link(child.get("href", ""), child.get_text(" ")))
+            if name == "a" and child.get("href").strip():
+                links.append(link(child.get("href"), child.text(" ")))
             _walk(child, parts, links)
             if block:
                 parts.append(_BREAK)
-        elif isinstance(child, NavigableString) and not isinstance(child, PreformattedString):
+        elif isinstance(child, Text):
             parts.append(str(child))
 
 
