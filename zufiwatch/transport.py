@@ -5,9 +5,10 @@ urllib3 (which ``requests`` is built on) wraps the same :mod:`http.client` in a 
 retry policy and a response object of its own. Measured on the simulated directory
 (``bench/transport_bench.py``), a GET through urllib3 2.x costs about 1.9 times the CPU of
 the same GET on a kept-alive :class:`http.client.HTTPConnection` (0.37 against 0.20 CPU-s
-for 2,000 details; this module 0.23), and a daily crawl is mostly such GETs. So direct requests take this path; requests through a proxy (the
-environment names one: rare) keep urllib3's proxy manager (:mod:`.proxied`) behind the same
-:class:`Answer` interface and errors.
+for 2,000 details; this module 0.23), and a daily crawl is mostly such GETs. So direct
+requests take this path; requests through a proxy (the environment names one: rare) keep
+urllib3's proxy manager (:mod:`.proxied`) behind the same :class:`Answer` interface and
+errors.
 
 What urllib3 did for the fetcher, this module does, and no more:
 
