@@ -21,6 +21,13 @@ disk (urlwatch's cache; zufiwatch's database and snapshots, in allocated blocks)
 added, and the Leistungen reported changed: true (edited that day), false (not edited) and
 missed (edited, not reported). Then the ratios zufiwatch / urlwatch.
 
+Day 1 is measured ``--repeat`` times (default 3), interleaved: before each repetition every
+watcher's store is put back as day 0 left it, and the watchers run one after the other, so
+a change of the machine's speed (this one varies by 2-3x within minutes) hits all of them
+alike. The CPU seconds of day 1 are the median of the repetitions, and the ratio is the
+median of the ratios within each repetition (listed too); everything else is the same in
+every repetition (checked). Day 1 again follows the last repetition.
+
 Both run from compiled bytecode, as installed software does: pip compiles urlwatch's
 modules when it installs them, and this script compiles zufiwatch's first (an editable
 checkout run with ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile them anew in
@@ -36,6 +43,7 @@ import os
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +74,8 @@ class Run:
     false: int
     missed: int
     note: str = ""
+    #: Every repetition's CPU seconds (day 1), in order.
+    cpus: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -151,7 +161,7 @@ def urlwatch_files(work: Path, name: str, base_url: str, ids: list[str],
     folder.mkdir()
     jobs = []
     for lb_id in ids:
-        job = {"name": lb_id, "url": detail_url(base_url, lb_id)}
+        job: dict[str, object] = {"name": lb_id, "url": detail_url(base_url, lb_id)}
         if jq:
             job["filter"] = [{"jq": {"query": JQ_DROP}}]
         jobs.append(json.dumps(job))  # JSON is YAML
@@ -226,6 +236,8 @@ def main() -> int:
     parser.add_argument("--share", type=float, default=0.01)
     parser.add_argument("--urlwatch-venv", type=Path, default=ROOT / "bench" / ".urlwatch-venv")
     parser.add_argument("--keep", type=Path, help="keep the stores in this folder")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="day-1 repetitions, interleaved (default 3)")
     args = parser.parse_args()
     urlwatch = ensure_urlwatch(args.urlwatch_venv)
     compile_zufiwatch()
@@ -239,34 +251,50 @@ def main() -> int:
         filtered = urlwatch_files(work, "urlwatch-jq", sim.base_url, ids, jq=True)
         config = zufiwatch_config(work, sim.base_url)
         database = config.parent / "zufiwatch.db"
-        tools = {
+        tools: dict[str, tuple[list[str | Path], Store, Path]] = {
             "urlwatch (no filter)": ([urlwatch, "--urls", plain[0], "--config", plain[1],
-                                      "--cache", plain[2]], Store([plain[2]])),
+                                      "--cache", plain[2]], Store([plain[2]]), plain[2].parent),
             "urlwatch (jq drops lastUpdate)": ([urlwatch, "--urls", filtered[0], "--config",
                                                 filtered[1], "--cache", filtered[2]],
-                                               Store([filtered[2]])),
+                                               Store([filtered[2]]), filtered[2].parent),
             "zufiwatch": ([sys.executable, "-m", "zufiwatch.cli", "--config", config, "crawl"],
-                          Store([database, config.parent / "snapshots"])),
+                          Store([database, config.parent / "snapshots"]), config.parent),
         }
-        for day, label in ((0, "day 0"), (1, "day 1"), (1, "day 1 again")):
-            sim.ask(f"day {day}")
-            edited = set(sim.ask(f"edits {day}").split()) if label == "day 1" else set()
-            for tool, (command, store) in tools.items():
-                before_requests, (before_bytes, before_files) = sim.requests(), store.size()
-                cpu, wall, output = timed(command, work)
-                after_bytes, after_files = store.size()
-                if tool == "zufiwatch":
-                    changed = zufiwatch_changed(database) if day else set()
-                    note = output.strip().splitlines()[-1] if output.strip() else ""
-                else:
-                    changed = urlwatch_changed(output) if day else set()
-                    note = ""
-                runs.append(Run(tool, label, cpu, wall, sim.requests() - before_requests,
-                                after_bytes - before_bytes, after_files - before_files,
-                                len(changed & edited), len(changed - edited),
-                                len(edited - changed), note))
-                print(f"{label:12} {tool:32} {runs[-1].cpu:6.1f} CPU-s "
-                      f"{runs[-1].requests:6d} requests", file=sys.stderr, flush=True)
+
+        def measure(tool: str, day: int, label: str, edited: set[str]) -> Run:
+            command, store, _ = tools[tool]
+            before_requests, (before_bytes, before_files) = sim.requests(), store.size()
+            cpu, wall, output = timed(command, work)
+            after_bytes, after_files = store.size()
+            if tool == "zufiwatch":
+                changed = zufiwatch_changed(database) if day else set()
+                note = output.strip().splitlines()[-1] if output.strip() else ""
+            else:
+                changed = urlwatch_changed(output) if day else set()
+                note = ""
+            run = Run(tool, label, cpu, wall, sim.requests() - before_requests,
+                      after_bytes - before_bytes, after_files - before_files,
+                      len(changed & edited), len(changed - edited), len(edited - changed),
+                      note, [cpu])
+            print(f"{label:12} {tool:32} {cpu:6.1f} CPU-s {run.requests:6d} requests",
+                  file=sys.stderr, flush=True)
+            return run
+
+        sim.ask("day 0")
+        runs += [measure(tool, 0, "day 0", set()) for tool in tools]
+        for _, _, folder in tools.values():
+            shutil.copytree(folder, folder.with_name(folder.name + ".day0"))
+        sim.ask("day 1")
+        edited = set(sim.ask("edits 1").split())
+        repetitions: list[dict[str, Run]] = []
+        for _ in range(max(1, args.repeat)):
+            for _, _, folder in tools.values():
+                shutil.rmtree(folder)
+                shutil.copytree(folder.with_name(folder.name + ".day0"), folder)
+            repetitions.append({tool: measure(tool, 1, "day 1", edited) for tool in tools})
+        runs += [combined([r[tool] for r in repetitions]) for tool in tools]
+        sim.ask("day 1")
+        runs += [measure(tool, 1, "day 1 again", set()) for tool in tools]
     finally:
         assert sim.process.stdin
         sim.process.stdin.close()
@@ -275,6 +303,21 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     report(runs, args.size, args.share)
     return 0
+
+
+def combined(repeated: list[Run]) -> Run:
+    """The repetitions of one watcher's day 1 as one run: the median CPU and wall seconds,
+    the rest of the last (the same in each: a difference is an error of the benchmark)."""
+    last = repeated[-1]
+    for run in repeated:
+        same = (run.requests, run.true, run.false, run.missed)
+        if same != (last.requests, last.true, last.false, last.missed):
+            raise SystemExit(f"{run.tool}: day-1 repetitions differ: {same} and "
+                             f"{(last.requests, last.true, last.false, last.missed)}")
+    cpus = [run.cpu for run in repeated]
+    return Run(last.tool, last.day, statistics.median(cpus),
+               statistics.median(run.wall for run in repeated), last.requests, last.growth,
+               last.files, last.true, last.false, last.missed, last.note, cpus)
 
 
 def report(runs: list[Run], size: int, share: float) -> None:
@@ -291,8 +334,12 @@ def report(runs: list[Run], size: int, share: float) -> None:
         ours = by[("zufiwatch", day)]
         plain = by[("urlwatch (no filter)", day)]
         jq = by[("urlwatch (jq drops lastUpdate)", day)]
-        print(f"{day}: zufiwatch CPU {ours.cpu / plain.cpu:.2f}× urlwatch (no filter), "
-              f"{ours.cpu / jq.cpu:.2f}× urlwatch (jq); requests "
+        pairs = [a / b for a, b in zip(ours.cpus, plain.cpus, strict=True)] \
+            if len(ours.cpus) > 1 else [ours.cpu / plain.cpu]
+        within = (f" (median of {len(pairs)} interleaved repetitions: "
+                  f"{', '.join(f'{p:.3f}×' for p in pairs)})") if len(pairs) > 1 else ""
+        print(f"{day}: zufiwatch CPU {statistics.median(pairs):.2f}× urlwatch (no filter)"
+              f"{within}, {ours.cpu / jq.cpu:.2f}× urlwatch (jq); requests "
               f"{ours.requests / max(plain.requests, 1):.2f}× urlwatch; store growth "
               f"{ours.growth / 2**20:.2f} MiB vs {plain.growth / 2**20:.2f} / "
               f"{jq.growth / 2**20:.2f} MiB")
