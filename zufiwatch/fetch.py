@@ -53,8 +53,7 @@ from .senders import Senders, origin_and_target, prepared_url
 from .transport import (
     ACCEPT_ENCODING,
     Answer,
-    CutShort,
-    Refused,
+    CannotConnect,
     TimedOut,
     TransportError,
     Undecodable,
@@ -456,9 +455,9 @@ def _sent(exc: TransportError, url: str) -> Exception:
     errors are retried."""
     if isinstance(exc, TimedOut):
         return _Retryable(FetchError(f"timed out: {url}", url=url))
-    if isinstance(exc, Refused | CutShort | Undecodable):
-        return FetchError(f"request failed: {url}: {exc.cause}", url=url)
-    return _Retryable(FetchError(f"cannot connect: {url}", url=url))
+    if isinstance(exc, CannotConnect):
+        return _Retryable(FetchError(f"cannot connect: {url}", url=url))
+    return FetchError(f"request failed: {url}: {exc.cause}", url=url)  # Refused
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -112,8 +112,9 @@ def tls_context(bundle: str, folder: bool) -> ssl.SSLContext:
     return context
 
 
-class _Connection(http.client.HTTPConnection):
-    """Connects within the connect timeout, then reads within the read timeout."""
+class _ReadTimeout(http.client.HTTPConnection):
+    """Connects within the connect timeout (for TLS, the handshake too), then reads
+    within the read timeout."""
 
     read_timeout: float | None = None
 
@@ -122,12 +123,12 @@ class _Connection(http.client.HTTPConnection):
         self.sock.settimeout(self.read_timeout)
 
 
-class _TLSConnection(http.client.HTTPSConnection):
-    read_timeout: float | None = None
+class _Connection(_ReadTimeout):
+    pass
 
-    def connect(self) -> None:
-        super().connect()  # the TLS handshake too, within the connect timeout
-        self.sock.settimeout(self.read_timeout)
+
+class _TLSConnection(_ReadTimeout, http.client.HTTPSConnection):
+    pass
 
 
 class DirectPool:

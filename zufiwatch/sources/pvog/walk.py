@@ -258,14 +258,13 @@ class PvogSource(Source):
             raise answers.detail
         detail = answers.detail
         with ctx.shapes.answer(EP_DETAIL, key, detail, SHAPES[EP_DETAIL]) as shape:
-            return PvogSource._read_leistung(ctx, payloads, lb_id, detail, answers.titles,
-                                             office_ids, shape)
+            return PvogSource._read_leistung(ctx, payloads, key, lb_id, detail,
+                                             answers.titles, office_ids, shape)
 
     @staticmethod
-    def _read_leistung(ctx: CrawlContext, payloads: _Payloads, lb_id: str, detail: Any,
-                       titles_answer: Response | None, office_ids: set[str],
+    def _read_leistung(ctx: CrawlContext, payloads: _Payloads, key: str, lb_id: str,
+                       detail: Any, titles_answer: Response | None, office_ids: set[str],
                        shape: Answer) -> CrawlItem:
-        key = record_key("leistung", lb_id)
         offices = None
         with ctx.timed("parse"):
             content = ctx.content_fingerprint(without(detail, DETAIL_VOLATILE))
