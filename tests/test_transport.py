@@ -135,6 +135,24 @@ def test_an_empty_answer_gives_its_connection_back(serve: Serve) -> None:
     assert [number for number, _ in server.requests] == [1, 1, 1]
 
 
+def test_a_connection_whose_answer_says_it_closes_is_not_reused(serve: Serve) -> None:
+    # The server keeps the socket open although it said "Connection: close": reusing it
+    # would send the next request to a peer that stopped listening.
+    server, port = serve((reply(BODY, "Connection: close"), False), (reply(BODY), False))
+    direct = pool(port)
+    assert read_all(direct) == BODY
+    assert read_all(direct) == BODY
+    assert [number for number, _ in server.requests] == [1, 2]
+
+
+def test_an_answer_without_a_length_is_read_to_the_close_and_not_reused(
+        serve: Serve) -> None:
+    server, port = serve((b"HTTP/1.1 200 OK\r\n\r\n" + BODY, True), (reply(BODY), False))
+    direct = pool(port)
+    assert [read_all(direct) for _ in range(2)] == [BODY, BODY]
+    assert [number for number, _ in server.requests] == [1, 2]
+
+
 def test_an_idle_socket_its_peer_closed_or_wrote_to_reads_as_dropped() -> None:
     mine, peer = socket.socketpair()
     with mine, peer:

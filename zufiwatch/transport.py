@@ -1,20 +1,21 @@
-"""How the fetcher's GETs travel to a source directly: the standard library's
-:mod:`http.client`, connections kept alive per origin.
+"""How the fetcher's GETs travel to a source directly: HTTP/1.1 on sockets kept alive per
+origin, the answer's body framed by the standard library's :mod:`http.client`.
 
-urllib3 (which ``requests`` is built on) wraps the same :mod:`http.client` in a pool, a
-retry policy and a response object of its own. Measured on the simulated directory
-(``bench/transport_bench.py``), a GET through urllib3 2.x costs about 1.9 times the CPU of
-the same GET on a kept-alive :class:`http.client.HTTPConnection` (0.37 against 0.20 CPU-s
-for 2,000 details; this module 0.23), and a daily crawl is mostly such GETs. So direct
-requests take this path; requests through a proxy (the environment names one: rare) keep
-urllib3's proxy manager (:mod:`.proxied`) behind the same :class:`Answer` interface and
-errors.
+urllib3 (which ``requests`` is built on) wraps :mod:`http.client` in a pool, a retry policy
+and a response object of its own; :mod:`http.client` in turn parses every answer's head with
+the :mod:`email` package. Measured on the simulated directory (``bench/transport_bench.py``),
+a GET through urllib3 2.x costs about 2.2 times the CPU of the same GET on a kept-alive
+:class:`http.client.HTTPConnection`, and this module about 0.7 times (its heads are written
+and read by :mod:`.httpwire`, byte for byte as :mod:`http.client` writes and reads them); a
+daily crawl is mostly such GETs. So direct requests take this path; requests through a
+proxy (the environment names one: rare) keep urllib3's proxy manager (:mod:`.proxied`)
+behind the same :class:`Answer` interface and errors.
 
 What urllib3 did for the fetcher, this module does, and no more:
 
 - a pool of idle connections per origin; one whose peer closed it meanwhile (its socket
-  reads as ready while idle) is not reused;
-- a connect timeout, then a read timeout for each read;
+  reads as ready while idle) is not reused, nor one whose answer said it closes;
+- a connect timeout (TCP and the TLS handshake), then a read timeout for each read;
 - TLS with the certificate and host name checked (one :class:`ssl.SSLContext` per fetcher,
   TLS 1.2 at least);
 - the content encodings the fetcher asks for (gzip, deflate) decoded in bounded steps, so a
@@ -34,6 +35,8 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
+
+from .httpwire import Response, host_field, request_head
 
 __all__ = ["ACCEPT_ENCODING", "Answer", "CannotConnect", "CutShort", "DirectPool", "Refused",
            "TimedOut", "TransportError", "Undecodable", "header_fields", "tls_context"]
@@ -112,25 +115,6 @@ def tls_context(bundle: str, folder: bool) -> ssl.SSLContext:
     return context
 
 
-class _ReadTimeout(http.client.HTTPConnection):
-    """Connects within the connect timeout (for TLS, the handshake too), then reads
-    within the read timeout."""
-
-    read_timeout: float | None = None
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self.read_timeout)
-
-
-class _Connection(_ReadTimeout):
-    pass
-
-
-class _TLSConnection(_ReadTimeout, http.client.HTTPSConnection):
-    pass
-
-
 class DirectPool:
     """The kept-alive connections to one origin; thread-safe (a connection serves one
     request at a time)."""
@@ -140,7 +124,8 @@ class DirectPool:
         self._scheme, self._host, self._port = scheme, host, port
         self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
         self._tls = tls
-        self._idle: list[http.client.HTTPConnection] = []
+        self._host_field = host_field(host, port, 443 if scheme == "https" else 80)
+        self._idle: list[socket.socket] = []
         self._lock = threading.Lock()
 
     def send(self, target: str, headers: Mapping[str, str],
@@ -152,63 +137,75 @@ class DirectPool:
         its peer as the request went out (an idle connection's close can cross a new
         request): the GET is sent once more on a new connection, as browsers and urllib3's
         retries do. A new connection that breaks is an error."""
-        connection, reused = self._take()
         try:
-            return self._exchange(connection, target, headers, watch)
-        except CannotConnect:
-            if not reused:
-                raise
-        return self._exchange(self._new(), target, headers, watch)
+            head = request_head(target, self._host_field, headers)
+        except (http.client.InvalidURL, ValueError) as exc:
+            raise Refused(exc) from exc
+        sock = self._take()
+        if sock is not None:
+            try:
+                return self._exchange(sock, head, watch)
+            except CannotConnect:
+                pass
+        return self._exchange(None, head, watch)
 
-    def _exchange(self, connection: http.client.HTTPConnection, target: str,
-                  headers: Mapping[str, str],
+    def _exchange(self, sock: socket.socket | None, head: bytes,
                   watch: Callable[[socket.socket | None], None]) -> Answer:
+        response = None
         try:
-            connection.request("GET", target, headers=dict(headers))
-            watch(connection.sock)
-            response = connection.getresponse()
+            if sock is None:
+                sock = self._connect()
+            sock.sendall(head)
+            watch(sock)
+            response = Response(sock, method="GET")
+            response.begin()
         except BaseException as exc:
-            connection.close()
+            if response is not None:
+                response.close()
+            if sock is not None:
+                sock.close()
             error = _sent_error(exc)
             if error is None:
                 raise
             raise error from exc
-        return _DirectAnswer(response, connection, self)
+        return _DirectAnswer(response, sock, self)
+
+    def _connect(self) -> socket.socket:
+        """A new connection: TCP (and the TLS handshake) within the connect timeout, its
+        reads then within the read timeout. As ``HTTPConnection.connect`` does, Nagle's
+        algorithm is off (a request is one write; its answer should not wait)."""
+        sock = socket.create_connection((self._host, self._port), self._connect_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._scheme == "https":
+                sock = self._tls().wrap_socket(sock, server_hostname=self._host)
+            sock.settimeout(self._read_timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+        for sock in idle:
+            sock.close()
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        """An idle connection whose peer has not closed it, else a new one; and whether it
-        was kept alive from an earlier request."""
+    def _take(self) -> socket.socket | None:
+        """An idle connection whose peer has not closed it, else None."""
         while True:
             with self._lock:
-                connection = self._idle.pop() if self._idle else None
-            if connection is None:
-                return self._new(), False
-            if connection.sock is not None and not _dropped(connection.sock):
-                return connection, True
-            connection.close()
+                sock = self._idle.pop() if self._idle else None
+            if sock is None or not _dropped(sock):
+                return sock
+            sock.close()
 
-    def _new(self) -> http.client.HTTPConnection:
-        connection: _Connection | _TLSConnection
-        if self._scheme == "https":
-            connection = _TLSConnection(self._host, self._port, timeout=self._connect_timeout,
-                                        context=self._tls())
-        else:
-            connection = _Connection(self._host, self._port, timeout=self._connect_timeout)
-        connection.read_timeout = self._read_timeout
-        return connection
-
-    def give_back(self, connection: http.client.HTTPConnection) -> None:
+    def give_back(self, sock: socket.socket) -> None:
         with self._lock:
             if len(self._idle) < KEEP_IDLE:
-                self._idle.append(connection)
+                self._idle.append(sock)
                 return
-        connection.close()
+        sock.close()
 
 
 def _dropped(sock: socket.socket) -> bool:
@@ -239,12 +236,11 @@ def _sent_error(exc: BaseException) -> TransportError | None:
 class _DirectAnswer:
     """An answer on a connection of a :class:`DirectPool`."""
 
-    def __init__(self, response: http.client.HTTPResponse,
-                 connection: http.client.HTTPConnection, pool: DirectPool) -> None:
+    def __init__(self, response: Response, sock: socket.socket, pool: DirectPool) -> None:
         self.status = response.status
         self.headers = header_fields(response.msg.items())
         self._response = response
-        self._connection: http.client.HTTPConnection | None = connection
+        self._sock: socket.socket | None = sock
         self._pool = pool
         self._decoder = _decoder(response.msg.get("Content-Encoding", ""))
         self._broken = False
@@ -291,14 +287,15 @@ class _DirectAnswer:
         return data
 
     def release(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is None:
+        sock, self._sock = self._sock, None
+        if sock is None:
             return
-        if self._response.isclosed() and not self._broken:
-            self._pool.give_back(connection)
+        response = self._response
+        if response.isclosed() and not self._broken and not response.will_close:
+            self._pool.give_back(sock)
         else:
-            self._response.close()
-            connection.close()
+            response.close()
+            sock.close()
 
 
 class _Inflater:
