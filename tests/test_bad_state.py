@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlite_utils
+import sqlite_utils.plugins
 from click.testing import CliRunner, Result
 
 from tests.conftest import Crawler, snapshot_tables
@@ -361,3 +363,26 @@ def test_an_unknown_overview_group_is_one_line(crawler: Crawler, tmp_path: Path)
     line = one_line_error(run(config, "overview"))
     assert "no-such-group-zufiwatch" in line and "does not exist" in line
     assert not (tmp_path / "overview").exists()
+
+
+class _ConnectionPlugin:
+    """A sqlite-utils plugin as a package installed beside zufiwatch could bring."""
+
+    def __init__(self) -> None:
+        self.prepared: list[sqlite3.Connection] = []
+
+    @sqlite_utils.hookimpl
+    def prepare_connection(self, conn: sqlite3.Connection) -> None:
+        self.prepared.append(conn)
+        conn.execute("PRAGMA foreign_keys = OFF")
+
+
+def test_sqlite_utils_plugins_installed_beside_do_not_touch_the_history(tmp_path: Path) -> None:
+    plugin = _ConnectionPlugin()
+    sqlite_utils.plugins.pm.register(plugin)
+    try:
+        History(tmp_path / "h.db")
+        History(tmp_path / "h.db", readonly=True)
+    finally:
+        sqlite_utils.plugins.pm.unregister(plugin)
+    assert plugin.prepared == []
