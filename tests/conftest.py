@@ -18,6 +18,7 @@ from zufiwatch.fetch import Fetcher
 from zufiwatch.runner import CrawlResult, run_crawl
 from zufiwatch.sim import JENA_ARS, Scenario, SimulatedPVOG, build_directory
 from zufiwatch.store import History
+from zufiwatch.store.schema import VOLATILE
 from zufiwatch.timeutil import stored
 
 SIM_SIZE = 90
@@ -169,6 +170,16 @@ def shuffled_json(value: Any, rng: random.Random) -> Any:
 
 def table_count(history: History, table: str) -> int:
     return history.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def current_volatile(history: History, key: str, source: str | None = None) -> str:
+    """The volatile fields of the record's current version, as readers see them (the
+    latest observation's)."""
+    where, params = ("AND r.source = ?", [key, source]) if source else ("", [key])
+    (volatile,) = history.db.execute(
+        f"SELECT {VOLATILE} FROM records r JOIN versions v ON v.id = r.current_version "
+        f"WHERE r.key = ? {where}", params).fetchone()
+    return str(volatile)
 
 
 def snapshot_tables(history: History) -> dict[str, list[tuple]]:

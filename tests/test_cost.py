@@ -5,6 +5,7 @@ environment's proxy settings are resolved once per origin."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -13,13 +14,15 @@ import pytest
 import requests
 
 import zufiwatch.sources.pvog as pvog_package
-from tests.conftest import Crawler, FakeClock
+from tests.conftest import Crawler, FakeClock, current_volatile
+from zufiwatch import queries
 from zufiwatch.archive import Archive
 from zufiwatch.config import HttpSettings, SourceSettings
 from zufiwatch.fetch import Fetcher
 from zufiwatch.model import record_key
 from zufiwatch.sim import JENA_ARS, Directory, SimulatedPVOG, build_directory
 from zufiwatch.store import History
+from zufiwatch.timeutil import stored
 
 TITLES = "/v2/organisationunits/titles"
 OFFICE = "/v5/organisationunits/detail"
@@ -106,11 +109,33 @@ def test_only_details_whose_content_changed_are_parsed(costly: Crawler, next_day
     assert changed == {record_key("leistung", next_day.renamed),
                        record_key("leistung", next_day.widened)}
     # The moved import time is kept with the confirmed version, as before.
-    stamp = costly.history.db.execute(
-        "SELECT v.volatile FROM records r JOIN versions v ON v.id = r.current_version "
-        "WHERE r.key = ?", [record_key("leistung", sorted(next_day.directories[1].leistungen)[5])]
-    ).fetchone()[0]
+    stamp = current_volatile(
+        costly.history, record_key("leistung", sorted(next_day.directories[1].leistungen)[5]))
     assert "2026-10-02T03:00:00.000Z" in stamp
+
+
+def test_moved_import_times_leave_the_stored_versions_as_they_were(
+        costly: Crawler, next_day: NextDay) -> None:
+    # A versions row holds the content: rewriting it for a moved lastUpdate rewrote kilobytes
+    # per record and day. The moved values are kept apart; every reader sees them.
+    costly.day(0)
+    columns = "id, record_id, crawl_id, content_hash, content, volatile, parser_version, " \
+              "valid_from"
+    before = costly.history.db.execute(f"SELECT {columns} FROM versions ORDER BY id").fetchall()
+    costly.day(1)
+    after = costly.history.db.execute(
+        f"SELECT {columns} FROM versions WHERE id <= ? ORDER BY id", [before[-1][0]]).fetchall()
+    assert after == before
+    unchanged = record_key("leistung", sorted(next_day.directories[1].leistungen)[5])
+    at = stored(costly.clock.now)
+    moved = "2026-10-02T03:00:00.000Z"
+    assert queries.show(costly.history, unchanged, at=at)["volatile"]["lastUpdate"] == moved
+    record = costly.history.find_record(unchanged, None)
+    assert json.loads(costly.history.versions(record["id"])[-1]["volatile"])["lastUpdate"] \
+        == moved
+    (state,) = [row for row in costly.history.state_at(at) if row["key"] == unchanged]
+    assert json.loads(state["volatile"])["lastUpdate"] == moved
+    assert moved in current_volatile(costly.history, unchanged)
 
 
 def test_an_unchanged_detail_never_reaches_the_parser(costly: Crawler, next_day: NextDay,

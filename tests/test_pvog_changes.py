@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Crawler, FakeClock
+from tests.conftest import Crawler, FakeClock, current_volatile
 from zufiwatch.archive import Archive
 from zufiwatch.config import SourceSettings
 from zufiwatch.fetch import Fetcher
@@ -158,8 +158,6 @@ def test_audit_facts_are_reported_once_and_noise_not_at_all(
     assert (confidence.old, confidence.new) == ("15", LOWER_CONFIDENCE)
 
     # The noise moved the volatile fields only.
-    stamp = crawler.history.db.execute(
-        "SELECT v.volatile FROM records r JOIN versions v ON v.id = r.current_version "
-        "WHERE r.key = ?", [record_key("leistung", picked.timestamps)]).fetchone()[0]
+    stamp = current_volatile(crawler.history, record_key("leistung", picked.timestamps))
     assert "2026-09-30T01:26:46.650442062Z" in stamp
     assert crawler.day(1).changes == []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import zufiwatch.sources.tsa.walk as walk
-from tests.conftest import FakeClock, zufi_source
+from tests.conftest import FakeClock, current_volatile, zufi_source
 from tests.legacy import tsa_2_walk
 from zufiwatch.archive import Archive
 from zufiwatch.config import SourceSettings
@@ -176,9 +176,7 @@ def test_a_moved_edit_stamp_is_parsed_and_kept_without_a_change(
     result = crawl()
     assert parsed.leistungen == [str(pst_id)] and parsed.offices == []
     assert result.changes == []
-    stamp = history.db.execute(
-        "SELECT v.volatile FROM records r JOIN versions v ON v.id = r.current_version "
-        "WHERE r.key = ?", [record_key("leistung", str(pst_id))]).fetchone()[0]
+    stamp = current_volatile(history, record_key("leistung", str(pst_id)))
     assert "2026-10-05T08:00:00.000+0200" in stamp
 
 

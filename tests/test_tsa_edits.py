@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import FakeClock, crawl_then_advance, zufi_source
+from tests.conftest import FakeClock, crawl_then_advance, current_volatile, zufi_source
 from zufiwatch.archive import Archive
 from zufiwatch.config import SourceSettings
 from zufiwatch.fetch import Fetcher
@@ -129,9 +129,7 @@ def test_a_day_later_each_edit_is_reported_once_with_its_new_value_and_noise_is_
              "titel": "Zum Online-Antrag"}]})]}
     # The noise was served and read: the new timestamps are kept, as volatile facts.
     for key in (f"leistung:{noise[0]}", f"organisationseinheit:{BUERGERSERVICE}"):
-        (volatile,) = history.db.execute(
-            "SELECT v.volatile FROM records r JOIN versions v ON v.id = r.current_version "
-            "WHERE r.source = 'zufi-test' AND r.key = ?", [key]).fetchone()
+        volatile = current_volatile(history, key, "zufi-test")
         assert json.loads(volatile) == {"lastUpdate": "2031-01-01T00:00:00.000Z"}
 
     # Reported once: the next day says nothing more about them; the online service that

@@ -30,6 +30,7 @@ from .store import History
 from .store import outbox as queue
 from .store.events import Touched, read_events
 from .store.history import mark_notified
+from .store.schema import VOLATILE
 from .timeutil import Clock, stored
 from .triage import mark_overdue, match, open_for
 
@@ -162,8 +163,9 @@ def _event_notice(conn: sqlite3.Connection, event: dict[str, Any]) -> ChangeNoti
     fields = fields_of(event["changes"])
     head = fields[0]
     version = conn.execute(
-        "SELECT content, volatile FROM versions WHERE record_id = (SELECT id FROM records "
-        "WHERE key = ? AND source = ?) ORDER BY valid_from DESC, id DESC LIMIT 1",
+        f"SELECT v.content, {VOLATILE} FROM versions v WHERE v.record_id = "
+        "(SELECT id FROM records WHERE key = ? AND source = ?) "
+        "ORDER BY valid_from DESC, id DESC LIMIT 1",
         [event["key"], event["source"]]).fetchone()
     context = record_context(event["kind"], json.loads(version[0]) if version else {},
                              json.loads(version[1]) if version else {})

@@ -33,6 +33,7 @@ from ..events import (
 from ..model import Change, split_key
 from ..timeutil import stored, system_clock
 from . import ledger
+from .schema import VOLATILE
 
 __all__ = ["EventInputs", "Touched", "backfill", "group_crawl", "source_kind_of"]
 
@@ -271,7 +272,7 @@ def _records_of(conn: sqlite3.Connection, change_ids: Sequence[int],
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         for key, content, volatile in conn.execute(
-                "SELECT r.key, v.content, v.volatile FROM changes c "
+                f"SELECT r.key, v.content, {VOLATILE} FROM changes c "
                 "JOIN records r ON r.id = c.record_id JOIN versions v ON v.id = "
                 "coalesce(c.version_id, (SELECT id FROM versions WHERE record_id = r.id "
                 "  ORDER BY valid_from DESC, id DESC LIMIT 1)) "

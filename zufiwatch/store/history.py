@@ -22,7 +22,7 @@ from ..errors import CrawlInProgress, QueryError, StoreError, UnknownRecord
 from ..model import WATCH_SUFFIX, Change, Outcome, canonical_json
 from . import dbstate, ledger, outbox
 from . import events as event_store
-from .schema import MIGRATIONS
+from .schema import MIGRATIONS, VOLATILE
 
 if TYPE_CHECKING:  # the email package is only needed when mail is composed
     from email.message import EmailMessage
@@ -31,6 +31,9 @@ __all__ = ["BUSY_TIMEOUT_MS", "CommitPlan", "Current", "History", "NewVersion"]
 
 #: How long a write waits for another process's lock before it is given up.
 BUSY_TIMEOUT_MS = 10_000
+#: A version as a reader sees it: its row, the volatile fields as last observed.
+_VERSION_COLUMNS = ("v.id, v.record_id, v.crawl_id, v.content_hash, v.content, "
+                    f"{VOLATILE} AS volatile, v.parser_version, v.valid_from, v.valid_to")
 
 
 @dataclass(frozen=True)
@@ -331,7 +334,8 @@ class History:
     def current(self, source: str) -> dict[str, Current]:
         """Every record of the source with its current version's hash."""
         rows = self.db.execute(
-            "SELECT r.key, r.id, r.current_version, v.content_hash, v.volatile, r.status, "
+            f"SELECT r.key, r.id, r.current_version, v.content_hash, {VOLATILE}, "
+            "r.status, "
             "r.fingerprint, r.missing_since, r.missing_count, "
             "CASE WHEN r.current_version IS NULL THEN (SELECT id FROM versions "
             "  WHERE record_id = r.id ORDER BY valid_from DESC, id DESC LIMIT 1) END, "
@@ -448,8 +452,10 @@ class History:
         conn.executemany(
             "UPDATE records SET fingerprint = ? WHERE source = ? AND key = ?",
             ((fingerprint, source, key) for key, fingerprint in plan.fingerprints.items()))
-        conn.executemany("UPDATE versions SET volatile = ? WHERE id = ?",
-                         ((vol, vid) for vid, vol in plan.volatile_updates))
+        conn.executemany(
+            "INSERT INTO observed_volatile (version_id, volatile) VALUES (?, ?) "
+            "ON CONFLICT (version_id) DO UPDATE SET volatile = excluded.volatile",
+            plan.volatile_updates)
         change_ids = []
         for index, (key, c) in enumerate(plan.changes):
             note = plan.annotations[index] if plan.annotations else {}
@@ -533,11 +539,13 @@ class History:
 
     def versions(self, record_id: int) -> list[dict[str, Any]]:
         return list(self.db.query(
-            "SELECT * FROM versions WHERE record_id = ? ORDER BY valid_from, id", [record_id]))
+            f"SELECT {_VERSION_COLUMNS} FROM versions v WHERE record_id = ? "
+            "ORDER BY valid_from, id", [record_id]))
 
     def version_at(self, record_id: int, at: str) -> dict[str, Any] | None:
         rows = list(self.db.query(
-            "SELECT * FROM versions WHERE record_id = ? AND valid_from <= ? "
+            f"SELECT {_VERSION_COLUMNS} FROM versions v "
+            "WHERE record_id = ? AND valid_from <= ? "
             "ORDER BY valid_from DESC, id DESC LIMIT 1", [record_id, at]))
         if not rows or (rows[0]["valid_to"] is not None and rows[0]["valid_to"] <= at):
             return None
@@ -559,7 +567,8 @@ class History:
             params.append(kind)
         where = ("AND " + " AND ".join(filters)) if filters else ""
         yield from self.db.query(
-            "SELECT r.source, r.key, r.kind, v.id AS version_id, v.content, v.volatile, "
+            "SELECT r.source, r.key, r.kind, v.id AS version_id, v.content, "
+            f"{VOLATILE} AS volatile, "
             "v.valid_from, v.valid_to, v.parser_version FROM records r "
             "JOIN versions v ON v.id = (SELECT id FROM versions WHERE record_id = r.id "
             "  AND valid_from <= ? ORDER BY valid_from DESC, id DESC LIMIT 1) "

@@ -13,8 +13,9 @@ it: the canonical JSON of the row's facts (``body``), the hash of the entry befo
     grouping         changes: id, event_id, for a change chained before it had an event
     expectation, acknowledgement, withdrawal   the working group's register and reviews
 
-Columns that change later by design (``valid_to``, ``volatile``, ``last_seen_at``, status,
-severity, what was sent, fingerprints, missing counts) are outside: their changes are
+Columns that change later by design (``valid_to``, ``volatile`` and the table
+``observed_volatile``, ``last_seen_at``, status, severity, what was sent, fingerprints,
+missing counts) are outside: their changes are
 evidenced by their own entries or are not evidence. A record's ``title`` changes only with a
 new version, so it must equal the title chained with its newest version.
 

@@ -8,6 +8,9 @@ Tables::
                   fingerprint of the payloads (and parser) that produced that version
     versions      one row per distinct content of a record: content hash, canonical
                   JSON, volatile fields, valid_from / valid_to, parser version
+    observed_volatile  a version's volatile fields as its latest observation saw them,
+                  where they moved since the version was stored (read them through
+                  ``VOLATILE``)
     changes       field-level differences: record, crawl, added/modified/removed,
                   path, German label, old and new value (JSON), the event they belong to
     events        one edit of one thing the city keeps, as the working group hears of it:
@@ -31,7 +34,14 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["MIGRATIONS"]
+__all__ = ["MIGRATIONS", "VOLATILE"]
+
+#: The volatile fields of the version ``v`` as its latest observation saw them. A versions
+#: row holds the content (kilobytes, over several pages); rewriting it for a moved
+#: ``lastUpdate`` rewrote every page of it, for every record, every day. So the moved values
+#: go to the narrow ``observed_volatile``, and the row keeps those it was stored with.
+VOLATILE = ("coalesce((SELECT o.volatile FROM observed_volatile o WHERE o.version_id = v.id), "
+            "v.volatile)")
 
 MIGRATIONS = Migrations("zufiwatch")
 
@@ -391,3 +401,18 @@ def m014_shapes_basis(db: Database) -> None:
     against, else empty. The next crawl walks the answers whose content is known only when
     it is its own digest. Earlier crawls have none (their next crawl walks everything)."""
     _run(db, "ALTER TABLE crawls ADD COLUMN shapes_basis TEXT NOT NULL DEFAULT ''")
+
+
+@MIGRATIONS()
+def m015_observed_volatile(db: Database) -> None:
+    """A version's volatile fields as its latest observation saw them (a ``lastUpdate``
+    that moves every day), apart from the version's row: updating them in place rewrote the
+    whole row, content and all. Rows stored before keep their latest values in
+    ``versions.volatile``, which is what :data:`VOLATILE` reads where no observation
+    moved them since."""
+    _run(db, """
+        CREATE TABLE observed_volatile (
+            version_id INTEGER PRIMARY KEY REFERENCES versions(id),
+            volatile TEXT NOT NULL
+        )
+        """)
