@@ -44,7 +44,8 @@ _TOKEN_END = re.compile(rb"(?<=[,;|\t\n>}\]])")
 _LEAF = 128
 #: Where the differences begin and end is found within this many bytes.
 _CLOSE = 256
-#: Bytes between the first and the last difference up to this many are read at once.
+#: Bytes between the first and the last difference up to this many are read at once (and
+#: the windows of a walk grow up to this many).
 _SPAN = 4096
 #: Stretches up to this many bytes are compared as copies (cheaper than a memoryview).
 _COPIED = 512
