@@ -140,6 +140,42 @@ def test_a_delta_that_would_not_rebuild_the_payload_is_stored_in_full(
     assert Archive(archive.root).get(digest) == moved(body, 2)
 
 
+def test_a_payload_the_same_as_the_previous_crawls_is_not_diffed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer the previous crawl received unchanged, stored in an earlier file, is
+    known without reading a base: no delta is made of a payload against itself."""
+    archive = Archive(tmp_path / "snapshots")
+    body = (PAYLOADS / "pvog" / "v6_detail_bewohnerparkausweis.json").read_bytes()
+    put_crawl(archive, 1, {"u": body, "same": b"an answer that never changes"})
+    put_crawl(archive, 2, {"u": moved(body, 2), "same": b"an answer that never changes"})
+    reads: list[str] = []
+    fresh = Archive(archive.root)
+    base_for = fresh.base_for
+    monkeypatch.setattr(fresh, "base_for", lambda d, p: reads.append(d) or base_for(d, p))
+    third = put_crawl(fresh, 3, {"u": moved(body, 3), "same": b"an answer that never changes"})
+    assert len(reads) == 1  # the base of "u" only
+    assert stored_records(crawl_files(fresh)[2]) == []
+    assert Archive(archive.root).get(third["same"]) == b"an answer that never changes"
+    assert Archive(archive.root).get(third["u"]) == moved(body, 3)
+
+
+def test_a_manifest_is_read_with_blank_lines_and_values_orjson_refuses(
+        tmp_path: Path) -> None:
+    from zufiwatch.archive.catalogue import parse_catalogue
+
+    lines = [{"url": "u", "sha256": "a" * 64, "stored": [0, 10], "size": 10},
+             {"url": "v", "sha256": "b" * 64, "size": 2 ** 70}]
+    text = "\n".join(json.dumps(line) for line in lines).encode() + b"\n"
+    assert parse_catalogue(tmp_path, text).stored == {"a" * 64: [0, 10]}
+    catalogue = parse_catalogue(tmp_path, text.replace(b"\n", b"\n\n  \n"))
+    assert [e["size"] for e in catalogue.entries] == [10, 2 ** 70]
+    assert parse_catalogue(tmp_path, b"").entries == []
+    with pytest.raises(ArchiveError, match="more than one value"):
+        parse_catalogue(tmp_path, b'{"sha256": "c"}, {"sha256": "d"}\n')
+    with pytest.raises(ArchiveError, match="cannot be read"):
+        parse_catalogue(tmp_path, b'{"sha256": "c"\n')
+
+
 def test_one_file_per_crawl_and_an_unchanged_crawl_adds_one_small_file(
         crawler: Crawler) -> None:
     root = crawler.archive.root

@@ -4,10 +4,13 @@ crawl's manifest and, by SHA-256, where the payloads stored in the file are (see
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ..errors import ArchiveError
 
@@ -43,12 +46,7 @@ def parse_catalogue(path: Path, payload: bytes) -> Catalogue:
     an :class:`ArchiveError` naming the file."""
     catalogue = Catalogue(path, [])
     try:
-        # One JSON text of all lines (parsed in C); a line holds one object, never a
-        # newline (JSON escapes it).
-        lines = [line for line in payload.split(b"\n") if line.strip()]
-        entries = json.loads(b"[" + b",".join(lines) + b"]") if lines else []
-        if len(entries) != len(lines):
-            raise ValueError("a line holds more than one value")
+        entries = _entries(payload)
         for entry in entries:
             stored = entry.pop("stored", None)
             if stored is not None:
@@ -58,3 +56,30 @@ def parse_catalogue(path: Path, payload: bytes) -> Catalogue:
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ArchiveError(f"manifest {path} cannot be read: {exc}") from exc
     return catalogue
+
+
+def _entries(payload: bytes) -> list[Any]:
+    """The values of the lines of ``payload``, read as one JSON text (in C): a line holds
+    one object, never a newline (JSON escapes it). Without blank lines (as written), the
+    newlines are made commas in one go."""
+    text = payload.strip()
+    if not text:
+        return []
+    with contextlib.suppress(ValueError):
+        entries = _loads(b"[" + text.replace(b"\n", b",") + b"]")
+        if len(entries) == text.count(b"\n") + 1:
+            return entries
+    lines = [line for line in payload.split(b"\n") if line.strip()]
+    entries = _loads(b"[" + b",".join(lines) + b"]")
+    if len(entries) != len(lines):
+        raise ValueError("a line holds more than one value")
+    return entries
+
+
+def _loads(text: bytes) -> Any:
+    """The JSON value of ``text``: read by orjson (a third of the time), by the standard
+    library where orjson refuses what it accepts (NaN, integers past 64 bits)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)

@@ -39,10 +39,16 @@ _MAX_EXACT_TOKENS = 2_000
 _MIN_LINES = 20
 #: Where JSON, HTML and text split into tokens (after these bytes).
 _TOKEN_END = re.compile(rb"(?<=[,;|\t\n>}\]])")
-#: Same-length payloads are compared in blocks of this many bytes, the blocks that differ
-#: in leaves of this many, and the leaves that differ byte by byte.
-_BLOCK = 2048
+#: Same-length payloads are read byte by byte (XORed) in windows of this many bytes from
+#: each difference; the next difference after a window is found by comparing stretches.
 _LEAF = 128
+#: Where the differences begin and end is found within this many bytes.
+_CLOSE = 256
+#: Bytes between the first and the last difference up to this many are read at once (and
+#: the windows of a walk grow up to this many).
+_SPAN = 4096
+#: Stretches up to this many bytes are compared as copies (cheaper than a memoryview).
+_COPIED = 512
 _GAP = b"\0" * (_MERGE_GAP + 1)
 
 #: One operation: (start in the base, length) for a copy; the bytes for an add.
@@ -64,33 +70,36 @@ def diff(base: bytes, new: bytes) -> bytes:
 
 def patch(base: bytes, delta: bytes) -> bytes:
     """``base`` with ``delta`` applied; :class:`DeltaError` when they do not fit."""
-    out = bytearray()
-    view = memoryview(delta)
+    parts: list[bytes] = []
     pos = end = 0
-    size = len(delta)
+    size, limit = len(delta), len(base)
     while pos < size:
         tag = delta[pos]
         pos += 1
         if tag & 0x80:
-            tag, pos = _varint(view, pos - 1)
+            if pos < size and not delta[pos] & 0x80:  # two bytes: the usual long tag
+                tag = tag & 0x7F | delta[pos] << 7
+                pos += 1
+            else:
+                tag, pos = _varint(delta, pos - 1)
         length = tag >> 1
         if tag & 1:
             if pos + length > size:
                 raise DeltaError("an add runs past the end of the delta")
-            out += view[pos:pos + length]
+            parts.append(delta[pos:pos + length])
             pos += length
             continue
         if pos < size and not delta[pos] & 0x80:
             shift = delta[pos]
             pos += 1
         else:
-            shift, pos = _varint(view, pos)
+            shift, pos = _varint(delta, pos)
         start = end + ((shift >> 1) ^ -(shift & 1))
         end = start + length
-        if start < 0 or end > len(base):
-            raise DeltaError(f"a copy of bytes {start}..{end} outside a base of {len(base)}")
-        out += base[start:end]
-    return bytes(out)
+        if start < 0 or end > limit:
+            raise DeltaError(f"a copy of bytes {start}..{end} outside a base of {limit}")
+        parts.append(base[start:end])
+    return b"".join(parts)
 
 
 def _ops(base: bytes, new: bytes) -> Iterator[Op]:
@@ -106,7 +115,7 @@ def _ops(base: bytes, new: bytes) -> Iterator[Op]:
         yield (len(base) - suffix, suffix)
 
 
-def _around(runs: list[tuple[int, int]], size: int, new: bytes, offset: int) -> Iterator[Op]:
+def _around(runs: list[list[int]], size: int, new: bytes, offset: int) -> Iterator[Op]:
     """The ops of a same-length payload: copies around its differing runs."""
     done = 0
     for start, end in runs:
@@ -154,44 +163,106 @@ def _ops_within(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
         yield op if isinstance(op, bytes) else (offset + op[0], op[1])
 
 
-def _differing_runs(old: bytes, new: bytes) -> list[tuple[int, int]] | None:
-    """Where two byte strings of one length differ, as (start, end) runs; ``None`` when
-    there are too many runs to be worth it. Blocks are compared whole (in C), and only
-    the blocks that differ are looked into, so the cost follows the runs, not the length."""
-    most = max(_MAX_RUNS, len(old) // _BYTES_PER_RUN)
-    runs: list[list[int]] = []
+def _differing_runs(old: bytes, new: bytes) -> list[list[int]] | None:
+    """Where two byte strings of one length differ, as [start, end] runs; ``None`` when
+    there are too many runs to be worth it, or they cover too much.
+
+    Where the differences begin and end is found by halving (stretches compared in C, a
+    memcmp each), and the bytes between are read byte by byte (their XOR, in C) when
+    they are few; else window by window, each next difference found by comparing ever
+    longer stretches. The cost follows the runs, not the length."""
     size = len(old)
-    for block in [at for at in range(0, size, _BLOCK)
-                  if old[at:at + _BLOCK] != new[at:at + _BLOCK]]:
-        for low, high in _spans([at for at in range(block, min(block + _BLOCK, size), _LEAF)
-                                 if old[at:at + _LEAF] != new[at:at + _LEAF]]):
-            if not _add_runs(old[low:high], new[low:high], low, runs, most):
-                return None
+    if old == new:
+        return []
+    view = memoryview(new)
+    low = _first_difference(old, new, view, 0, size, _CLOSE)
+    high = _last_difference(old, new, view, low, size, _CLOSE)
+    most = max(_MAX_RUNS, size // _BYTES_PER_RUN)
+    runs: list[list[int]] = []
+    if high - low <= _SPAN:
+        if not _add_runs(old[low:high], new[low:high], low, runs, most):
+            return None
+    elif not _walk(old, new, view, low, high, runs, most):
+        return None
     if sum(end - start for start, end in runs) > _MAX_COVERED * size:
         return None
-    return [(start, end) for start, end in runs]
+    return runs
 
 
-def _spans(leaves: list[int]) -> list[tuple[int, int]]:
-    """Adjacent leaves (by their starts) joined into (start, end) spans."""
-    spans: list[tuple[int, int]] = []
-    for at in leaves:
-        if spans and spans[-1][1] == at:
-            spans[-1] = (spans[-1][0], at + _LEAF)
+def _walk(old: bytes, new: bytes, view: memoryview, at: int, end: int,
+          runs: list[list[int]], most: int) -> bool:
+    """Add the runs in ``at``..``end`` (a difference in its first :data:`_CLOSE` bytes)
+    window by window; windows grow while the differences are dense."""
+    most_covered = _MAX_COVERED * len(old)
+    counted = covered = 0  # the runs before runs[counted] cover ``covered`` bytes
+    width = _CLOSE
+    while True:
+        high = min(at + width, end)
+        if not _add_runs(old[at:high], new[at:high], at, runs, most):
+            return False
+        for start, stop in runs[counted:-1]:  # the last run may still grow
+            covered += stop - start
+        counted = len(runs) - 1
+        if covered + runs[-1][1] - runs[-1][0] > most_covered:
+            return False
+        if high == end or old.startswith(view[high:end], high):
+            return True
+        at = _next_difference(old, new, view, high, end)
+        width = min(width * 2, _SPAN) if at - high < width else _LEAF
+
+
+def _next_difference(old: bytes, new: bytes, view: memoryview, at: int, end: int) -> int:
+    """A start, at or after ``at``, of :data:`_LEAF` bytes with the next difference (there
+    is one before ``end``) in them: stretches ever longer from ``at``, then halved."""
+    step = _LEAF // 2
+    while at + step < end and (old[at:at + step] == new[at:at + step] if step <= _COPIED
+                               else old.startswith(view[at:at + step], at)):
+        at += step
+        step *= 2
+    return _first_difference(old, new, view, at, min(at + step, end), _LEAF // 2)
+
+
+def _first_difference(old: bytes, new: bytes, view: memoryview, low: int, high: int,
+                      close: int) -> int:
+    """A start, in ``low``..``high`` (with a difference in it), of ``close`` bytes with
+    the first difference in them."""
+    while high - low > close:  # a difference in low..high, none before low
+        middle = (low + high) // 2
+        if old[low:middle] == new[low:middle] if middle - low <= _COPIED \
+                else old.startswith(view[low:middle], low):
+            low = middle
         else:
-            spans.append((at, at + _LEAF))
-    return spans
+            high = middle
+    return low
+
+
+def _last_difference(old: bytes, new: bytes, view: memoryview, low: int, high: int,
+                     close: int) -> int:
+    """An end, in ``low``..``high`` (with a difference in it), of ``close`` bytes with
+    the last difference in them."""
+    while high - low > close:  # a difference in low..high, none after high
+        middle = (low + high + 1) // 2
+        if old[middle:high] == new[middle:high] if high - middle <= _COPIED \
+                else old.startswith(view[middle:high], middle):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def _add_runs(old: bytes, new: bytes, offset: int, runs: list[list[int]], most: int) -> bool:
     """Add the differing runs of two pieces of one length to ``runs``, merged with the
     last when closer than :data:`_MERGE_GAP`; ``False`` when there would be more than
-    ``most``. The runs are found by ``strip`` and ``find`` on the XOR of the pieces (in
-    C), the zero bytes being where they agree."""
-    data = (int.from_bytes(old, "big") ^ int.from_bytes(new, "big")).to_bytes(len(old), "big")
-    end = len(data.rstrip(b"\0"))
-    start = len(data) - len(data.lstrip(b"\0"))
-    while start < end:
+    ``most``. The runs are found on the XOR of the pieces (in C), the zero bytes being
+    where they agree: its first and last differing bytes by its lowest and highest bits
+    (little-endian: byte i is bits 8i..8i+7), the gaps between by ``find``."""
+    xor = int.from_bytes(old, "little") ^ int.from_bytes(new, "little")
+    if not xor:
+        return True
+    data = xor.to_bytes(len(old), "little")
+    start = ((xor & -xor).bit_length() - 1) >> 3
+    end = (xor.bit_length() + 7) >> 3
+    while True:
         gap = data.find(_GAP, start, end)
         stop = end if gap < 0 else gap
         if runs and offset + start - runs[-1][1] <= _MERGE_GAP:
@@ -201,9 +272,8 @@ def _add_runs(old: bytes, new: bytes, offset: int, runs: list[list[int]], most: 
         else:
             runs.append([offset + start, offset + stop])
         if gap < 0:
-            break
+            return True
         start = end - len(data[gap:end].lstrip(b"\0"))
-    return True
 
 
 def _by_tokens(old: bytes, new: bytes, offset: int) -> Iterator[Op]:
@@ -282,24 +352,24 @@ def _encode(ops: Iterator[Op]) -> bytes:
     return bytes(out)
 
 
-def _encode_runs(runs: list[tuple[int, int]], new: bytes) -> bytes:
+def _encode_runs(runs: list[list[int]], new: bytes) -> bytes:
     """The delta of a same-length payload that differs from its base in ``runs``: a copy
     of what lies between them, an add of each run (what :func:`_encode` makes of the ops
     of :func:`_around`, without building them)."""
-    out = bytearray()
+    out: list[bytes] = []
     done = end = 0  # bytes of ``new`` made; the end of the last copy in the base
     for start, stop in runs:
         if start > done:
-            out += _to_varint((start - done) << 1)
-            out += _to_varint((done - end) << 1)
+            out.append(_to_varint((start - done) << 1))
+            out.append(_to_varint((done - end) << 1))
             end = start
-        out += _to_varint((stop - start) << 1 | 1)
-        out += new[start:stop]
+        out.append(_to_varint((stop - start) << 1 | 1))
+        out.append(new[start:stop])
         done = stop
     if done < len(new):
-        out += _to_varint((len(new) - done) << 1)
-        out += _to_varint((done - end) << 1)
-    return bytes(out)
+        out.append(_to_varint((len(new) - done) << 1))
+        out.append(_to_varint((done - end) << 1))
+    return b"".join(out)
 
 
 #: The one-byte varints.
@@ -309,6 +379,8 @@ _SMALL = [bytes([value]) for value in range(0x80)]
 def _to_varint(value: int) -> bytes:
     if value < 0x80:
         return _SMALL[value]
+    if value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
@@ -317,12 +389,12 @@ def _to_varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _varint(view: memoryview, pos: int) -> tuple[int, int]:
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
-        if pos >= len(view):
+        if pos >= len(data):
             raise DeltaError("the delta ends inside a number")
-        byte = view[pos]
+        byte = data[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
         if not byte & 0x80:

@@ -130,7 +130,7 @@ class Manifest:
         """The delta of ``body`` against the full copy of the earlier payload of ``url``,
         kept only when it rebuilds ``body`` byte for byte."""
         earlier = previous.payloads.get(url) if url else None
-        if not earlier:
+        if not earlier or earlier == digest:  # the same payload: stored already
             return None
         try:
             base, old = self._archive.base_for(earlier, previous)
