@@ -25,14 +25,20 @@ _current = threading.local()
 
 
 class Watch:
-    """One request's deadline (on ``time.monotonic``) and the sockets it uses."""
+    """One request's deadline (on ``time.monotonic``) and the sockets it uses. ``lock``
+    guards its state: the watchdog's watches share one (a lock made per request costs
+    more than the few moments they hold it)."""
 
-    def __init__(self, ends_at: float) -> None:
+    __slots__ = ("_lock", "_sockets", "done", "ends_at", "expired", "previous")
+
+    def __init__(self, ends_at: float, lock: threading.Lock | None = None) -> None:
         self.ends_at = ends_at
         self.expired = False
         self.done = False
+        #: The watch that was current in this thread before this one (see Watchdog.begin).
+        self.previous: Watch | None = None
         self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
 
     def passed(self) -> bool:
         return self.expired or time.monotonic() >= self.ends_at
@@ -76,29 +82,43 @@ class Watchdog:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Watch]] = []
         self._order = itertools.count()
+        self._watch_lock = threading.Lock()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    @contextlib.contextmanager
-    def watch(self, seconds: float) -> Iterator[Watch]:
-        """A watch of ``seconds``, current in this thread while the block runs."""
-        watch = Watch(time.monotonic() + seconds)
+    def begin(self, seconds: float) -> Watch:
+        """A watch of ``seconds``, current in this thread until :meth:`end` (what
+        :meth:`watch` does, without a context manager's cost on a request's path)."""
+        watch = Watch(time.monotonic() + seconds, self._watch_lock)
         with self._cond:
             # The thread sleeps until the earliest end; it is woken only when this watch
             # ends before that (with one response_deadline for all, almost never: waking
             # it per request would cost more than the request).
-            earliest = not self._heap or watch.ends_at < self._heap[0][0]
-            heapq.heappush(self._heap, (watch.ends_at, next(self._order), watch))
+            heap = self._heap
+            earliest = not heap or watch.ends_at < heap[0][0]
+            heapq.heappush(heap, (watch.ends_at, next(self._order), watch))
             if self._start() or earliest:
                 self._cond.notify()
-        previous = getattr(_current, "watch", None)
+        watch.previous = getattr(_current, "watch", None)
         _current.watch = watch
+        return watch
+
+    @staticmethod
+    def end(watch: Watch) -> None:
+        """The request of ``watch`` is over: the watch before it is current again."""
+        _current.watch = watch.previous
+        watch.previous = None
+        watch.finish()
+
+    @contextlib.contextmanager
+    def watch(self, seconds: float) -> Iterator[Watch]:
+        """A watch of ``seconds``, current in this thread while the block runs."""
+        watch = self.begin(seconds)
         try:
             yield watch
         finally:
-            _current.watch = previous
-            watch.finish()
+            self.end(watch)
 
     def close(self) -> None:
         with self._cond:
@@ -107,8 +127,10 @@ class Watchdog:
             self._cond.notify()
 
     def _start(self) -> bool:
-        """Start the thread unless it runs; whether it was started."""
-        if self._thread is not None and self._thread.is_alive():
+        """Start the thread unless it runs; whether it was started. Called holding the
+        condition. The thread ends only once closed (and then forgets itself), so one
+        that is set and not closed runs: no need to ask it (that costs per request)."""
+        if self._thread is not None and not self._closed:
             return False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="zufiwatch-watchdog",
@@ -117,12 +139,17 @@ class Watchdog:
         return True
 
     def _run(self) -> None:
-        while True:
+        try:
+            while True:
+                with self._cond:
+                    due = self._next_due()
+                if due is None:
+                    return
+                due.expire()
+        finally:
             with self._cond:
-                due = self._next_due()
-            if due is None:
-                return
-            due.expire()
+                if self._thread is threading.current_thread():
+                    self._thread = None
 
     def _next_due(self) -> Watch | None:
         """Wait (holding the condition) for the next watch whose time is up; None once
