@@ -22,7 +22,7 @@ from zufiwatch.config import HttpSettings
 from zufiwatch.errors import FetchError
 from zufiwatch.fetch import Fetcher, Response
 from zufiwatch.httpwatch import Watchdog
-from zufiwatch.senders import origin_and_target, prepared_url
+from zufiwatch.senders import Senders, origin_and_target, prepared_url
 
 
 class _KeepAlive(BaseHTTPRequestHandler):
@@ -107,6 +107,26 @@ def test_origin_and_target_are_what_urlsplit_gives(url: str) -> None:
     assert origin_and_target(url) == (
         f"{parts.scheme}://{parts.netloc}".lower(),
         f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}")
+
+
+def test_each_url_goes_to_its_origins_pool_with_its_target(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool of the last origin is remembered as its URL spelled it: a URL that merely
+    starts alike (another authority, a fragment, no path) is parsed, not guessed."""
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    senders = Senders()
+    urls = ["http://h/a", "http://h/b?q", "http://h/e#f", "http://h?x", "http://h",
+            "http://H/c", "http://h:80/d", "http://h/g", "http://h@x/g", "http://h/i",
+            "http://hx/j", "http://h/k", "http://h:8080/k", "http://h/l", "https://h/m",
+            "http://h//n#/o", "http://h/p"]
+    try:
+        for url in urls:
+            origin, target = origin_and_target(url)
+            assert senders.sender(url) == (senders._origins[origin], target), url
+    finally:
+        senders.close()
 
 
 class _CountingCondition(threading.Condition):

@@ -304,7 +304,7 @@ class Fetcher:
 
     def _paced(self, url: str, params: Mapping[str, str] | None,
                headers: Mapping[str, str], deadline: CrawlDeadline | None = None) -> Response:
-        limit = self._limit_of(url)
+        limit = self._limits.get(authority(url)) if self._limits else None  # _limit_of
         if limit is None:
             return self._once(url, params, headers, deadline)
         limit.slots.get()
@@ -335,7 +335,10 @@ class Fetcher:
             seconds, by_crawl = min(seconds, left), left < seconds
         watch = self._watchdog.begin(seconds)
         try:
-            return self._follow(asked, headers, watch)
+            answer = self._exchange(asked, headers, watch)
+            if isinstance(answer, Response):
+                return answer
+            return self._follow(asked, answer, headers, watch)
         except _Expired as late:
             if by_crawl and deadline is not None:
                 raise deadline.refuse(late.url) from None
@@ -345,18 +348,15 @@ class Fetcher:
         finally:
             self._watchdog.end(watch)
 
-    def _follow(self, asked: str, headers: Mapping[str, str], watch: Watch) -> Response:
-        """GET ``asked`` and follow its redirects within its host (see
-        :func:`redirect_refusal`), at most ``max_redirects``, never in a loop. ``headers``
-        are all the request's (the fetcher's own and the caller's)."""
-        answer = self._exchange(asked, headers, watch)
-        if isinstance(answer, Response):
-            return answer
+    def _follow(self, asked: str, target: str, headers: Mapping[str, str],
+                watch: Watch) -> Response:
+        """Follow the GET of ``asked`` where it redirects to (``target``), and on, within
+        its host (see :func:`redirect_refusal`), at most ``max_redirects``, never in a
+        loop. ``headers`` are all the request's (the fetcher's own and the caller's)."""
         hop = asked
         visited = {asked}
         redirects = 0
         while True:
-            target = answer
             refusal = redirect_refusal(asked, target)
             if refusal:
                 raise FetchError(refusal, url=hop)
@@ -374,6 +374,7 @@ class Fetcher:
                                     watch)
             if isinstance(answer, Response):
                 return answer
+            target = answer
 
     def _exchange(self, url: str, headers: Mapping[str, str],
                   watch: Watch) -> Response | str:

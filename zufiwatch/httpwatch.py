@@ -90,16 +90,24 @@ class Watchdog:
     def begin(self, seconds: float) -> Watch:
         """A watch of ``seconds``, current in this thread until :meth:`end` (what
         :meth:`watch` does, without a context manager's cost on a request's path)."""
-        watch = Watch(time.monotonic() + seconds, self._watch_lock)
-        with self._cond:
+        ends_at = time.monotonic() + seconds
+        watch = Watch(ends_at, self._watch_lock)
+        cond = self._cond
+        cond.acquire()  # the lock's own method: ``with cond`` runs two more in Python
+        try:
             # The thread sleeps until the earliest end; it is woken only when this watch
             # ends before that (with one response_deadline for all, almost never: waking
             # it per request would cost more than the request).
             heap = self._heap
-            earliest = not heap or watch.ends_at < heap[0][0]
-            heapq.heappush(heap, (watch.ends_at, next(self._order), watch))
-            if self._start() or earliest:
-                self._cond.notify()
+            earliest = not heap or ends_at < heap[0][0]
+            heapq.heappush(heap, (ends_at, next(self._order), watch))
+            if self._thread is None or self._closed:
+                self._start()
+                cond.notify()
+            elif earliest:
+                cond.notify()
+        finally:
+            cond.release()
         watch.previous = getattr(_current, "watch", None)
         _current.watch = watch
         return watch
@@ -126,17 +134,14 @@ class Watchdog:
             self._heap.clear()
             self._cond.notify()
 
-    def _start(self) -> bool:
-        """Start the thread unless it runs; whether it was started. Called holding the
-        condition. The thread ends only once closed (and then forgets itself), so one
-        that is set and not closed runs: no need to ask it (that costs per request)."""
-        if self._thread is not None and not self._closed:
-            return False
+    def _start(self) -> None:
+        """Start the thread (called holding the condition, when none runs or it was
+        closed: a thread ends only once closed, and then forgets itself, so there is no
+        need to ask one whether it lives, which costs per request)."""
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="zufiwatch-watchdog",
                                         daemon=True)
         self._thread.start()
-        return True
 
     def _run(self) -> None:
         try:

@@ -52,19 +52,34 @@ class Senders:
         self._proxies: dict[str, ProxySender] = {}
         self._lock = threading.Lock()
         self._tls_lock = threading.Lock()
+        #: The ``scheme://authority`` of the last direct request as its URL spelled it,
+        #: and its pool: the next URL that starts so, then ``/``, needs no parsing.
+        self._last: tuple[str, DirectPool | None] = ("", None)
 
     def sender(self, url: str) -> tuple[DirectPool | ProxySender, str]:
         """What sends a request for ``url``, and the target to give it: direct, the pool of
         ``url``'s origin and the path; through the proxy the environment names for the
         origin (as ``requests`` reads the environment), the proxy's sender and the whole
         URL. Chosen at the origin's first request."""
+        prefix, pool = self._last
+        if pool is not None and url.startswith(prefix):
+            target = url[len(prefix):]
+            if target.startswith("/") and "#" not in target:
+                return pool, target
         origin, target = origin_and_target(url)
         sender = self._origins.get(origin)
         if sender is None:
             sender = self._new_sender(url, origin, environment_proxy(url))
         if isinstance(sender, DirectPool):
+            self._remember(url, sender)
             return sender, target
         return sender, url
+
+    def _remember(self, url: str, pool: DirectPool) -> None:
+        """Let the next URLs of ``url``'s origin, spelled as it is, skip the parsing."""
+        parts = _SCHEME_AUTHORITY_REST.match(url)
+        if parts is not None:
+            self._last = (url[:parts.end(2)], pool)
 
     def _new_sender(self, url: str, origin: str, proxy: str) -> DirectPool | ProxySender:
         with self._lock:
@@ -115,6 +130,7 @@ class Senders:
         with self._lock:
             senders = {id(s): s for s in [*self._origins.values(), *self._proxies.values()]}
             self._proxies, self._origins = {}, {}
+            self._last = ("", None)
         for sender in senders.values():
             sender.close()
 
