@@ -102,13 +102,13 @@ class Response:
 
     @classmethod
     def made(cls, url: str, status: int, content_type: str, body: bytes,
-             headers: Mapping[str, str]) -> Response:
-        """``Response(url, status, content_type, body, headers)``, made at a third of the
-        cost: a frozen dataclass's ``__init__`` sets each field through
+             headers: Mapping[str, str], attempts: int = 1) -> Response:
+        """``Response(url, status, content_type, body, headers, attempts)``, made at a
+        third of the cost: a frozen dataclass's ``__init__`` sets each field through
         ``object.__setattr__``; here they are filled in at once (one per GET)."""
         response = object.__new__(cls)
         response.__dict__.update(url=url, status=status, content_type=content_type,
-                                 body=body, headers=headers, attempts=1)
+                                 body=body, headers=headers, attempts=attempts)
         return response
 
     @property
