@@ -171,18 +171,22 @@ def test_a_short_watch_after_long_ones_still_cuts_its_socket_in_time() -> None:
 
 
 def test_a_watchdog_used_again_right_after_it_was_closed_still_cuts_in_time() -> None:
-    """Its old thread may not have ended yet: a new one watches the new watch."""
+    """Its old thread may not have ended yet: a new one watches the new watch, and the
+    old one ends."""
     dog = Watchdog()
     ours, theirs = socket.socketpair()
     ours.settimeout(30)  # a failure, not a hang, if nothing watched
     try:
         with dog.watch(600):
-            pass
+            old = dog._thread
         dog.close()
         with dog.watch(0.2) as watch:
             watch.attach(ours)
             received = ours.recv(1)  # nothing is sent: only the shutdown ends this
         assert received == b"" and watch.expired
+        assert old is not None and old is not dog._thread
+        old.join(timeout=30)
+        assert not old.is_alive()
     finally:
         dog.close()
         ours.close()

@@ -103,7 +103,7 @@ class Watchdog:
             heapq.heappush(heap, (ends_at, next(self._order), watch))
             if self._thread is None or self._closed:
                 self._start()
-                cond.notify()
+                cond.notify_all()  # a thread of before the close, if waiting, ends
             elif earliest:
                 cond.notify()
         finally:
@@ -136,30 +136,32 @@ class Watchdog:
 
     def _start(self) -> None:
         """Start the thread (called holding the condition, when none runs or it was
-        closed: a thread ends only once closed, and then forgets itself, so there is no
-        need to ask one whether it lives, which costs per request)."""
+        closed: a thread ends only once closed or replaced, and then forgets itself, so
+        there is no need to ask one whether it lives, which costs per request)."""
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="zufiwatch-watchdog",
                                         daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        me = threading.current_thread()
         try:
             while True:
                 with self._cond:
-                    due = self._next_due()
+                    due = self._next_due(me)
                 if due is None:
                     return
                 due.expire()
         finally:
             with self._cond:
-                if self._thread is threading.current_thread():
+                if self._thread is me:
                     self._thread = None
 
-    def _next_due(self) -> Watch | None:
+    def _next_due(self, me: threading.Thread) -> Watch | None:
         """Wait (holding the condition) for the next watch whose time is up; None once
-        closed. Finished watches are dropped on the way."""
-        while not self._closed:
+        closed, or once another thread took over from ``me`` (the watchdog was closed,
+        then used again). Finished watches are dropped on the way."""
+        while not self._closed and self._thread is me:
             if not self._heap:
                 self._cond.wait()
                 continue
