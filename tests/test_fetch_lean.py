@@ -170,6 +170,25 @@ def test_a_short_watch_after_long_ones_still_cuts_its_socket_in_time() -> None:
         theirs.close()
 
 
+def test_a_watch_begun_while_the_watchdog_sleeps_with_nothing_to_watch_is_cut() -> None:
+    """The thread cut the last watch and sleeps without a deadline: the next watch, handed
+    over without its lock, wakes it."""
+    dog = Watchdog()
+    pairs = [socket.socketpair() for _ in range(3)]
+    try:
+        for (ours, _), seconds in zip(pairs, (0.05, 0.1, 0.1), strict=True):
+            ours.settimeout(30)  # a failure, not a hang, if the watchdog slept through
+            with dog.watch(seconds) as watch:
+                watch.attach(ours)
+                received = ours.recv(1)  # nothing is sent: only the shutdown ends this
+            assert received == b"" and watch.expired
+    finally:
+        dog.close()
+        for pair in pairs:
+            for sock in pair:
+                sock.close()
+
+
 def test_a_watchdog_used_again_right_after_it_was_closed_still_cuts_in_time() -> None:
     """Its old thread may not have ended yet: a new one watches the new watch, and the
     old one ends."""

@@ -10,9 +10,11 @@ that was blocked then ends with an error, which the fetcher reports as the deadl
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
@@ -77,11 +79,24 @@ def _shut(sock: socket.socket) -> None:
 
 
 class Watchdog:
-    """One thread that expires the watches whose time is up (started when first needed)."""
+    """One thread that expires the watches whose time is up (started when first needed).
+
+    A request's watch is handed over without a lock: :meth:`begin` appends it to
+    ``_incoming`` (a deque: appending is atomic) and wakes the thread only when the watch
+    ends before the thread means to wake up (``_wake_at``; with one response_deadline
+    for all, almost never: waking it, or even taking its lock, per request would cost
+    more than the request). The thread takes what came in each time it wakes. It sets
+    ``_wake_at`` before it looks at ``_incoming`` a last time before it sleeps, and
+    :meth:`begin` appends before it reads ``_wake_at`` (again): so either the thread sees
+    the new watch, or :meth:`begin` sees when the thread will wake (statements run one at
+    a time under the GIL).
+    """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Watch]] = []
         self._order = itertools.count()
+        self._incoming: collections.deque[Watch] = collections.deque()
+        self._wake_at = math.inf
         self._watch_lock = threading.Lock()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -92,22 +107,12 @@ class Watchdog:
         :meth:`watch` does, without a context manager's cost on a request's path)."""
         ends_at = time.monotonic() + seconds
         watch = Watch(ends_at, self._watch_lock)
-        cond = self._cond
-        cond.acquire()  # the lock's own method: ``with cond`` runs two more in Python
-        try:
-            # The thread sleeps until the earliest end; it is woken only when this watch
-            # ends before that (with one response_deadline for all, almost never: waking
-            # it per request would cost more than the request).
-            heap = self._heap
-            earliest = not heap or ends_at < heap[0][0]
-            heapq.heappush(heap, (ends_at, next(self._order), watch))
-            if self._thread is None or self._closed:
-                self._start()
-                cond.notify_all()  # a thread of before the close, if waiting, ends
-            elif earliest:
-                cond.notify()
-        finally:
-            cond.release()
+        wake_at = self._wake_at
+        self._incoming.append(watch)
+        # Woken if the thread may sleep past this end: it meant to as the watch came in,
+        # or means to now (it may have looked at _incoming just before).
+        if ends_at < max(wake_at, self._wake_at) or self._thread is None or self._closed:
+            self._wake(ends_at)
         watch.previous = getattr(_current, "watch", None)
         _current.watch = watch
         return watch
@@ -132,7 +137,18 @@ class Watchdog:
         with self._cond:
             self._closed = True
             self._heap.clear()
+            self._incoming.clear()
+            self._wake_at = math.inf
             self._cond.notify()
+
+    def _wake(self, ends_at: float) -> None:
+        """Make sure the thread looks at the watches that came in by ``ends_at``: start
+        it if none runs (or it was closed), else wake it."""
+        with self._cond:
+            if self._thread is None or self._closed:
+                self._start()
+            self._wake_at = min(self._wake_at, ends_at)
+            self._cond.notify_all()  # a thread of before a close, if waiting, ends
 
     def _start(self) -> None:
         """Start the thread (called holding the condition, when none runs or it was
@@ -161,19 +177,30 @@ class Watchdog:
         """Wait (holding the condition) for the next watch whose time is up; None once
         closed, or once another thread took over from ``me`` (the watchdog was closed,
         then used again). Finished watches are dropped on the way."""
+        heap = self._heap
         while not self._closed and self._thread is me:
-            if not self._heap:
-                self._cond.wait()
-                continue
-            ends_at, _, watch = self._heap[0]
-            wait = ends_at - time.monotonic()
-            if watch.done or wait <= 0:
-                heapq.heappop(self._heap)
-                if not watch.done:
-                    return watch
-                continue
-            self._cond.wait(wait)
+            self._take_incoming()
+            ends_at, wait = math.inf, None
+            if heap:
+                ends_at, _, watch = heap[0]
+                wait = ends_at - time.monotonic()
+                if watch.done or wait <= 0:
+                    heapq.heappop(heap)
+                    if not watch.done:
+                        return watch
+                    continue
+            self._wake_at = ends_at
+            if not self._incoming:  # else one came in that begin may not wake us for
+                self._cond.wait(wait)
         return None
+
+    def _take_incoming(self) -> None:
+        """Move the watches handed over into the heap (those finished already aside)."""
+        incoming, heap = self._incoming, self._heap
+        while incoming:
+            watch = incoming.popleft()
+            if not watch.done:
+                heapq.heappush(heap, (watch.ends_at, next(self._order), watch))
 
 
 def watch_socket(sock: socket.socket | None) -> None:
