@@ -2,8 +2,9 @@
 
 A server that sends its headers or body one byte a second never lets a read time out:
 each byte resets the timeout. So every request runs under a :class:`Watch`: the
-connection registers its socket with the watch of the request under way in its thread
-(:func:`watch_socket`, before the answer is waited for), and
+connection registers its socket with the watch of its request before the answer is waited
+for (the fetcher hands :meth:`Watch.attach` to its direct transport; a proxied connection
+finds the watch under way in its thread, :func:`watch_socket`), and
 one :class:`Watchdog` thread shuts the socket down when the watch's time is up. The read
 that was blocked then ends with an error, which the fetcher reports as the deadline.
 """
