@@ -3,6 +3,7 @@ woken per request, the environment's proxy, and nothing loaded that a crawl does
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import socket
 import subprocess
@@ -19,9 +20,9 @@ import pytest
 
 from zufiwatch.config import HttpSettings
 from zufiwatch.errors import FetchError
-from zufiwatch.fetch import Fetcher
+from zufiwatch.fetch import Fetcher, Response
 from zufiwatch.httpwatch import Watchdog
-from zufiwatch.senders import origin_and_target, prepared_url
+from zufiwatch.senders import Senders, origin_and_target, prepared_url
 
 
 class _KeepAlive(BaseHTTPRequestHandler):
@@ -108,6 +109,26 @@ def test_origin_and_target_are_what_urlsplit_gives(url: str) -> None:
         f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}")
 
 
+def test_each_url_goes_to_its_origins_pool_with_its_target(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool of the last origin is remembered as its URL spelled it: a URL that merely
+    starts alike (another authority, a fragment, no path) is parsed, not guessed."""
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    senders = Senders()
+    urls = ["http://h/a", "http://h/b?q", "http://h/e#f", "http://h?x", "http://h",
+            "http://H/c", "http://h:80/d", "http://h/g", "http://h@x/g", "http://h/i",
+            "http://hx/j", "http://h/k", "http://h:8080/k", "http://h/l", "https://h/m",
+            "http://h//n#/o", "http://h/p"]
+    try:
+        for url in urls:
+            origin, target = origin_and_target(url)
+            assert senders.sender(url) == (senders._origins[origin], target), url
+    finally:
+        senders.close()
+
+
 class _CountingCondition(threading.Condition):
     def __init__(self) -> None:
         super().__init__()
@@ -147,6 +168,106 @@ def test_a_short_watch_after_long_ones_still_cuts_its_socket_in_time() -> None:
         dog.close()
         ours.close()
         theirs.close()
+
+
+def test_a_watch_begun_while_the_watchdog_sleeps_with_nothing_to_watch_is_cut() -> None:
+    """The thread cut the last watch and sleeps without a deadline: the next watch, handed
+    over without its lock, wakes it."""
+    dog = Watchdog()
+    pairs = [socket.socketpair() for _ in range(3)]
+    try:
+        for (ours, _), seconds in zip(pairs, (0.05, 0.1, 0.1), strict=True):
+            ours.settimeout(30)  # a failure, not a hang, if the watchdog slept through
+            with dog.watch(seconds) as watch:
+                watch.attach(ours)
+                received = ours.recv(1)  # nothing is sent: only the shutdown ends this
+            assert received == b"" and watch.expired
+    finally:
+        dog.close()
+        for pair in pairs:
+            for sock in pair:
+                sock.close()
+
+
+def test_a_watchdog_used_again_right_after_it_was_closed_still_cuts_in_time() -> None:
+    """Its old thread may not have ended yet: a new one watches the new watch, and the
+    old one ends."""
+    dog = Watchdog()
+    ours, theirs = socket.socketpair()
+    ours.settimeout(30)  # a failure, not a hang, if nothing watched
+    try:
+        with dog.watch(600):
+            old = dog._thread
+        dog.close()
+        with dog.watch(0.2) as watch:
+            watch.attach(ours)
+            received = ours.recv(1)  # nothing is sent: only the shutdown ends this
+        assert received == b"" and watch.expired
+        assert old is not None and old is not dog._thread
+        old.join(timeout=30)
+        assert not old.is_alive()
+    finally:
+        dog.close()
+        ours.close()
+        theirs.close()
+
+
+class _LowerCase(BaseHTTPRequestHandler):
+    """Answers whose field names are in lower case: a 503 asking to wait, a redirect, and
+    the final answer (each path once)."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.path)
+        body = b"plain"
+        if self.path == "/busy" and type(self).seen.count("/busy") == 1:
+            self.send_response(503)
+            self.send_header("retry-after", "7")
+        elif self.path == "/moved":
+            self.send_response(302)
+            self.send_header("location", "/busy")
+        else:
+            self.send_response(200)
+            self.send_header("content-type", "text/plain; charset=utf-8")
+            self.send_header("etag", '"v1"')
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_answers_fields_are_found_whatever_the_case_of_their_names() -> None:
+    """Location, Retry-After and Content-Type are read from the answer's fields (not
+    parsed again): a server's own spelling of their names changes nothing."""
+    _LowerCase.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LowerCase)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sleeps: list[float] = []
+    try:
+        with Fetcher(HttpSettings(), retries=1, sleep=sleeps.append) as fetcher:
+            answer = fetcher.get(f"http://127.0.0.1:{server.server_address[1]}/moved")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _LowerCase.seen == ["/moved", "/busy", "/moved", "/busy"]
+    assert sleeps == [7.0]
+    assert (answer.status, answer.content_type, answer.body, answer.attempts) \
+        == (200, "text/plain; charset=utf-8", b"plain", 2)
+    assert answer.headers["etag"] == '"v1"'
+
+
+def test_a_response_made_at_once_equals_one_made_field_by_field() -> None:
+    fields = {"ETag": '"x"'}
+    made = Response.made("http://h/a", 200, "application/json", b"{}", fields)
+    assert made == Response("http://h/a", 200, "application/json", b"{}", fields)
+    assert vars(made).keys() == {f.name for f in dataclasses.fields(Response)}
+    assert made.validators.etag == '"x"'
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.status = 304  # type: ignore[misc]
 
 
 class _Proxy(BaseHTTPRequestHandler):
@@ -209,7 +330,7 @@ def test_a_pvog_crawl_loads_neither_other_adapters_nor_requests(keepalive: str) 
             if name.lower().endswith("_proxy"):
                 del os.environ[name]
         from zufiwatch.config import HttpSettings, SourceSettings
-        from zufiwatch.fetch import Fetcher
+        from zufiwatch.fetch import Fetcher, Response
         from zufiwatch.runner import run_crawl  # noqa: F401
         from zufiwatch.sources import make_source
         source = make_source(SourceSettings(name="p", kind="pvog", base_url="{keepalive}",

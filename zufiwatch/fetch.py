@@ -36,20 +36,21 @@ Errors of the transport are worded here as :class:`FetchError` and
 from __future__ import annotations
 
 import email.utils
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from .config import HttpSettings
 from .errors import FetchError, HTTPStatusError
-from .httpwatch import Watch, Watchdog, watch_socket
+from .httpwatch import Watch, Watchdog
 from .limits import CrawlDeadline
-from .senders import Senders, origin_and_target, prepared_url
+from .senders import Senders, authority, prepared_url
 from .transport import (
     ACCEPT_ENCODING,
     Answer,
@@ -99,6 +100,17 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
     attempts: int = 1
 
+    @classmethod
+    def made(cls, url: str, status: int, content_type: str, body: bytes,
+             headers: Mapping[str, str], attempts: int = 1) -> Response:
+        """``Response(url, status, content_type, body, headers, attempts)``, made at a
+        third of the cost: a frozen dataclass's ``__init__`` sets each field through
+        ``object.__setattr__``; here they are filled in at once (one per GET)."""
+        response = object.__new__(cls)
+        response.__dict__.update(url=url, status=status, content_type=content_type,
+                                 body=body, headers=headers, attempts=attempts)
+        return response
+
     @property
     def not_modified(self) -> bool:
         return self.status == 304
@@ -111,7 +123,9 @@ class Response:
 @dataclass
 class _HostLimit:
     min_interval: float
-    slots: threading.BoundedSemaphore
+    #: One token per request that may run at once (a ``SimpleQueue`` takes and gives in
+    #: C; a ``BoundedSemaphore`` costs microseconds of Python per request).
+    slots: queue.SimpleQueue[None]
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_at: float = 0.0
 
@@ -225,8 +239,7 @@ class Fetcher:
     def limit_host(self, host: str, *, max_concurrency: int, min_interval: float) -> None:
         """Set the pacing for one host (``netloc`` of its URLs)."""
         with self._limits_lock:
-            self._limits[host.lower()] = _HostLimit(
-                min_interval, threading.BoundedSemaphore(max_concurrency))
+            self._limits[host.lower()] = _HostLimit(min_interval, _tokens(max_concurrency))
 
     def close(self) -> None:
         self._senders.close()
@@ -246,15 +259,16 @@ class Fetcher:
         attempt starts, and one under way is cut off."""
         if robots and not self.allowed_by_robots(url):
             raise FetchError(f"disallowed by robots.txt: {url}", url=url)
-        sent = dict(headers or {})
-        if validators:
-            sent.update(validators.headers())
+        sent = self._headers  # what every request carries; the caller's after (and over) it
+        if headers or validators:
+            sent = {**sent, **(headers or {})}
+            if validators:
+                sent.update(validators.headers())
         attempt = 0
         while True:
             try:
                 response = self._paced(url, params, sent, deadline)
-                return Response(response.url, response.status, response.content_type,
-                                response.body, response.headers, attempt + 1)
+                return response if attempt == 0 else replace(response, attempts=attempt + 1)
             except _Retryable as retry:
                 if attempt >= self.retries:
                     raise retry.error from None
@@ -277,8 +291,7 @@ class Fetcher:
         return base + self._rng.uniform(0, self.backoff)
 
     def _limit_of(self, url: str) -> _HostLimit | None:
-        return self._limits.get(origin_and_target(url)[0].partition("://")[2]) \
-            if self._limits else None
+        return self._limits.get(authority(url)) if self._limits else None
 
     def _hold_host(self, url: str, delay: float) -> None:
         """Wait ``delay`` before the next attempt; paced hosts hold every request."""
@@ -291,12 +304,15 @@ class Fetcher:
 
     def _paced(self, url: str, params: Mapping[str, str] | None,
                headers: Mapping[str, str], deadline: CrawlDeadline | None = None) -> Response:
-        limit = self._limit_of(url)
+        limit = self._limits.get(authority(url)) if self._limits else None  # _limit_of
         if limit is None:
             return self._once(url, params, headers, deadline)
-        with limit.slots:
+        limit.slots.get()
+        try:
             self._wait_turn(limit)
             return self._once(url, params, headers, deadline)
+        finally:
+            limit.slots.put(None)
 
     def _wait_turn(self, limit: _HostLimit) -> None:
         with limit.lock:
@@ -317,29 +333,30 @@ class Fetcher:
             if left <= 0:
                 raise deadline.refuse(asked)
             seconds, by_crawl = min(seconds, left), left < seconds
-        with self._watchdog.watch(seconds) as watch:
-            try:
-                return self._follow(asked, headers, watch)
-            except _Expired as late:
-                if by_crawl and deadline is not None:
-                    raise deadline.refuse(late.url) from None
-                raise FetchError(f"the answer took longer than response_deadline = "
-                                 f"{self._http.response_deadline:g} s: {late.url}",
-                                 url=late.url) from None
+        watch = self._watchdog.begin(seconds)
+        try:
+            answer = self._exchange(asked, headers, watch)
+            if isinstance(answer, Response):
+                return answer
+            return self._follow(asked, answer, headers, watch)
+        except _Expired as late:
+            if by_crawl and deadline is not None:
+                raise deadline.refuse(late.url) from None
+            raise FetchError(f"the answer took longer than response_deadline = "
+                             f"{self._http.response_deadline:g} s: {late.url}",
+                             url=late.url) from None
+        finally:
+            self._watchdog.end(watch)
 
-    def _follow(self, asked: str, headers: Mapping[str, str], watch: Watch) -> Response:
-        """GET ``asked`` and follow its redirects within its host (see
-        :func:`redirect_refusal`), at most ``max_redirects``, never in a loop."""
+    def _follow(self, asked: str, target: str, headers: Mapping[str, str],
+                watch: Watch) -> Response:
+        """Follow the GET of ``asked`` where it redirects to (``target``), and on, within
+        its host (see :func:`redirect_refusal`), at most ``max_redirects``, never in a
+        loop. ``headers`` are all the request's (the fetcher's own and the caller's)."""
         hop = asked
         visited = {asked}
         redirects = 0
         while True:
-            # Defence in depth: the caller's headers only ever go to the host asked.
-            same_host = hop is asked or _same_host(asked, hop)
-            answer = self._exchange(hop, headers if same_host else {}, watch)
-            if isinstance(answer, Response):
-                return answer
-            target = answer
             refusal = redirect_refusal(asked, target)
             if refusal:
                 raise FetchError(refusal, url=hop)
@@ -352,40 +369,47 @@ class Fetcher:
             visited.add(target)
             redirects += 1
             hop = target
+            # Defence in depth: the caller's headers only ever go to the host asked.
+            answer = self._exchange(hop, headers if _same_host(asked, hop) else self._headers,
+                                    watch)
+            if isinstance(answer, Response):
+                return answer
+            target = answer
 
     def _exchange(self, url: str, headers: Mapping[str, str],
                   watch: Watch) -> Response | str:
-        """One GET of ``url`` (encoded, see :func:`prepared_url`): its answer, or where it
-        redirects to."""
+        """One GET of ``url`` (encoded, see :func:`prepared_url`) with ``headers``: its
+        answer, or where it redirects to."""
+        size = 0
         try:
             try:
                 sender, target = self._senders.sender(url)
-                answer = sender.send(target, {**self._headers, **headers}, watch_socket)
+                answer = sender.send(target, headers, watch.attach)
             except TransportError as exc:
                 if watch.expired:
                     raise _Expired(url) from exc
                 raise _sent(exc, url) from exc
             try:
                 status = answer.status
-                location = answer.header("Location")
-                if status in REDIRECT_STATUSES and location:
-                    return urljoin(url, location)
+                fields = answer.headers
+                if status in REDIRECT_STATUSES:
+                    location = _field(fields, "Location")
+                    if location:
+                        return urljoin(url, location)
                 body = self._read_body(answer, url, watch)
-                answer_headers = answer.headers
+                size = len(body)
             finally:
                 answer.release()
         finally:
             with self._count_lock:
                 self.requests += 1
-        with self._count_lock:
-            self.bytes_received += len(body)
+                self.bytes_received += size
         if status in RETRY_STATUSES:
             error = HTTPStatusError(f"HTTP {status} from {url}", url=url, status=status)
-            raise _Retryable(error, _retry_after(answer.header("Retry-After")))
+            raise _Retryable(error, _retry_after(_field(fields, "Retry-After")))
         if status != 304 and not 200 <= status < 300:
             raise HTTPStatusError(f"HTTP {status} from {url}", url=url, status=status)
-        content_type = answer.header("Content-Type") or ""
-        return Response(url, status, content_type, body, answer_headers)
+        return Response.made(url, status, _field(fields, "Content-Type") or "", body, fields)
 
     def _read_body(self, answer: Answer, url: str, watch: Watch) -> bytes:
         """The body, whatever arrives per read, checking the size cap and the watch
@@ -393,9 +417,10 @@ class Fetcher:
         limit = self._http.max_response_bytes
         chunks = []
         size = 0
+        read1, passed = answer.read1, watch.passed
         try:
-            while not watch.passed():
-                chunk = answer.read1(_READ_CHUNK)
+            while not passed():
+                chunk = read1(_READ_CHUNK)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -413,7 +438,7 @@ class Fetcher:
                                  url=url) from exc
             raise _Retryable(FetchError(f"the answer from {url} ended early after {size} "
                                         "bytes", url=url)) from exc
-        if watch.passed():
+        if passed():
             # Cut off: what arrived is not the answer, even where it looks complete.
             raise _Expired(url)
         return b"".join(chunks)
@@ -438,7 +463,7 @@ class Fetcher:
 
         rules = RobotFileParser()
         try:
-            response = self._paced(f"{origin}/robots.txt", None, {})
+            response = self._paced(f"{origin}/robots.txt", None, self._headers)
         except HTTPStatusError as exc:
             if 400 <= exc.status < 500:
                 rules.parse([])  # no robots.txt: everything allowed (RFC 9309)
@@ -448,6 +473,27 @@ class Fetcher:
             return None  # unreachable: assume complete disallow (RFC 9309)
         rules.parse(response.body.decode("utf-8", errors="replace").splitlines())
         return rules
+
+
+def _tokens(count: int) -> queue.SimpleQueue[None]:
+    tokens: queue.SimpleQueue[None] = queue.SimpleQueue()
+    for _ in range(count):
+        tokens.put(None)
+    return tokens
+
+
+def _field(fields: Mapping[str, str], name: str) -> str | None:
+    """The value of the header field ``name`` (any case) among an answer's ``fields``
+    (one entry per name, see :attr:`.transport.Answer.headers`), or None: what the
+    answer's ``header(name)`` gives, without parsing the head again."""
+    value = fields.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    for key, value in fields.items():
+        if key.lower() == wanted:
+            return value
+    return None
 
 
 def _sent(exc: TransportError, url: str) -> Exception:

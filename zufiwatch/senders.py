@@ -26,7 +26,7 @@ from .transport import DirectPool, tls_context
 if TYPE_CHECKING:
     from .proxied import ProxySender
 
-__all__ = ["Senders", "environment_proxy", "origin_and_target", "prepared_url",
+__all__ = ["Senders", "authority", "environment_proxy", "origin_and_target", "prepared_url",
            "query_string", "tls_bundle"]
 
 #: Connections kept per origin through a proxy (one per thread of a source's pool, and
@@ -36,6 +36,9 @@ _POOL_SIZE = 16
 #: non-ASCII) is encoded as ``requests`` encodes it.
 _PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]*")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: What comes before the first ``://``, the authority after it (up to a ``/``, ``?`` or
+#: ``#``), and the target (up to a ``#``).
+_SCHEME_AUTHORITY_REST = re.compile(r"(.*?)://([^/?#]*)([^#]*)", re.DOTALL)
 
 
 class Senders:
@@ -49,19 +52,34 @@ class Senders:
         self._proxies: dict[str, ProxySender] = {}
         self._lock = threading.Lock()
         self._tls_lock = threading.Lock()
+        #: The ``scheme://authority`` of the last direct request as its URL spelled it,
+        #: and its pool: the next URL that starts so, then ``/``, needs no parsing.
+        self._last: tuple[str, DirectPool | None] = ("", None)
 
     def sender(self, url: str) -> tuple[DirectPool | ProxySender, str]:
         """What sends a request for ``url``, and the target to give it: direct, the pool of
         ``url``'s origin and the path; through the proxy the environment names for the
         origin (as ``requests`` reads the environment), the proxy's sender and the whole
         URL. Chosen at the origin's first request."""
+        prefix, pool = self._last
+        if pool is not None and url.startswith(prefix):
+            target = url[len(prefix):]
+            if target.startswith("/") and "#" not in target:
+                return pool, target
         origin, target = origin_and_target(url)
         sender = self._origins.get(origin)
         if sender is None:
             sender = self._new_sender(url, origin, environment_proxy(url))
         if isinstance(sender, DirectPool):
+            self._remember(url, sender)
             return sender, target
         return sender, url
+
+    def _remember(self, url: str, pool: DirectPool) -> None:
+        """Let the next URLs of ``url``'s origin, spelled as it is, skip the parsing."""
+        parts = _SCHEME_AUTHORITY_REST.match(url)
+        if parts is not None:
+            self._last = (url[:parts.end(2)], pool)
 
     def _new_sender(self, url: str, origin: str, proxy: str) -> DirectPool | ProxySender:
         with self._lock:
@@ -112,6 +130,7 @@ class Senders:
         with self._lock:
             senders = {id(s): s for s in [*self._origins.values(), *self._proxies.values()]}
             self._proxies, self._origins = {}, {}
+            self._last = ("", None)
         for sender in senders.values():
             sender.close()
 
@@ -144,16 +163,23 @@ def origin_and_target(url: str) -> tuple[str, str]:
     """``scheme://netloc`` of an http(s) URL in lower case, and its request target (path
     and query, no fragment): what :func:`urllib.parse.urlsplit` gives, without its cost
     per request."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        parts = urlsplit(url)
-        return (f"{parts.scheme}://{parts.netloc}".lower(),
-                f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}")
-    ends = [at for at in (rest.find("/"), rest.find("?"), rest.find("#")) if at >= 0]
-    cut = min(ends, default=len(rest))
-    target = rest[cut:].partition("#")[0]
-    return f"{scheme}://{rest[:cut]}".lower(), \
+    parts = _SCHEME_AUTHORITY_REST.match(url)
+    if parts is None:
+        split = urlsplit(url)
+        return (f"{split.scheme}://{split.netloc}".lower(),
+                f"{split.path or '/'}{'?' if split.query else ''}{split.query}")
+    scheme, authority, target = parts.groups()
+    return f"{scheme}://{authority}".lower(), \
         target if target.startswith("/") else f"/{target}"
+
+
+def authority(url: str) -> str:
+    """The ``netloc`` of an http(s) URL in lower case, as :func:`origin_and_target` finds
+    it (what the fetcher's pacing per host is keyed by)."""
+    parts = _SCHEME_AUTHORITY_REST.match(url)
+    if parts is None:
+        return origin_and_target(url)[0].partition("://")[2]
+    return parts[2].lower()
 
 
 def environment_proxy(url: str) -> str:
