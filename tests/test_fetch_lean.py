@@ -232,6 +232,7 @@ class _LowerCase(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("content-type", "text/plain; charset=utf-8")
             self.send_header("etag", '"v1"')
+            self.send_header("last-modified", "Sun, 06 Dec 2026 08:00:00 GMT")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -258,6 +259,9 @@ def test_an_answers_fields_are_found_whatever_the_case_of_their_names() -> None:
     assert (answer.status, answer.content_type, answer.body, answer.attempts) \
         == (200, "text/plain; charset=utf-8", b"plain", 2)
     assert answer.headers["etag"] == '"v1"'
+    # The next request is conditional: validators are found in any case too.
+    assert (answer.validators.etag, answer.validators.last_modified) \
+        == ('"v1"', "Sun, 06 Dec 2026 08:00:00 GMT")
 
 
 def test_a_response_made_at_once_equals_one_made_field_by_field() -> None:

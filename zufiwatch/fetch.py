@@ -117,7 +117,8 @@ class Response:
 
     @property
     def validators(self) -> Validators:
-        return Validators(self.headers.get("ETag", ""), self.headers.get("Last-Modified", ""))
+        return Validators(_field(self.headers, "ETag") or "",
+                          _field(self.headers, "Last-Modified") or "")
 
 
 @dataclass
