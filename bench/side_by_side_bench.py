@@ -47,13 +47,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+import startup_bench  # this folder: its zufiwatch configuration
 
 ROOT = Path(__file__).resolve().parents[1]
 ARS = "160530000000"
@@ -174,22 +174,9 @@ def urlwatch_files(work: Path, name: str, base_url: str, ids: list[str],
 
 
 def zufiwatch_config(work: Path, base_url: str) -> Path:
-    folder = work / "zufiwatch"
-    folder.mkdir()
-    config = folder / "zufiwatch.toml"
-    config.write_text(textwrap.dedent(f"""
-        database = "{folder / 'zufiwatch.db'}"
-        snapshots = "{folder / 'snapshots'}"
-        [http]
-        retries = 0
-        [[sources]]
-        name = "pvog-bench"
-        kind = "pvog"
-        base_url = "{base_url}"
-        ars = "{ARS}"
-        min_interval = 0
-        """), encoding="utf-8")
-    return config
+    """zufiwatch's configuration for the simulated directory, as the start-up bench
+    writes it (no retries, no pacing), in ``work/zufiwatch``."""
+    return startup_bench.config(work / "zufiwatch", base_url)
 
 
 def timed(command: list[str | Path], cwd: Path) -> tuple[float, float, str]:

@@ -12,17 +12,19 @@ import textwrap
 import threading
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
 
-from zufiwatch.config import HttpSettings
+from zufiwatch.config import HttpSettings, SourceSettings
 from zufiwatch.errors import FetchError
-from zufiwatch.fetch import Fetcher, Response
+from zufiwatch.fetch import Fetcher, Response, Validators
 from zufiwatch.httpwatch import Watchdog
 from zufiwatch.senders import Senders, origin_and_target, prepared_url
+from zufiwatch.sources.base import CrawlContext
 
 
 class _KeepAlive(BaseHTTPRequestHandler):
@@ -264,6 +266,36 @@ def test_an_answers_fields_are_found_whatever_the_case_of_their_names() -> None:
         == ('"v1"', "Sun, 06 Dec 2026 08:00:00 GMT")
 
 
+class _Noted:
+    """A manifest that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, object]] = []
+
+    def add(self, **entry: object) -> None:
+        self.entries.append(entry)
+
+
+def test_a_crawl_remembers_validators_whatever_the_case_of_their_names() -> None:
+    _LowerCase.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LowerCase)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/final"
+    try:
+        with Fetcher(HttpSettings(), retries=0) as fetcher:
+            manifest: Any = _Noted()
+            ctx = CrawlContext(settings=SourceSettings(name="s", kind="pvog",
+                                                       base_url="http://127.0.0.1"),
+                               fetcher=fetcher, archive_put=lambda body, **_: "sha",
+                               manifest=manifest, now=lambda: datetime.now(UTC),
+                               parser_version="p")
+            ctx.fetch(url, endpoint="final")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ctx.fresh[url].validators == Validators('"v1"', "Sun, 06 Dec 2026 08:00:00 GMT")
+
+
 def test_a_response_made_at_once_equals_one_made_field_by_field() -> None:
     fields = {"ETag": '"x"'}
     made = Response.made("http://h/a", 200, "application/json", b"{}", fields)
@@ -334,7 +366,7 @@ def test_a_pvog_crawl_loads_neither_other_adapters_nor_requests(keepalive: str) 
             if name.lower().endswith("_proxy"):
                 del os.environ[name]
         from zufiwatch.config import HttpSettings, SourceSettings
-        from zufiwatch.fetch import Fetcher, Response
+        from zufiwatch.fetch import Fetcher, Response, Validators
         from zufiwatch.runner import run_crawl  # noqa: F401
         from zufiwatch.sources import make_source
         source = make_source(SourceSettings(name="p", kind="pvog", base_url="{keepalive}",

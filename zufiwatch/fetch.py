@@ -305,7 +305,7 @@ class Fetcher:
 
     def _paced(self, url: str, params: Mapping[str, str] | None,
                headers: Mapping[str, str], deadline: CrawlDeadline | None = None) -> Response:
-        limit = self._limits.get(authority(url)) if self._limits else None  # _limit_of
+        limit = self._limit_of(url)
         if limit is None:
             return self._once(url, params, headers, deadline)
         limit.slots.get()

@@ -205,7 +205,7 @@ def _walk(old: bytes, new: bytes, view: memoryview, at: int, end: int,
         counted = len(runs) - 1
         if covered + runs[-1][1] - runs[-1][0] > most_covered:
             return False
-        if high == end or old.startswith(view[high:end], high):
+        if high == end or _equal(old, new, view, high, end):
             return True
         at = _next_difference(old, new, view, high, end)
         width = min(width * 2, _SPAN) if at - high < width else _LEAF
@@ -215,11 +215,18 @@ def _next_difference(old: bytes, new: bytes, view: memoryview, at: int, end: int
     """A start, at or after ``at``, of :data:`_LEAF` bytes with the next difference (there
     is one before ``end``) in them: stretches ever longer from ``at``, then halved."""
     step = _LEAF // 2
-    while at + step < end and (old[at:at + step] == new[at:at + step] if step <= _COPIED
-                               else old.startswith(view[at:at + step], at)):
+    while at + step < end and _equal(old, new, view, at, at + step):
         at += step
         step *= 2
     return _first_difference(old, new, view, at, min(at + step, end), _LEAF // 2)
+
+
+def _equal(old: bytes, new: bytes, view: memoryview, low: int, high: int) -> bool:
+    """Whether ``old`` and ``new`` agree in ``low``..``high`` (one memcmp: short stretches
+    as copies, longer ones through ``view`` without copying)."""
+    if high - low <= _COPIED:
+        return old[low:high] == new[low:high]
+    return old.startswith(view[low:high], low)
 
 
 def _first_difference(old: bytes, new: bytes, view: memoryview, low: int, high: int,
@@ -228,8 +235,7 @@ def _first_difference(old: bytes, new: bytes, view: memoryview, low: int, high: 
     the first difference in them."""
     while high - low > close:  # a difference in low..high, none before low
         middle = (low + high) // 2
-        if old[low:middle] == new[low:middle] if middle - low <= _COPIED \
-                else old.startswith(view[low:middle], low):
+        if _equal(old, new, view, low, middle):
             low = middle
         else:
             high = middle
@@ -242,8 +248,7 @@ def _last_difference(old: bytes, new: bytes, view: memoryview, low: int, high: i
     the last difference in them."""
     while high - low > close:  # a difference in low..high, none after high
         middle = (low + high + 1) // 2
-        if old[middle:high] == new[middle:high] if high - middle <= _COPIED \
-                else old.startswith(view[middle:high], middle):
+        if _equal(old, new, view, middle, high):
             high = middle
         else:
             low = middle

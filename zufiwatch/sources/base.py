@@ -274,13 +274,12 @@ class CrawlContext:
         self.manifest.add(url=response.url, endpoint=endpoint, key=key, sha256=digest,
                           status=response.status, content_type=response.content_type,
                           size=len(response.body), parser_version=self.parser_version)
-        fields = response.headers  # what response.validators reads, without making them
-        etag, modified = fields.get("ETag", ""), fields.get("Last-Modified", "")
-        if (etag or modified) and not _same_answer(known, etag, modified, digest,
-                                                    response.content_type):
-            answer = CachedAnswer(Validators(etag, modified), digest, response.content_type)
-            with self._fresh_lock:
-                self.fresh[cache_key] = answer
+        validators = response.validators
+        if validators.etag or validators.last_modified:
+            answer = CachedAnswer(validators, digest, response.content_type)
+            if answer != known:
+                with self._fresh_lock:
+                    self.fresh[cache_key] = answer
         return response
 
     def _from_archive(self, response: Response, known: CachedAnswer | None) -> Response:
@@ -305,14 +304,6 @@ class CachedAnswer:
     validators: Validators
     sha256: str
     content_type: str = ""
-
-
-def _same_answer(known: CachedAnswer | None, etag: str, modified: str, sha256: str,
-                 content_type: str) -> bool:
-    """Whether ``known`` is the answer of these validators, payload and type."""
-    return known is not None and known.sha256 == sha256 \
-        and known.validators.etag == etag and known.validators.last_modified == modified \
-        and known.content_type == content_type
 
 
 def request_key(url: str, params: Mapping[str, str] | None) -> str:
